@@ -1,0 +1,1 @@
+"""tunetrack: hyperparameter sweeps with their own experiment tracking."""

@@ -1,0 +1,144 @@
+"""Immutable records returned by the store: experiments, runs, metrics, params."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+class RunStatus(str, enum.Enum):
+    """Lifecycle status of a run. ``PRUNED`` marks a sweep trial stopped early."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    PRUNED = "PRUNED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run has ended (no more logging expected)."""
+        return self not in (RunStatus.RUNNING, RunStatus.SCHEDULED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class LifecycleStage(str, enum.Enum):
+    """Whether an experiment or run is live or soft-deleted."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ViewType(str, enum.Enum):
+    """Which lifecycle stages a search returns."""
+
+    ACTIVE_ONLY = "active_only"
+    DELETED_ONLY = "deleted_only"
+    ALL = "all"
+
+    def stages(self) -> tuple[LifecycleStage, ...]:
+        """The lifecycle stages this view includes."""
+        if self is ViewType.ACTIVE_ONLY:
+            return (LifecycleStage.ACTIVE,)
+        if self is ViewType.DELETED_ONLY:
+            return (LifecycleStage.DELETED,)
+        return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
+
+def _frozen_map(data: Mapping[str, object] | None) -> Mapping:
+    return MappingProxyType(dict(data or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: LifecycleStage
+    creation_time: int
+    last_update_time: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", _frozen_map(self.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric point: ``value`` at ``step``, logged at ``timestamp`` (ms since epoch)."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One hyperparameter; the value is always stored as a string."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    """One run tag (free-form string metadata)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Identity and lifecycle of a run."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: RunStatus
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: LifecycleStage
+    artifact_uri: str
+    parent_run_id: str | None = None
+    user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    """What a run logged: latest value per metric, params and tags."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("metrics", "params", "tags"):
+            object.__setattr__(self, name, _frozen_map(getattr(self, name)))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run as stored: its :class:`RunInfo` and :class:`RunData`."""
+
+    info: RunInfo
+    data: RunData
+
+
+class PagedList(list):
+    """A page of results plus the token that fetches the next page (``None`` at the end)."""
+
+    def __init__(self, items: list, token: str | None) -> None:
+        super().__init__(items)
+        self.token = token

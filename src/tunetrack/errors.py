@@ -1,0 +1,74 @@
+"""The tunetrack error tree.
+
+    TunetrackError            code INTERNAL_ERROR       HTTP 500
+    ├── ConfigError           code INVALID_CONFIG       HTTP 400  (also a ValueError)
+    ├── InvalidInput          code INVALID_PARAMETER    HTTP 400  (also a ValueError)
+    ├── NotFound              code RESOURCE_NOT_FOUND   HTTP 404  (also a LookupError)
+    ├── Conflict              code RESOURCE_CONFLICT    HTTP 409
+    └── StoreError            code STORE_ERROR          HTTP 500
+
+Every error carries a ``code`` that maps to an HTTP status, so the server can send it as
+JSON and a REST client can raise the same exception type again (:func:`from_code`).
+"""
+
+from __future__ import annotations
+
+
+class TunetrackError(Exception):
+    """Root of every error tunetrack raises on purpose."""
+
+    code = "INTERNAL_ERROR"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON body the server sends for this error."""
+        return {"error_code": self.code, "message": self.message}
+
+
+class ConfigError(TunetrackError, ValueError):
+    """A configuration file or value is invalid."""
+
+    code = "INVALID_CONFIG"
+    http_status = 400
+
+
+class InvalidInput(TunetrackError, ValueError):
+    """An argument is invalid: a bad key, value, filter string or path."""
+
+    code = "INVALID_PARAMETER"
+    http_status = 400
+
+
+class NotFound(TunetrackError, LookupError):
+    """The experiment, run, metric or artifact asked for does not exist."""
+
+    code = "RESOURCE_NOT_FOUND"
+    http_status = 404
+
+
+class Conflict(TunetrackError):
+    """The request clashes with what is stored (duplicate name, changed param)."""
+
+    code = "RESOURCE_CONFLICT"
+    http_status = 409
+
+
+class StoreError(TunetrackError):
+    """The backing store failed (database unreachable, write failed after retries)."""
+
+    code = "STORE_ERROR"
+    http_status = 500
+
+
+_BY_CODE: dict[str, type[TunetrackError]] = {
+    cls.code: cls for cls in (TunetrackError, ConfigError, InvalidInput, NotFound, Conflict, StoreError)
+}
+
+
+def from_code(code: str, message: str) -> TunetrackError:
+    """Rebuild the error a server sent as ``{"error_code": code, "message": message}``."""
+    return _BY_CODE.get(code, TunetrackError)(message)

@@ -1,0 +1,177 @@
+"""The Store interface: the one seam between tunetrack's API and every backend.
+
+Contract (every backend):
+
+- Thread-safe: one instance may be shared by all threads of a process.
+- Returned records (:mod:`tunetrack.entities`) are immutable snapshots; later writes never
+  change an object already returned.
+- Ids are strings. Timestamps are integer milliseconds since the epoch.
+- A param, once logged, is immutable: logging the same value again is a no-op, a different
+  value raises :class:`~tunetrack.errors.Conflict` and leaves the first value.
+- Metric values are floats; NaN and ±inf are stored and read back.
+- Missing objects raise :class:`~tunetrack.errors.NotFound`; bad arguments
+  :class:`~tunetrack.errors.InvalidInput`; backend failures :class:`~tunetrack.errors.StoreError`.
+- Deleting is soft (lifecycle stage ``deleted``) and can be undone with ``restore_*``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from tunetrack.entities import (
+    Experiment,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+
+#: One metric point as the batched writer hands it over: (run_id, key, step, timestamp, value).
+MetricRow = tuple[str, str, int, int, float]
+
+#: Default experiment that runs land in when none is set.
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class Store(abc.ABC):
+    """Where experiments, runs, params, tags and metrics are kept."""
+
+    # -- experiments ---------------------------------------------------------------
+    @abc.abstractmethod
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create an experiment with a unique ``name`` and return its id."""
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment with this id (active or deleted)."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with this name, or ``None``."""
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching ``filter_string`` (``name``, ``tags.*``, times)."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete an experiment and its runs."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment a new unique name."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set (or overwrite) one experiment tag."""
+
+    # -- runs ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        start_time: int,
+        user_id: str = "",
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> Run:
+        """Create a run in an active experiment, nested under ``parent_run_id`` if given."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with its latest metrics, params and tags."""
+
+    @abc.abstractmethod
+    def update_run_info(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name; return the new info."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags of one run in one transaction."""
+
+    @abc.abstractmethod
+    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        """Bulk path of the batched writer: insert points of any runs, update latest values."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag from a run."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, ordered by step then timestamp."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs of these experiments matching the filter, sorted, one page at a time."""
+
+    # -- conveniences built once on the interface -----------------------------------
+    def log_param(self, run_id: str, key: str, value: str) -> None:
+        """Log one param (see the immutability rule in the class docstring)."""
+        self.log_batch(run_id, params=[Param(key, value)])
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        """Set one run tag (tags may be overwritten)."""
+        self.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Log one metric point synchronously (the fluent API batches instead)."""
+        self.log_batch(run_id, metrics=[metric])
+
+    def close(self) -> None:
+        """Release connections. The store must not be used afterwards."""

@@ -1,0 +1,124 @@
+"""SQLAlchemy table definitions of the tracking schema (the alembic migrations create them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only treats INTEGER PRIMARY KEY as the fast rowid alias.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+_RunId = String(32)
+_Key = String(250)
+_Double = Float(precision=53)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", _BigId, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("artifact_location", String(1000), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        _BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", _Key, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", _RunId, primary_key=True),
+    Column(
+        "experiment_id",
+        _BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("artifact_uri", String(1000), nullable=False),
+    Column("parent_run_id", _RunId, nullable=True),
+    ForeignKeyConstraint(["parent_run_id"], ["runs.run_id"], ondelete="SET NULL"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_run_id"),
+)
+
+_run_fk = {"ondelete": "CASCADE"}
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_params_key", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_tags_key", "key"),
+)
+
+# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", _Double, nullable=True),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# One row per (run, key): the point with the highest step (then timestamp). Search and
+# sort read this table; experiment_id is copied here so (experiment, key, value) is indexed.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("experiment_id", _BigId, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", _Double, nullable=True),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_latest_metrics_exp_key_value", "experiment_id", "key", "value"),
+)
