@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """Lifecycle status of a run. ``PRUNED`` marks a sweep trial stopped early."""
 
     RUNNING = "RUNNING"
@@ -23,21 +23,15 @@ class RunStatus(str, enum.Enum):
         """True once the run has ended (no more logging expected)."""
         return self not in (RunStatus.RUNNING, RunStatus.SCHEDULED)
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class LifecycleStage(str, enum.Enum):
+class LifecycleStage(enum.StrEnum):
     """Whether an experiment or run is live or soft-deleted."""
 
     ACTIVE = "active"
     DELETED = "deleted"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ViewType(str, enum.Enum):
+class ViewType(enum.StrEnum):
     """Which lifecycle stages a search returns."""
 
     ACTIVE_ONLY = "active_only"
@@ -142,3 +136,12 @@ class PagedList(list):
     def __init__(self, items: list, token: str | None) -> None:
         super().__init__(items)
         self.token = token
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One artifact listing entry: ``path`` relative to the run's artifact root."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None

@@ -65,7 +65,8 @@ class StoreError(TunetrackError):
 
 
 _BY_CODE: dict[str, type[TunetrackError]] = {
-    cls.code: cls for cls in (TunetrackError, ConfigError, InvalidInput, NotFound, Conflict, StoreError)
+    cls.code: cls
+    for cls in (TunetrackError, ConfigError, InvalidInput, NotFound, Conflict, StoreError)
 }
 
 

@@ -175,3 +175,4 @@ class Store(abc.ABC):
 
     def close(self) -> None:
         """Release connections. The store must not be used afterwards."""
+        return None

@@ -1,0 +1,92 @@
+"""Input limits shared by the store (the authority) and the client (early, cheap checks)."""
+
+from __future__ import annotations
+
+import numbers
+import re
+
+from tunetrack.errors import InvalidInput
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 256
+MAX_RUN_NAME_LENGTH = 250
+MAX_METRICS_PER_BATCH = 10_000
+MAX_PARAMS_PER_BATCH = 1_000
+MAX_TAGS_PER_BATCH = 1_000
+MAX_SEARCH_RESULTS = 50_000
+
+_KEY_RE = re.compile(r"[\w\-./ :]+")  # letters, digits, _, -, ., /, space, colon
+_valid_keys: set[str] = set()  # keys already checked: log_metric in a loop checks once
+
+
+def validate_key(key: object, what: str) -> str:
+    """Return ``key`` if it is a usable metric/param/tag key, else raise InvalidInput."""
+    if key in _valid_keys:
+        return key  # type: ignore[return-value]
+    if not isinstance(key, str) or not key:
+        raise InvalidInput(f"{what} key must be a non-empty string, got {key!r}")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"{what} key {key[:40]!r}... is {len(key)} characters; at most {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_RE.fullmatch(key) or key.startswith("/") or ".." in key.split("/"):
+        raise InvalidInput(
+            f"{what} key {key!r} has invalid characters: use letters, digits, "
+            "'_', '-', '.', '/', ':' and spaces"
+        )
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(key)
+    return key
+
+
+def validate_value(value: object, what: str, key: str, limit: int) -> str:
+    """Stringify a param/tag value and check its length."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{what} {key!r} value is {len(text)} characters long; at most {limit} are allowed"
+        )
+    return text
+
+
+def to_metric_value(value: object, key: str) -> float:
+    """Convert a metric value (float, int, bool, numpy scalar or 0-d array) to float."""
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real):
+        return float(value)
+    dtype = getattr(value, "dtype", None)
+    if getattr(value, "shape", None) == () and getattr(dtype, "kind", "") in ("b", "i", "u", "f"):
+        return float(value)  # type: ignore[arg-type]
+    raise InvalidInput(
+        f"metric {key!r} value must be a real number, got {type(value).__name__} {value!r:.80}"
+    )
+
+
+def to_step(step: object, key: str) -> int:
+    """Check a metric step (an integer, numpy integers included)."""
+    if type(step) is int:
+        return step
+    if isinstance(step, numbers.Integral):
+        return int(step)
+    raise InvalidInput(f"metric {key!r} step must be an integer, got {step!r}")
+
+
+def validate_name(name: object, what: str, limit: int) -> str:
+    """Check an experiment or run name."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{what} name must be a non-empty string, got {name!r}")
+    if len(name) > limit:
+        raise InvalidInput(f"{what} name is {len(name)} characters long; at most {limit}")
+    return name
+
+
+def validate_max_results(max_results: int) -> int:
+    """Check a page size for searches."""
+    if not isinstance(max_results, int) or not 0 < max_results <= MAX_SEARCH_RESULTS:
+        raise InvalidInput(
+            f"max_results must be an integer from 1 to {MAX_SEARCH_RESULTS}, got {max_results!r}"
+        )
+    return max_results

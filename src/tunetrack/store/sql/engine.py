@@ -1,0 +1,109 @@
+"""Engines for the SQL store: SQLite pragmas, write transactions with retry, schema bootstrap."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from tunetrack.errors import StoreError, TunetrackError
+
+#: The alembic revision this code expects; a test keeps it equal to the migrations' head.
+SCHEMA_HEAD = "0001"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
+_T = TypeVar("_T")
+
+
+def make_engine(uri: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN handling."""
+    if not uri.startswith("sqlite"):
+        return create_engine(uri, pool_pre_ping=True, future=True)
+    engine = create_engine(
+        uri,
+        connect_args={"timeout": 60, "check_same_thread": False, "isolation_level": None},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        if ":memory:" not in uri and uri not in ("sqlite://", "sqlite:///"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that upgrades to a
+        # writer mid-way fails at once with "database is locked" instead of waiting.
+        write = conn.get_execution_options().get("tunetrack_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    msg = str(exc.orig).lower()
+    return any(s in msg for s in ("locked", "busy", "could not serialize", "deadlock"))
+
+
+def with_retry(fn: Callable[[], _T], attempts: int = 8) -> _T:
+    """Run ``fn``, retrying transient lock/serialisation errors with jittered backoff.
+
+    Database errors that remain become :class:`StoreError`; tunetrack errors pass through.
+    """
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except TunetrackError:
+            raise
+        except SQLAlchemyError as exc:
+            if attempt + 1 < attempts and _is_transient(exc):
+                time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
+                continue
+            raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (BEGIN IMMEDIATE on SQLite); commits or rolls back."""
+    with engine.connect() as conn:
+        conn.execution_options(tunetrack_write=True)
+        with conn.begin():
+            yield conn
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The alembic revision stored in the database, or None for an empty database."""
+    try:
+        with conn.begin_nested() if conn.in_transaction() else contextlib.nullcontext():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, SQLAlchemyError):
+        return None
+
+
+def run_migrations(conn: Connection, revision: str = "head") -> None:
+    """Upgrade the schema on ``conn`` (inside the caller's transaction) with alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+def lock_schema(conn: Connection) -> None:
+    """Serialise schema work between processes (SQLite: BEGIN IMMEDIATE already did)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})

@@ -1,0 +1,506 @@
+"""SqlStore: the tracking store on SQLAlchemy 2 (SQLite by default, PostgreSQL for teams)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from tunetrack import _validation as v
+from tunetrack._clock import now_ms
+from tunetrack.entities import (
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from tunetrack.errors import Conflict, InvalidInput, NotFound, StoreError
+from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MetricRow, Store
+from tunetrack.store.sql import models as m
+from tunetrack.store.sql.engine import (
+    SCHEMA_HEAD,
+    lock_schema,
+    make_engine,
+    run_migrations,
+    schema_revision,
+    with_retry,
+    write_transaction,
+)
+from tunetrack.store.sql.experiments import ExperimentsMixin
+from tunetrack.store.sql.naming import random_run_name
+from tunetrack.store.sql.paging import decode_token, encode_token
+
+_RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
+_IN_CHUNK = 500  # ids per IN (...) list
+
+
+def artifact_root_for(db_uri: str) -> str:
+    """Artifacts go beside a SQLite file, else into ./tunetrack-artifacts."""
+    match = re.match(r"sqlite:///(?!:memory:)(.+)", db_uri)
+    base = Path(match.group(1)).parent if match else Path.cwd()
+    return str((base / "tunetrack-artifacts").resolve())
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]
+
+
+class SqlStore(ExperimentsMixin, Store):
+    """A :class:`~tunetrack.store.base.Store` on a SQLAlchemy database URI.
+
+    The schema is created on first use of an empty database; an older schema must be
+    upgraded with ``tunetrack db upgrade``. SQLite runs in WAL mode with a busy timeout,
+    and writes that still meet a lock are retried.
+    """
+
+    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
+        self.db_uri = db_uri
+        self.artifact_root = (
+            default_artifact_root
+            or os.environ.get("TUNETRACK_ARTIFACT_ROOT")
+            or artifact_root_for(db_uri)
+        ).rstrip("/")
+        self._engine = make_engine(db_uri)
+        self._dialect = self._engine.dialect.name
+        self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        self._run_experiment: dict[str, int] = {}
+        self._metrics_sql, self._latest_sql = self._bulk_statements()
+        with_retry(self._ensure_schema)
+
+    # -- schema ------------------------------------------------------------------------
+    def _ensure_schema(self) -> None:
+        with self._engine.connect() as conn:
+            revision = schema_revision(conn)
+        if revision == SCHEMA_HEAD:
+            return
+        if revision is not None:
+            raise StoreError(
+                f"database {self._engine.url!r} has schema revision {revision}; this tunetrack "
+                f"needs {SCHEMA_HEAD}: run `tunetrack db upgrade`"
+            )
+        self.upgrade_schema()
+
+    def upgrade_schema(self) -> None:
+        """Bring the schema to the newest revision (safe with concurrent processes)."""
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                lock_schema(conn)
+                if schema_revision(conn) != SCHEMA_HEAD:
+                    run_migrations(conn)
+                exists = conn.execute(
+                    select(m.experiments.c.experiment_id).where(
+                        m.experiments.c.experiment_id == int(DEFAULT_EXPERIMENT_ID)
+                    )
+                ).first()
+                if not exists:
+                    now = now_ms()
+                    conn.execute(
+                        insert(m.experiments).values(
+                            experiment_id=int(DEFAULT_EXPERIMENT_ID),
+                            name=DEFAULT_EXPERIMENT_NAME,
+                            artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                            lifecycle_stage=LifecycleStage.ACTIVE.value,
+                            creation_time=now,
+                            last_update_time=now,
+                        )
+                    )
+
+        with_retry(txn)
+
+    def _bulk_statements(self) -> tuple[str, str]:
+        marks = ", ".join(["?"] * 5 if self._dialect == "sqlite" else ["%s"] * 5)
+        marks6 = marks + (", ?" if self._dialect == "sqlite" else ", %s")
+        metrics_sql = f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({marks})"
+        latest_sql = (
+            "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, experiment_id) "
+            f"VALUES ({marks6}) ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+            "timestamp = excluded.timestamp, value = excluded.value "
+            "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+            "AND excluded.timestamp >= latest_metrics.timestamp)"
+        )
+        return metrics_sql, latest_sql
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self._engine.dispose()
+
+    # -- runs --------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        start_time: int,
+        user_id: str = "",
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> Run:
+        """Create a run in an active experiment, nested under ``parent_run_id`` if given."""
+        eid = self._exp_key(experiment_id)
+        if run_id is not None and not _RUN_ID_RE.fullmatch(run_id):
+            raise InvalidInput(f"run_id {run_id!r} must be 1-32 letters, digits, '-' or '_'")
+        run_id = run_id or uuid.uuid4().hex
+        name = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH) if run_name else None
+        name = name or random_run_name()
+        tag_rows = self._tag_values(tags or {})
+
+        def txn() -> Run:
+            with write_transaction(self._engine) as conn:
+                row = conn.execute(
+                    select(
+                        m.experiments.c.lifecycle_stage, m.experiments.c.artifact_location
+                    ).where(m.experiments.c.experiment_id == eid)
+                ).first()
+                if row is None:
+                    raise NotFound(f"no experiment with id {experiment_id!r}")
+                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidInput(
+                        f"experiment {experiment_id!r} is deleted: restore it to add runs"
+                    )
+                if parent_run_id is not None:
+                    self._run_row(conn, parent_run_id)
+                info = RunInfo(
+                    run_id=run_id,
+                    experiment_id=str(eid),
+                    run_name=name,
+                    status=RunStatus(status),
+                    start_time=start_time,
+                    end_time=None,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    artifact_uri=f"{row.artifact_location.rstrip('/')}/{run_id}",
+                    parent_run_id=parent_run_id,
+                    user_id=user_id,
+                )
+                try:
+                    conn.execute(insert(m.runs).values(**self._info_values(info)))
+                except IntegrityError as exc:
+                    raise Conflict(f"a run with id {run_id!r} already exists") from exc
+                if tag_rows:
+                    conn.execute(
+                        insert(m.tags),
+                        [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows],
+                    )
+            self._run_experiment[run_id] = eid
+            return Run(info, RunData(tags=dict(tag_rows)))
+
+        return with_retry(txn)
+
+    @staticmethod
+    def _info_values(info: RunInfo) -> dict[str, object]:
+        return {
+            "run_id": info.run_id,
+            "experiment_id": int(info.experiment_id),
+            "run_name": info.run_name,
+            "user_id": info.user_id,
+            "status": info.status.value,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "lifecycle_stage": info.lifecycle_stage.value,
+            "artifact_uri": info.artifact_uri,
+            "parent_run_id": info.parent_run_id,
+        }
+
+    @staticmethod
+    def _run_row(conn: Connection, run_id: str):  # type: ignore[no-untyped-def]
+        row = conn.execute(select(m.runs).where(m.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return row
+
+    @staticmethod
+    def _info(row) -> RunInfo:  # type: ignore[no-untyped-def]
+        return RunInfo(
+            run_id=row.run_id,
+            experiment_id=str(row.experiment_id),
+            run_name=row.run_name,
+            status=RunStatus(row.status),
+            start_time=row.start_time,
+            end_time=row.end_time,
+            lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+            artifact_uri=row.artifact_uri,
+            parent_run_id=row.parent_run_id,
+            user_id=row.user_id,
+        )
+
+    def _runs(self, conn: Connection, rows: Sequence) -> list[Run]:
+        """Build Runs for run rows, fetching their data in a few IN queries."""
+        ids = [row.run_id for row in rows]
+        data: dict[str, tuple[dict, dict, dict]] = {i: ({}, {}, {}) for i in ids}
+        for chunk in _chunks(ids):
+            for r in conn.execute(
+                select(
+                    m.latest_metrics.c.run_id, m.latest_metrics.c.key, m.latest_metrics.c.value
+                ).where(m.latest_metrics.c.run_id.in_(chunk))
+            ):
+                data[r.run_id][0][r.key] = _float(r.value)
+            for slot, table in ((1, m.params), (2, m.tags)):
+                for r in conn.execute(select(table).where(table.c.run_id.in_(chunk))):
+                    data[r.run_id][slot][r.key] = r.value
+        return [Run(self._info(row), RunData(*data[row.run_id])) for row in rows]
+
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with its latest metrics, params and tags."""
+
+        def read() -> Run:
+            with self._engine.connect() as conn:
+                return self._runs(conn, [self._run_row(conn, run_id)])[0]
+
+        return with_retry(read)
+
+    def update_run_info(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name; return the new info."""
+        values: dict[str, object] = {}
+        if status is not None:
+            values["status"] = RunStatus(status).value
+        if end_time is not None:
+            values["end_time"] = end_time
+        if run_name is not None:
+            values["run_name"] = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH)
+
+        def txn() -> RunInfo:
+            with write_transaction(self._engine) as conn:
+                if values:
+                    conn.execute(update(m.runs).where(m.runs.c.run_id == run_id).values(**values))
+                return self._info(self._run_row(conn, run_id))
+
+        return with_retry(txn)
+
+    def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                done = conn.execute(
+                    update(m.runs).where(m.runs.c.run_id == run_id).values(lifecycle_stage=stage)
+                ).rowcount
+                if not done:
+                    raise NotFound(f"no run with id {run_id!r}")
+
+        with_retry(txn)
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+        self._set_run_stage(run_id, LifecycleStage.DELETED.value)
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE.value)
+
+    # -- logging -----------------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags of one run in one transaction."""
+        if len(metrics) > v.MAX_METRICS_PER_BATCH:
+            raise InvalidInput(
+                f"{len(metrics)} metrics in one batch; at most {v.MAX_METRICS_PER_BATCH}"
+            )
+        if len(params) > v.MAX_PARAMS_PER_BATCH:
+            raise InvalidInput(
+                f"{len(params)} params in one batch; at most {v.MAX_PARAMS_PER_BATCH}"
+            )
+        new_params: dict[str, str] = {}
+        for p in params:
+            key = v.validate_key(p.key, "param")
+            value = v.validate_value(p.value, "param", key, v.MAX_PARAM_VALUE_LENGTH)
+            if new_params.setdefault(key, value) != value:
+                raise InvalidInput(f"param {key!r} is given twice with different values")
+        tag_rows = self._tag_values({t.key: t.value for t in tags})
+        rows = [
+            (
+                run_id,
+                v.validate_key(x.key, "metric"),
+                v.to_step(x.step, x.key),
+                int(x.timestamp),
+                v.to_metric_value(x.value, x.key),
+            )
+            for x in metrics
+        ]
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                row = self._run_row(conn, run_id)
+                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                if new_params:
+                    self._insert_params(conn, run_id, new_params)
+                if tag_rows:
+                    stmt = self._insert(m.tags).values(
+                        [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows]
+                    )
+                    conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                        )
+                    )
+                if rows:
+                    self._write_metric_rows(conn, rows, {run_id: row.experiment_id})
+
+        with_retry(txn)
+
+    def _insert_params(self, conn: Connection, run_id: str, new: dict[str, str]) -> None:
+        def clashes() -> list[str]:
+            stored = dict(
+                conn.execute(
+                    select(m.params.c.key, m.params.c.value).where(
+                        m.params.c.run_id == run_id, m.params.c.key.in_(list(new))
+                    )
+                ).all()
+            )
+            return [
+                f"{k!r} is {stored[k]!r}, not {new[k]!r}"
+                for k in sorted(stored)
+                if stored[k] != new[k]
+            ]
+
+        bad = clashes()
+        if not bad:
+            stmt = self._insert(m.params).values(
+                [{"run_id": run_id, "key": k, "value": val} for k, val in new.items()]
+            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "key"]))
+            bad = clashes()  # a concurrent writer may have won the race
+        if bad:
+            raise Conflict(f"params of run {run_id!r} cannot change once logged: " + "; ".join(bad))
+
+    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        """Bulk path of the batched writer: insert points of any runs, update latest values."""
+        if not rows:
+            return
+        experiment_of = self._experiments_of({r[0] for r in rows})
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                self._write_metric_rows(conn, rows, experiment_of)
+
+        with_retry(txn)
+
+    def _experiments_of(self, run_ids: set[str]) -> dict[str, int]:
+        missing = [r for r in run_ids if r not in self._run_experiment]
+        if missing:
+
+            def read() -> None:
+                with self._engine.connect() as conn:
+                    for chunk in _chunks(missing):
+                        for r in conn.execute(
+                            select(m.runs.c.run_id, m.runs.c.experiment_id).where(
+                                m.runs.c.run_id.in_(chunk)
+                            )
+                        ):
+                            self._run_experiment[r.run_id] = r.experiment_id
+
+            with_retry(read)
+        unknown = sorted(r for r in run_ids if r not in self._run_experiment)
+        if unknown:
+            raise NotFound(f"no run with id {unknown[0]!r}")
+        return {r: self._run_experiment[r] for r in run_ids}
+
+    def _write_metric_rows(
+        self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
+    ) -> None:
+        if self._dialect != "sqlite":  # SQLite binds NaN as NULL by itself
+            rows = [r if r[4] == r[4] else (*r[:4], None) for r in rows]  # type: ignore[misc]
+        latest: dict[tuple[str, str], MetricRow] = {}
+        for r in rows:
+            k = (r[0], r[1])
+            cur = latest.get(k)
+            if cur is None or r[2] > cur[2] or (r[2] == cur[2] and r[3] >= cur[3]):
+                latest[k] = r
+        conn.exec_driver_sql(self._metrics_sql, list(rows))
+        conn.exec_driver_sql(self._latest_sql, [(*r, experiment_of[r[0]]) for r in latest.values()])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag from a run."""
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                self._run_row(conn, run_id)
+                done = conn.execute(
+                    delete(m.tags).where(m.tags.c.run_id == run_id, m.tags.c.key == key)
+                ).rowcount
+                if not done:
+                    raise NotFound(f"run {run_id!r} has no tag {key!r}")
+
+        with_retry(txn)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, ordered by step then timestamp."""
+
+        def read() -> list[Metric]:
+            with self._engine.connect() as conn:
+                self._run_row(conn, run_id)
+                rows = conn.execute(
+                    select(m.metrics.c.step, m.metrics.c.timestamp, m.metrics.c.value)
+                    .where(m.metrics.c.run_id == run_id, m.metrics.c.key == key)
+                    .order_by(m.metrics.c.step, m.metrics.c.timestamp, m.metrics.c.id)
+                ).all()
+            return [Metric(key, _float(val), ts, step) for step, ts, val in rows]
+
+        return with_retry(read)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs of these experiments matching the filter, sorted, one page at a time."""
+        from tunetrack.search.sql import run_filter_clause, run_order_clauses
+
+        from tunetrack.search import parse_filter, parse_order_by
+
+        v.validate_max_results(max_results)
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        eids = [self._exp_key(e) for e in experiment_ids]
+        offset = decode_token(page_token)
+        query = select(m.runs).where(
+            m.runs.c.experiment_id.in_(eids),
+            m.runs.c.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()]),
+        )
+        clause = run_filter_clause(parse_filter(filter_string))
+        if clause is not None:
+            query = query.where(clause)
+        query = query.order_by(*run_order_clauses(parse_order_by(order_by)))
+        query = query.offset(offset).limit(max_results + 1)
+
+        def read() -> PagedList[Run]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(query).all()
+                more = len(rows) > max_results
+                items = self._runs(conn, rows[:max_results])
+            return PagedList(items, encode_token(offset + max_results) if more else None)
+
+        return with_retry(read)
