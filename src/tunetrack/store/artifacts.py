@@ -1,0 +1,324 @@
+"""Where run artifacts live: a local directory or any fsspec URL.
+
+Every artifact path is relative to the run's artifact root. Absolute paths, drive letters,
+``..`` segments and NUL bytes are refused with :class:`~tunetrack.errors.InvalidInput`;
+on local roots symlinks are resolved too, so nothing is read or written outside the root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from tunetrack.entities import FileInfo
+from tunetrack.errors import InvalidInput, NotFound
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _clean_relpath(path: str | os.PathLike[str] | None, *, what: str = "artifact path") -> str:
+    """Validate a relative artifact path and return it normalised ('/'-joined, '' for the root)."""
+    if path is None:
+        return ""
+    raw = os.fspath(path)
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{what} must be a str, got {raw!r}")
+    if "\x00" in raw:
+        raise InvalidInput(f"{what} contains a NUL byte: {raw!r}")
+    text = raw.replace("\\", "/")
+    if text.startswith("/") or _DRIVE.match(text) or "://" in text:
+        raise InvalidInput(f"{what} must be relative, got {raw!r}")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidInput(f"{what} must not contain '..' segments, got {raw!r}")
+    return "/".join(parts)
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _local_root(root_uri: str) -> str | None:
+    """The local directory for ``root_uri``, or None when it needs fsspec."""
+    scheme = urllib.parse.urlsplit(root_uri).scheme
+    if scheme == "" or _DRIVE.match(root_uri):
+        return os.path.abspath(root_uri)
+    if scheme == "file":
+        parsed = urllib.parse.urlsplit(root_uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"file URI with a remote host is not supported: {root_uri!r}")
+        return os.path.abspath(urllib.request.url2pathname(parsed.path))
+    return None
+
+
+def _regular_files(top: str, boundary: str) -> list[tuple[str, str]]:
+    """``(source path, relative posix path)`` of each regular file under ``top``.
+
+    Symlinks are followed only when they resolve inside ``boundary``; links pointing outside,
+    broken links, directory loops and special files are refused (nothing is copied).
+    """
+    real_boundary = os.path.realpath(boundary)
+    found: list[tuple[str, str]] = []
+    refused: list[str] = []
+
+    def visit(directory: str, rel: str, ancestors: frozenset[str]) -> None:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            entry_rel = _join(rel, entry.name)
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not _within(target, real_boundary):
+                    refused.append(f"{entry.path} (symlink to {target}, outside {boundary})")
+                    continue
+                if not os.path.exists(target):
+                    refused.append(f"{entry.path} (broken symlink)")
+                    continue
+            if entry.is_dir():
+                real = os.path.realpath(entry.path)
+                if real in ancestors:
+                    refused.append(f"{entry.path} (symlink loop)")
+                    continue
+                visit(entry.path, entry_rel, ancestors | {real})
+            elif entry.is_file():
+                found.append((entry.path, entry_rel))
+            else:
+                refused.append(f"{entry.path} (not a regular file)")
+
+    visit(top, "", frozenset({os.path.realpath(top)}))
+    if refused:
+        more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        shown = "; ".join(refused[:5]) + more
+        raise InvalidInput(f"refusing to copy from {top}: {shown}")
+    return found
+
+
+_TMP_PREFIX = ".tunetrack-tmp-"
+
+
+def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``dest`` through a temp file and a rename (never through a link at ``dest``)."""
+    parent = os.path.dirname(dest)
+    os.makedirs(parent, exist_ok=True)
+    if os.path.isdir(dest) and not os.path.islink(dest):
+        raise InvalidInput(f"cannot write a file over the directory {dest}")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=_TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _copy_local(src: str, dest: str) -> None:
+    def write(out: BinaryIO) -> None:
+        with open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1024 * 1024)
+
+    _atomic_write(dest, write)
+
+
+class ArtifactRepository:
+    """The artifacts of one run, stored under ``root_uri``.
+
+    ``root_uri`` is a local path, a ``file://`` URI or any fsspec URL (``memory://``,
+    ``s3://``...). Local roots use :mod:`os`/:mod:`shutil` directly and are created lazily.
+    """
+
+    def __init__(self, root_uri: str) -> None:
+        self.root_uri = os.fspath(root_uri)
+        self._local = _local_root(self.root_uri)
+        self._fs: Any = None
+        self._fs_root = ""
+        if self._local is None:
+            from fsspec.core import url_to_fs
+
+            self._fs, path = url_to_fs(self.root_uri)
+            self._fs_root = path.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"ArtifactRepository({self.root_uri!r})"
+
+    # -- path helpers -------------------------------------------------------------------
+
+    def _local_path(self, rel: str) -> str:
+        """Local path of ``rel``; refuse when its real location escapes the root."""
+        assert self._local is not None
+        path = os.path.join(self._local, *rel.split("/")) if rel else self._local
+        real_root = os.path.realpath(self._local)
+        real = os.path.realpath(path)
+        if not _within(real, real_root):
+            raise InvalidInput(
+                f"artifact path {rel!r} resolves to {real} through a symlink, "
+                f"outside the artifact root {real_root}"
+            )
+        return path
+
+    def _remote_path(self, rel: str) -> str:
+        return f"{self._fs_root}/{rel}" if rel else self._fs_root
+
+    # -- writing ------------------------------------------------------------------------
+
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Copy one local file into ``root/artifact_path/``."""
+        src = os.fspath(local_path)
+        if not os.path.exists(src):
+            raise NotFound(f"file to log not found: {src}")
+        if not os.path.isfile(src):
+            raise InvalidInput(f"not a regular file (use log_artifacts for directories): {src}")
+        rel = _join(_clean_relpath(artifact_path), _clean_relpath(os.path.basename(src)))
+        self._put_files([(src, rel)])
+
+    def log_artifacts(
+        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Copy the contents of a local directory tree into ``root/artifact_path/``."""
+        src_dir = os.fspath(local_dir)
+        if not os.path.isdir(src_dir):
+            raise NotFound(f"directory to log not found: {src_dir}")
+        base = _clean_relpath(artifact_path)
+        files = _regular_files(src_dir, boundary=src_dir)
+        self._put_files([(src, _join(base, _clean_relpath(rel))) for src, rel in files])
+
+    def _put_files(self, files: list[tuple[str, str]]) -> None:
+        if self._local is not None:
+            # Check every destination before copying anything.
+            planned = [(src, self._local_path(rel)) for src, rel in files]
+            for src, dest in planned:
+                _copy_local(src, dest)
+            return
+        made: set[str] = set()
+        for src, rel in files:
+            dest = self._remote_path(rel)
+            parent = posixpath.dirname(dest)
+            if parent and parent not in made:
+                self._fs.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            self._fs.put_file(src, dest)
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        """Write ``data`` to ``artifact_file`` (relative), creating parent directories."""
+        rel = _clean_relpath(artifact_file, what="artifact file")
+        if not rel:
+            raise InvalidInput(f"artifact file needs a name, got {artifact_file!r}")
+        if self._local is not None:
+            _atomic_write(self._local_path(rel), lambda out: out.write(data))
+            return
+        dest = self._remote_path(rel)
+        parent = posixpath.dirname(dest)
+        if parent:
+            self._fs.makedirs(parent, exist_ok=True)
+        self._fs.pipe_file(dest, bytes(data))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read_bytes(self, artifact_file: str) -> bytes:
+        """The contents of ``artifact_file``; :class:`NotFound` when it does not exist."""
+        rel = _clean_relpath(artifact_file, what="artifact file")
+        if self._local is not None:
+            path = self._local_path(rel)
+            if os.path.isdir(path):
+                raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
+            try:
+                with open(path, "rb") as fh:
+                    return fh.read()
+            except FileNotFoundError:
+                raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
+        path = self._remote_path(rel)
+        if self._fs.isdir(path):
+            raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
+        try:
+            return bytes(self._fs.cat_file(path))
+        except FileNotFoundError:
+            raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        """Direct children of ``path`` (root when None), sorted; ``[]`` for a missing dir."""
+        rel = _clean_relpath(path)
+        infos: list[FileInfo] = []
+        if self._local is not None:
+            directory = self._local_path(rel)
+            if not os.path.isdir(directory):
+                return []
+            real_root = os.path.realpath(self._local)
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if entry.name.startswith(_TMP_PREFIX):
+                        continue  # an in-flight atomic write
+                    if entry.is_symlink() and not _within(os.path.realpath(entry.path), real_root):
+                        continue  # unreadable through this repository, so not listed
+                    try:
+                        is_dir = entry.is_dir()
+                        size = None if is_dir else entry.stat().st_size
+                    except OSError:
+                        continue  # broken link or vanished entry
+                    infos.append(FileInfo(_join(rel, entry.name), is_dir, size))
+        else:
+            base = self._remote_path(rel)
+            try:
+                if not self._fs.isdir(base):
+                    return []
+                entries = self._fs.ls(base, detail=True)
+            except FileNotFoundError:
+                return []
+            own = self._fs._strip_protocol(base).rstrip("/")
+            for item in entries:
+                name = str(item["name"]).rstrip("/")
+                if name == own or not name:
+                    continue
+                is_dir = item.get("type") == "directory"
+                size = None if is_dir else item.get("size")
+                infos.append(FileInfo(_join(rel, posixpath.basename(name)), is_dir, size))
+        return sorted(infos, key=lambda info: info.path)
+
+    def download_artifacts(self, artifact_path: str, dst_path: str | os.PathLike[str]) -> str:
+        """Copy a file or directory of artifacts to ``dst_path``; return the local path."""
+        rel = _clean_relpath(artifact_path)
+        dst_root = os.path.abspath(os.fspath(dst_path))
+        target = os.path.join(dst_root, *rel.split("/")) if rel else dst_root
+        if self._local is not None:
+            src = self._local_path(rel)
+            if os.path.isfile(src):
+                _copy_local(src, target)
+                return target
+            if not os.path.isdir(src):
+                raise NotFound(f"artifact {rel!r} not found in {self.root_uri}")
+            files = _regular_files(src, boundary=self._local)  # refuses escapes up front
+            os.makedirs(target, exist_ok=True)
+            for file_src, file_rel in files:
+                _copy_local(file_src, os.path.join(target, *file_rel.split("/")))
+            return target
+        src = self._remote_path(rel)
+        if self._fs.isdir(src):
+            prefix = self._fs._strip_protocol(src).rstrip("/") + "/"
+            names = [n for n in sorted(self._fs.find(src, withdirs=False)) if n.startswith(prefix)]
+            # A remote key could hold '..': validate every key before writing anything locally.
+            plan = [(n, _clean_relpath(n[len(prefix) :], what="remote key")) for n in names]
+            os.makedirs(target, exist_ok=True)
+            for name, file_rel in plan:
+                dest = os.path.join(target, *file_rel.split("/"))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                self._fs.get_file(name, dest)
+        elif self._fs.isfile(src):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self._fs.get_file(src, target)
+        else:
+            raise NotFound(f"artifact {rel!r} not found in {self.root_uri}")
+        return target

@@ -1,0 +1,1 @@
+"""Tracking: the fluent API, the explicit client, the batched writer and run context."""
