@@ -1,1 +1,76 @@
-"""tunetrack: hyperparameter sweeps with their own experiment tracking."""
+"""tunetrack: hyperparameter sweeps with their own experiment tracking.
+
+The fluent tracking API keeps MLflow's names (``start_run``, ``log_metric``, ``search_runs``
+…), so a script written in that style ports by changing its import. Everything here is
+loaded on first use: ``import tunetrack`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_FLUENT = (
+    "ActiveRun",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+)
+_LAZY: dict[str, str] = {name: "tunetrack.tracking.fluent" for name in _FLUENT}
+_LAZY.update(
+    {
+        "Client": "tunetrack.tracking.client",
+        "RunStatus": "tunetrack.entities",
+        "ViewType": "tunetrack.entities",
+        "entities": "tunetrack.entities",
+        "errors": "tunetrack.errors",
+    }
+)
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from tunetrack import entities, errors  # noqa: F401
+    from tunetrack.entities import RunStatus, ViewType  # noqa: F401
+    from tunetrack.tracking.client import Client  # noqa: F401
+    from tunetrack.tracking.fluent import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tunetrack' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"tunetrack.{name}" else getattr(module, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

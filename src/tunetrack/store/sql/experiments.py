@@ -152,9 +152,8 @@ class ExperimentsMixin:
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         """Experiments matching ``filter_string`` (``name``, ``tags.*``, times)."""
-        from tunetrack.search.sql import experiment_filter_clause, experiment_order_clauses
-
         from tunetrack.search import parse_filter, parse_order_by
+        from tunetrack.search.sql import experiment_filter_clause, experiment_order_clauses
 
         v.validate_max_results(max_results)
         offset = decode_token(page_token)

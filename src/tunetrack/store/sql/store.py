@@ -477,9 +477,8 @@ class SqlStore(ExperimentsMixin, Store):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         """Runs of these experiments matching the filter, sorted, one page at a time."""
-        from tunetrack.search.sql import run_filter_clause, run_order_clauses
-
         from tunetrack.search import parse_filter, parse_order_by
+        from tunetrack.search.sql import run_filter_clause, run_order_clauses
 
         v.validate_max_results(max_results)
         if isinstance(experiment_ids, str):

@@ -1,0 +1,61 @@
+"""Tracking URIs: the default, the environment override, and the store each one opens."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from tunetrack.errors import InvalidInput
+from tunetrack.store.base import Store
+
+DEFAULT_TRACKING_URI = "sqlite:///tunetrack.db"
+ENV_TRACKING_URI = "TUNETRACK_TRACKING_URI"
+
+_stores: dict[str, Store] = {}
+_lock = threading.Lock()
+_current: str | None = None  # set by tunetrack.set_tracking_uri
+
+
+def normalize_uri(uri: str) -> str:
+    """Canonical form: absolute SQLite paths, psycopg for PostgreSQL, bare paths → SQLite."""
+    uri = str(uri).strip()
+    if uri.startswith("sqlite:///") and uri not in ("sqlite:///:memory:",):
+        path = uri[len("sqlite:///") :]
+        return f"sqlite:///{Path(path).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    if uri.startswith("postgresql+"):
+        return uri
+    if "://" not in uri and uri.endswith((".db", ".sqlite", ".sqlite3")):
+        return f"sqlite:///{Path(uri).expanduser().resolve()}"
+    raise InvalidInput(
+        f"unsupported tracking URI {uri!r}: use sqlite:///path/to/file.db, "
+        "postgresql://user@host/db, or a path ending in .db"
+    )
+
+
+def set_current_uri(uri: str | None) -> None:
+    """Make ``uri`` the process-wide default (``None`` goes back to the environment)."""
+    global _current
+    _current = None if uri is None else normalize_uri(uri)
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else set_tracking_uri's, else $TUNETRACK_TRACKING_URI, else ./tunetrack.db."""
+    if uri:
+        return normalize_uri(uri)
+    return _current or normalize_uri(os.environ.get(ENV_TRACKING_URI) or DEFAULT_TRACKING_URI)
+
+
+def get_store(uri: str | None = None) -> Store:
+    """The process-wide store for a tracking URI (opened once, then shared)."""
+    key = resolve_tracking_uri(uri)
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            from tunetrack.store.sql.store import SqlStore
+
+            store = _stores[key] = SqlStore(key)
+        return store

@@ -1,0 +1,294 @@
+"""Client: the tracking API by explicit ids, with no hidden state (MLflow-familiar names)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunetrack import _validation as v
+from tunetrack._clock import now_ms
+from tunetrack.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from tunetrack.errors import InvalidInput
+from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.base import Store
+from tunetrack.store.uri import get_store, resolve_tracking_uri
+from tunetrack.tracking.context import current_user
+from tunetrack.tracking.writer import MetricWriter, existing_writer, writer_for
+
+_checked_runs: set[str] = set()  # runs known to exist: log_metric checks a run once
+
+
+class Client:
+    """Read and write experiments and runs by id.
+
+    * **tracking_uri** - *(optional)* ``sqlite:///file.db`` or ``postgresql://…``; default
+      ``$TUNETRACK_TRACKING_URI`` or ``./tunetrack.db``.
+
+    ``log_metric`` goes through the process's batched writer; every read flushes it first,
+    so a client always reads its own writes.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, store: Store | None = None) -> None:
+        self.tracking_uri = resolve_tracking_uri(tracking_uri) if store is None else ""
+        self.store = store or get_store(self.tracking_uri)
+        self._writer: MetricWriter | None = None
+
+    # -- the batched writer --------------------------------------------------------------
+    @property
+    def writer(self) -> MetricWriter:
+        """The batched metric writer of this client's store."""
+        if self._writer is None:
+            self._writer = writer_for(self.store)
+        return self._writer
+
+    def flush(self) -> None:
+        """Wait until every buffered metric point is written."""
+        writer = self._writer or existing_writer(self.store)
+        if writer is not None:
+            writer.flush()
+
+    # -- experiments ---------------------------------------------------------------------
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment; return its id."""
+        return self.store.create_experiment(name, artifact_location, _str_values(tags))
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id."""
+        return self.store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or None."""
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching a filter such as ``name LIKE 'iris%'``."""
+        return self.store.search_experiments(
+            view_type, filter_string, max_results, order_by, page_token
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete an experiment and its runs."""
+        self.store.delete_experiment(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Restore a deleted experiment and its runs."""
+        self.store.restore_experiment(experiment_id)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an experiment."""
+        self.store.rename_experiment(experiment_id, new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set one experiment tag."""
+        self.store.set_experiment_tag(experiment_id, key, str(value))
+
+    # -- runs ----------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run (nested under ``parent_run_id`` if given)."""
+        run = self.store.create_run(
+            str(experiment_id),
+            start_time=now_ms() if start_time is None else int(start_time),
+            user_id=current_user(),
+            run_name=run_name,
+            tags=_str_values(tags),
+            parent_run_id=parent_run_id,
+        )
+        _checked_runs.add(run.info.run_id)
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params and tags."""
+        self.flush()
+        return self.store.get_run(run_id)
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The parent of a nested run, or None."""
+        parent = self.get_run(run_id).info.parent_run_id
+        return None if parent is None else self.store.get_run(parent)
+
+    def update_run(
+        self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
+    ) -> RunInfo:
+        """Change a run's status or name."""
+        return self.store.update_run_info(
+            run_id, status=None if status is None else _status(status), run_name=name
+        )
+
+    def set_terminated(
+        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> RunInfo:
+        """End a run: flush its metrics, then set its final status and end time."""
+        self.flush()
+        return self.store.update_run_info(
+            run_id, status=_status(status), end_time=now_ms() if end_time is None else end_time
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+        self.flush()
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        """Restore a deleted run."""
+        self.store.restore_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs matching ``filter_string``, sorted by ``order_by``; one page of Runs."""
+        self.flush()
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        return self.store.search_runs(
+            ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    # -- logging -------------------------------------------------------------------------
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Buffer one metric point (written in the background, in batches)."""
+        key = v.validate_key(key, "metric")
+        value = v.to_metric_value(value, key)
+        step = 0 if step is None else v.to_step(step, key)
+        timestamp = now_ms() if timestamp is None else int(timestamp)
+        if run_id not in _checked_runs:
+            self.store.get_run(run_id)  # NotFound now rather than at flush time
+            _checked_runs.add(run_id)
+        (self._writer or self.writer).add(run_id, key, step, timestamp, value)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log one param; it cannot change afterwards. Returns ``value``."""
+        self.store.log_batch(run_id, params=[Param(key, _stringify(value))])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set one run tag."""
+        self.store.log_batch(run_id, tags=[RunTag(key, _stringify(value))])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one run tag."""
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags synchronously in one transaction."""
+        self.store.log_batch(run_id, metrics, params, tags)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, ordered by step."""
+        self.flush()
+        return self.store.get_metric_history(run_id, key)
+
+    # -- artifacts -----------------------------------------------------------------------
+    def _artifacts(self, run_id: str) -> ArtifactRepository:
+        return ArtifactRepository(self.store.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Copy one local file into the run's artifacts."""
+        self._artifacts(run_id).log_artifact(local_path, artifact_path)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Copy a local directory's contents into the run's artifacts."""
+        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Save a string as a text artifact."""
+        self._artifacts(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Save a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """Save a matplotlib figure (png, svg, pdf…) or a plotly figure (html, json)."""
+        from tunetrack.tracking.figures import figure_bytes
+
+        self._artifacts(run_id).write_bytes(artifact_file, figure_bytes(figure, artifact_file))
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """Files and directories directly under ``path`` in the run's artifacts."""
+        return self._artifacts(run_id).list_artifacts(path)
+
+    def download_artifacts(
+        self, run_id: str, path: str, dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Copy an artifact file or directory to ``dst_path`` (a temp dir by default)."""
+        if dst_path is None:
+            import tempfile
+
+            dst_path = tempfile.mkdtemp(prefix="tunetrack-")
+        return self._artifacts(run_id).download_artifacts(path, dst_path)
+
+
+def _stringify(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _str_values(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: _stringify(val) for k, val in (mapping or {}).items()}
+
+
+def _status(status: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(str(status).upper())
+    except ValueError:
+        names = ", ".join(s.value for s in RunStatus)
+        raise InvalidInput(f"unknown run status {status!r}; use one of {names}") from None

@@ -1,0 +1,426 @@
+"""The fluent API: ``start_run`` / ``log_metric`` / ``end_run`` over an implicit active run.
+
+A thin layer over :class:`~tunetrack.tracking.client.Client`. The tracking URI and the
+active experiment are process-wide; the stack of active runs is per thread (a
+``contextvars.ContextVar``), so threads and asyncio tasks nest runs independently.
+Runs still active at interpreter exit are ended FINISHED; on SIGTERM they are ended
+KILLED; either way every buffered metric point is written first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunetrack.entities import Experiment, Run, RunStatus, ViewType
+from tunetrack.errors import InvalidInput
+from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
+from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
+from tunetrack.tracking.client import Client, _status
+from tunetrack.tracking.context import run_context_tags
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NOTE_TAG = "tunetrack.note.content"
+PARENT_TAG = "tunetrack.parentRunId"
+
+_state_lock = threading.RLock()
+_client: Client | None = None
+_experiment_id: str | None = None
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "tunetrack_active_runs", default=()
+)
+_live: dict[str, ActiveRun] = {}  # active runs of every thread, ended at exit
+_last_run_id: str | None = None
+_terminating = False
+
+
+class ActiveRun:
+    """The run that ``start_run`` made active; ends it when used as a context manager.
+
+    Leaving the ``with`` block ends the run FINISHED, FAILED on an exception, KILLED on
+    KeyboardInterrupt or SystemExit.
+    """
+
+    def __init__(self, run: Run, client: Client) -> None:
+        self._run = run
+        self._client = client
+
+    @property
+    def info(self):  # type: ignore[no-untyped-def]
+        """The run's :class:`~tunetrack.entities.RunInfo` as it was when it started."""
+        return self._run.info
+
+    @property
+    def data(self):  # type: ignore[no-untyped-def]
+        """The run's :class:`~tunetrack.entities.RunData` as it was when it started."""
+        return self._run.data
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt | SystemExit):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        _end(self, status)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun run_id={self.info.run_id!r} name={self.info.run_name!r}>"
+
+
+# -- tracking URI and experiment ---------------------------------------------------------
+def set_tracking_uri(uri: str | None) -> None:
+    """Track into ``uri`` from now on (``sqlite:///file.db``, ``postgresql://…``)."""
+    global _client
+    with _state_lock:
+        set_current_uri(uri)
+        _client = None
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI in use (set_tracking_uri, $TUNETRACK_TRACKING_URI, ./tunetrack.db)."""
+    return resolve_tracking_uri()
+
+
+def _get_client() -> Client:
+    global _client
+    client = _client
+    if client is None:
+        with _state_lock:
+            if _client is None:
+                _client = Client(get_tracking_uri())
+            client = _client
+    return client
+
+
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
+    """Make an experiment active for new runs, creating it by name if needed."""
+    global _experiment_id
+    client = _get_client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidInput("set_experiment needs exactly one of experiment_name, experiment_id")
+    if experiment_id is not None:
+        experiment = client.get_experiment(str(experiment_id))
+    else:
+        found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        if found is None:
+            client.create_experiment(experiment_name)  # type: ignore[arg-type]
+            found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        assert found is not None
+        experiment = found
+    if experiment.lifecycle_stage != "active":
+        raise InvalidInput(
+            f"experiment {experiment.name!r} (id {experiment.experiment_id}) is deleted: "
+            "restore it or choose another name"
+        )
+    with _state_lock:
+        _experiment_id = experiment.experiment_id
+    return experiment
+
+
+def _active_experiment_id() -> str:
+    if _experiment_id is not None:
+        return _experiment_id
+    if "TUNETRACK_EXPERIMENT_ID" in os.environ:
+        return os.environ["TUNETRACK_EXPERIMENT_ID"]
+    if "TUNETRACK_EXPERIMENT_NAME" in os.environ:
+        return set_experiment(os.environ["TUNETRACK_EXPERIMENT_NAME"]).experiment_id
+    return DEFAULT_EXPERIMENT_ID
+
+
+# -- runs ------------------------------------------------------------------------------
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    log_system_context: bool = True,
+) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it the active run of this thread.
+
+    ``nested=True`` nests it under the active run; ``parent_run_id`` nests it under a run
+    started elsewhere (another process). Use it as a context manager to end it.
+    """
+    global _last_run_id
+    client = _get_client()
+    stack = _stack.get()
+    if stack and not nested and parent_run_id is None and run_id is None:
+        raise InvalidInput(
+            f"run {stack[-1].info.run_id} is already active: end it with end_run(), or start "
+            "a nested run with start_run(nested=True)"
+        )
+    if nested and stack and parent_run_id is None:
+        parent_run_id = stack[-1].info.run_id
+    if run_id is not None:
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidInput(f"run {run_id!r} is deleted: restore it to resume it")
+        client.update_run(run_id, status=RunStatus.RUNNING, name=run_name)
+        run = client.get_run(run_id)
+    else:
+        all_tags = dict(run_context_tags()) if log_system_context else {}
+        all_tags.update(tags or {})
+        if description is not None:
+            all_tags[NOTE_TAG] = description
+        if parent_run_id is not None:
+            all_tags[PARENT_TAG] = parent_run_id
+        run = client.create_run(
+            experiment_id or _active_experiment_id(),
+            tags=all_tags,
+            run_name=run_name,
+            parent_run_id=parent_run_id,
+        )
+    active = ActiveRun(run, client)
+    _stack.set((*stack, active))
+    with _state_lock:
+        _live[run.info.run_id] = active
+        _last_run_id = run.info.run_id
+    _install_sigterm_handler()
+    return active
+
+
+def _end(active: ActiveRun, status: RunStatus) -> None:
+    stack = _stack.get()
+    if active in stack:
+        _stack.set(tuple(r for r in stack if r is not active))
+    with _state_lock:
+        live = _live.pop(active.info.run_id, None)
+    if live is not None:
+        active._client.set_terminated(active.info.run_id, status)
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """End the active run of this thread (flushing its metrics first)."""
+    stack = _stack.get()
+    if stack:
+        _end(stack[-1], _status(status))
+
+
+def active_run() -> ActiveRun | None:
+    """The active run of this thread, or None."""
+    stack = _stack.get()
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The run most recently started in this process (active or ended)."""
+    return None if _last_run_id is None else _get_client().get_run(_last_run_id)
+
+
+def _run_id() -> str:
+    stack = _stack.get()
+    return (stack[-1] if stack else start_run()).info.run_id
+
+
+# -- logging ---------------------------------------------------------------------------
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
+    """Log a metric point to the active run (buffered; about a microsecond)."""
+    stack = _stack.get()
+    run_id = stack[-1].info.run_id if stack else _run_id()
+    (_client or _get_client()).log_metric(run_id, key, value, timestamp, step)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+) -> None:
+    """Log several metric points at one step."""
+    run_id, client = _run_id(), _get_client()
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value, timestamp, step)
+
+
+def log_param(key: str, value: Any) -> Any:
+    """Log one param of the active run; returns ``value``."""
+    return _get_client().log_param(_run_id(), key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log several params of the active run in one write."""
+    from tunetrack.entities import Param
+
+    _get_client().log_batch(_run_id(), params=[Param(k, str(val)) for k, val in params.items()])
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set one tag of the active run."""
+    _get_client().set_tag(_run_id(), key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags of the active run in one write."""
+    from tunetrack.entities import RunTag
+
+    _get_client().log_batch(_run_id(), tags=[RunTag(k, str(val)) for k, val in tags.items()])
+
+
+def delete_tag(key: str) -> None:
+    """Remove one tag of the active run."""
+    _get_client().delete_tag(_run_id(), key)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Copy one local file into the active run's artifacts."""
+    _get_client().log_artifact(_run_id(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Copy a local directory's contents into the active run's artifacts."""
+    _get_client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Save a string as an artifact of the active run."""
+    _get_client().log_text(_run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    """Save a dict as JSON (or YAML for .yaml/.yml) in the active run's artifacts."""
+    _get_client().log_dict(_run_id(), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Save a matplotlib or plotly figure in the active run's artifacts."""
+    _get_client().log_figure(_run_id(), figure, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """Where the active run's artifacts (or one of them) are stored."""
+    root = _get_client().get_run(_run_id()).info.artifact_uri
+    return root if not artifact_path else f"{root}/{artifact_path.lstrip('/')}"
+
+
+# -- reading ---------------------------------------------------------------------------
+def get_run(run_id: str) -> Run:
+    """The run with this id."""
+    return _get_client().get_run(run_id)
+
+
+def create_experiment(name: str, artifact_location: str | None = None, tags=None) -> str:  # type: ignore[no-untyped-def]
+    """Create an experiment; return its id."""
+    return _get_client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    """The experiment with this id."""
+    return _get_client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The experiment with this name, or None."""
+    return _get_client().get_experiment_by_name(name)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Soft-delete an experiment and its runs."""
+    _get_client().delete_experiment(experiment_id)
+
+
+def search_experiments(
+    view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[Experiment]:
+    """Experiments matching a filter (all pages, or at most ``max_results``)."""
+    client = _get_client()
+    return _all_pages(
+        lambda size, token: client.search_experiments(
+            view_type, size, filter_string, order_by, token
+        ),
+        max_results,
+    )
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int = 100_000,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    experiment_names: Sequence[str] | None = None,
+) -> pd.DataFrame | list[Run]:
+    """Runs as a DataFrame (columns ``params.*``, ``metrics.*``, ``tags.*``) or a list."""
+    client = _get_client()
+    ids = list(experiment_ids or [])
+    for name in experiment_names or ():
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise InvalidInput(f"no experiment named {name!r}")
+        ids.append(found.experiment_id)
+    if not ids:
+        ids = [_active_experiment_id()]
+    runs = _all_pages(
+        lambda size, token: client.search_runs(
+            ids, filter_string, run_view_type, size, order_by, token
+        ),
+        max_results,
+    )
+    if output_format == "list":
+        return runs
+    if output_format != "pandas":
+        raise InvalidInput(f"output_format must be 'pandas' or 'list', got {output_format!r}")
+    from tunetrack.tracking.frames import runs_to_frame
+
+    return runs_to_frame(runs)
+
+
+def _all_pages(fetch, limit: int | None) -> list:  # type: ignore[no-untyped-def]
+    items: list = []
+    token = None
+    while limit is None or len(items) < limit:
+        size = 50_000 if limit is None else min(50_000, limit - len(items))
+        page = fetch(size, token)
+        items.extend(page)
+        token = page.token
+        if token is None:
+            break
+    return items
+
+
+# -- exit and SIGTERM --------------------------------------------------------------------
+def _end_live_runs() -> None:
+    status = RunStatus.KILLED if _terminating else RunStatus.FINISHED
+    with _state_lock:
+        live = list(_live.values())
+    for active in reversed(live):
+        try:
+            _end(active, status)
+        except Exception as exc:  # report, keep ending the others
+            sys.stderr.write(f"tunetrack: could not end run {active.info.run_id}: {exc}\n")
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _terminating
+    _terminating = True
+    # Unwind the main thread: with-blocks end their runs KILLED, the writer puts back a
+    # batch it was writing, and atexit writes what is still buffered.
+    raise SystemExit(128 + signum)
+
+
+def _install_sigterm_handler() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+atexit.register(_end_live_runs)
