@@ -70,7 +70,9 @@ class SqlStore(ExperimentsMixin, Store):
     and writes that still meet a lock are retried.
     """
 
-    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
+    def __init__(
+        self, db_uri: str, default_artifact_root: str | None = None, *, migrate: bool = False
+    ) -> None:
         self.db_uri = db_uri
         self.artifact_root = (
             default_artifact_root
@@ -82,15 +84,15 @@ class SqlStore(ExperimentsMixin, Store):
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         self._run_experiment: dict[str, int] = {}
         self._metrics_sql, self._latest_sql = self._bulk_statements()
-        with_retry(self._ensure_schema)
+        with_retry(lambda: self._ensure_schema(migrate))
 
     # -- schema ------------------------------------------------------------------------
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, migrate: bool) -> None:
         with self._engine.connect() as conn:
             revision = schema_revision(conn)
         if revision == SCHEMA_HEAD:
             return
-        if revision is not None:
+        if revision is not None and not migrate:
             raise StoreError(
                 f"database {self._engine.url!r} has schema revision {revision}; this tunetrack "
                 f"needs {SCHEMA_HEAD}: run `tunetrack db upgrade`"
