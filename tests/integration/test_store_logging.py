@@ -1,0 +1,352 @@
+"""Store contract, logging: log_batch, log_metric_rows, delete_tag, get_metric_history.
+
+Runs on every backend of the ``store`` fixture (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tunetrack.entities import Metric, Param, RunStatus, RunTag
+from tunetrack.errors import Conflict, InvalidInput, NotFound
+from tunetrack.store.base import Store
+
+T0 = 1_700_000_000_000
+MISSING_RUN = "0" * 32
+INF = float("inf")
+
+
+@pytest.fixture
+def run_id(make_run) -> str:
+    return make_run(start_time=T0).info.run_id
+
+
+def _history(store: Store, run_id: str, key: str) -> list[tuple[int, int, float]]:
+    return [(m.step, m.timestamp, m.value) for m in store.get_metric_history(run_id, key)]
+
+
+# -- params, tags, metrics round-trip -------------------------------------------------------
+def test_log_batch_round_trips_params_tags_and_metrics(store: Store, run_id: str) -> None:
+    store.log_batch(
+        run_id,
+        metrics=[Metric("acc", 0.91, T0, 0), Metric("loss", 0.25, T0, 0)],
+        params=[Param("lr", "0.01"), Param("model", "rf")],
+        tags=[RunTag("team", "vision"), RunTag("note", "hello ✓")],
+    )
+    data = store.get_run(run_id).data
+    assert dict(data.metrics) == {"acc": 0.91, "loss": 0.25}
+    assert dict(data.params) == {"lr": "0.01", "model": "rf"}
+    assert data.tags["team"] == "vision"
+    assert data.tags["note"] == "hello ✓"
+
+
+def test_log_batch_with_nothing_is_a_no_op(store: Store, run_id: str) -> None:
+    store.log_batch(run_id)
+    assert dict(store.get_run(run_id).data.params) == {}
+
+
+def test_convenience_methods_write_through_log_batch(store: Store, run_id: str) -> None:
+    store.log_param(run_id, "depth", "5")
+    store.set_tag(run_id, "stage", "dev")
+    store.log_metric(run_id, Metric("f1", 0.8, T0, 3))
+    data = store.get_run(run_id).data
+    assert data.params["depth"] == "5"
+    assert data.tags["stage"] == "dev"
+    assert data.metrics["f1"] == 0.8
+
+
+def test_long_param_value_round_trips(store: Store, run_id: str) -> None:
+    value = "x" * 6000
+    store.log_param(run_id, "long", value)
+    assert store.get_run(run_id).data.params["long"] == value
+
+
+def test_metric_value_keeps_full_double_precision(store: Store, run_id: str) -> None:
+    value = 0.1 + 0.2  # 0.30000000000000004
+    store.log_metric(run_id, Metric("precise", value, T0))
+    assert store.get_run(run_id).data.metrics["precise"] == value
+    assert store.get_metric_history(run_id, "precise")[0].value == value
+
+
+# -- params are immutable ----------------------------------------------------------------
+def test_logging_a_param_again_with_the_same_value_is_fine(store: Store, run_id: str) -> None:
+    store.log_param(run_id, "lr", "0.1")
+    store.log_param(run_id, "lr", "0.1")
+    assert store.get_run(run_id).data.params["lr"] == "0.1"
+
+
+def test_changing_a_param_is_a_conflict_and_keeps_the_first(store: Store, run_id: str) -> None:
+    store.log_param(run_id, "lr", "0.1")
+    with pytest.raises(Conflict):
+        store.log_param(run_id, "lr", "0.2")
+    assert store.get_run(run_id).data.params["lr"] == "0.1"
+
+
+def test_a_conflicting_batch_writes_nothing(store: Store, run_id: str) -> None:
+    store.log_param(run_id, "lr", "0.1")
+    with pytest.raises(Conflict):
+        store.log_batch(
+            run_id,
+            metrics=[Metric("loss", 1.0, T0)],
+            params=[Param("depth", "3"), Param("lr", "0.2")],
+            tags=[RunTag("t", "v")],
+        )
+    data = store.get_run(run_id).data
+    assert dict(data.params) == {"lr": "0.1"}
+    assert "loss" not in data.metrics
+    assert "t" not in data.tags
+    assert store.get_metric_history(run_id, "loss") == []
+
+
+def test_same_param_key_in_two_runs_is_independent(store: Store, make_run) -> None:
+    a, b = make_run().info.run_id, make_run().info.run_id
+    store.log_param(a, "lr", "0.1")
+    store.log_param(b, "lr", "0.2")
+    assert store.get_run(a).data.params["lr"] == "0.1"
+    assert store.get_run(b).data.params["lr"] == "0.2"
+
+
+# -- tags ----------------------------------------------------------------------------------
+def test_set_tag_overwrites(store: Store, run_id: str) -> None:
+    store.set_tag(run_id, "stage", "dev")
+    store.set_tag(run_id, "stage", "prod")
+    assert store.get_run(run_id).data.tags["stage"] == "prod"
+
+
+def test_delete_tag_removes_it(store: Store, run_id: str) -> None:
+    store.set_tag(run_id, "gone", "x")
+    store.set_tag(run_id, "kept", "y")
+    store.delete_tag(run_id, "gone")
+    tags = store.get_run(run_id).data.tags
+    assert "gone" not in tags
+    assert tags["kept"] == "y"
+
+
+def test_delete_tag_of_a_missing_tag_is_not_found(store: Store, run_id: str) -> None:
+    with pytest.raises(NotFound):
+        store.delete_tag(run_id, "never-set")
+
+
+def test_delete_tag_of_a_missing_run_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.delete_tag(MISSING_RUN, "k")
+
+
+# -- NaN and infinities ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "check"),
+    [
+        (math.nan, math.isnan),
+        (INF, lambda v: v == INF),
+        (-INF, lambda v: v == -INF),
+    ],
+    ids=["nan", "+inf", "-inf"],
+)
+def test_special_float_is_stored_and_read_back(store: Store, run_id: str, value, check) -> None:
+    store.log_metric(run_id, Metric("special", value, T0, 0))
+    latest = store.get_run(run_id).data.metrics["special"]
+    assert isinstance(latest, float)
+    assert check(latest)
+    [point] = store.get_metric_history(run_id, "special")
+    assert check(point.value)
+
+
+def test_special_floats_in_history_keep_their_order(store: Store, run_id: str) -> None:
+    values = [1.0, math.nan, INF, -INF, 0.0]
+    store.log_batch(run_id, metrics=[Metric("m", v, T0 + i, i) for i, v in enumerate(values)])
+    got = [m.value for m in store.get_metric_history(run_id, "m")]
+    assert got[0] == 1.0
+    assert math.isnan(got[1])
+    assert got[2:] == [INF, -INF, 0.0]
+
+
+def test_nan_as_the_latest_point_is_the_latest_value(store: Store, run_id: str) -> None:
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, T0, 0), Metric("m", math.nan, T0, 1)])
+    assert math.isnan(store.get_run(run_id).data.metrics["m"])
+
+
+# -- history ---------------------------------------------------------------------------------
+def test_history_returns_every_point_ordered_by_step_then_timestamp(
+    store: Store, run_id: str
+) -> None:
+    logged = [
+        Metric("loss", 0.3, T0 + 30, 2),
+        Metric("loss", 0.9, T0 + 10, 0),
+        Metric("loss", 0.5, T0 + 25, 1),
+        Metric("loss", 0.6, T0 + 20, 1),
+        Metric("loss", 0.2, T0 + 40, 3),
+    ]
+    store.log_batch(run_id, metrics=logged[:2])
+    store.log_batch(run_id, metrics=logged[2:])
+    assert _history(store, run_id, "loss") == [
+        (0, T0 + 10, 0.9),
+        (1, T0 + 20, 0.6),
+        (1, T0 + 25, 0.5),
+        (2, T0 + 30, 0.3),
+        (3, T0 + 40, 0.2),
+    ]
+
+
+def test_history_points_carry_key_and_are_metrics(store: Store, run_id: str) -> None:
+    store.log_metric(run_id, Metric("acc", 0.5, T0 + 7, 4))
+    assert store.get_metric_history(run_id, "acc") == [Metric("acc", 0.5, T0 + 7, 4)]
+
+
+def test_history_only_holds_the_asked_key_and_run(store: Store, make_run, run_id: str) -> None:
+    other = make_run().info.run_id
+    store.log_metric(run_id, Metric("a", 1.0, T0, 0))
+    store.log_metric(run_id, Metric("b", 2.0, T0, 0))
+    store.log_metric(other, Metric("a", 3.0, T0, 0))
+    assert _history(store, run_id, "a") == [(0, T0, 1.0)]
+
+
+def test_history_of_a_never_logged_key_is_empty(store: Store, run_id: str) -> None:
+    assert store.get_metric_history(run_id, "never") == []
+
+
+def test_history_of_a_missing_run_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_metric_history(MISSING_RUN, "loss")
+
+
+def test_history_keeps_a_thousand_points(store: Store, run_id: str) -> None:
+    store.log_batch(run_id, metrics=[Metric("m", i / 10, T0 + i, i) for i in range(1000)])
+    history = store.get_metric_history(run_id, "m")
+    assert [m.step for m in history] == list(range(1000))
+    assert history[-1].value == 99.9
+
+
+# -- latest value ----------------------------------------------------------------------------
+def test_latest_metric_is_the_highest_step_even_logged_out_of_order(
+    store: Store, run_id: str
+) -> None:
+    store.log_metric(run_id, Metric("acc", 0.8, T0 + 100, 5))
+    store.log_metric(run_id, Metric("acc", 0.2, T0 + 200, 2))  # later, but an earlier step
+    assert store.get_run(run_id).data.metrics["acc"] == 0.8
+    store.log_metric(run_id, Metric("acc", 0.9, T0 + 50, 6))
+    assert store.get_run(run_id).data.metrics["acc"] == 0.9
+
+
+def test_latest_metric_breaks_step_ties_by_timestamp(store: Store, run_id: str) -> None:
+    store.log_metric(run_id, Metric("acc", 0.7, T0 + 200, 3))
+    store.log_metric(run_id, Metric("acc", 0.4, T0 + 100, 3))  # same step, older
+    assert store.get_run(run_id).data.metrics["acc"] == 0.7
+
+
+def test_latest_metric_within_one_batch_out_of_order(store: Store, run_id: str) -> None:
+    store.log_batch(
+        run_id,
+        metrics=[Metric("m", 3.0, T0, 3), Metric("m", 9.0, T0, 9), Metric("m", 1.0, T0, 1)],
+    )
+    assert store.get_run(run_id).data.metrics["m"] == 9.0
+
+
+# -- log_metric_rows (the batched writer's path) ---------------------------------------
+def test_log_metric_rows_updates_two_runs_in_one_call(store: Store, make_run) -> None:
+    a, b = make_run().info.run_id, make_run().info.run_id
+    store.log_metric_rows(
+        [
+            (a, "loss", 0, T0, 1.0),
+            (b, "loss", 0, T0, 2.0),
+            (a, "loss", 1, T0 + 1, 0.5),
+            (b, "loss", 1, T0 + 1, 1.5),
+            (b, "acc", 0, T0, 0.7),
+        ]
+    )
+    assert dict(store.get_run(a).data.metrics) == {"loss": 0.5}
+    assert dict(store.get_run(b).data.metrics) == {"loss": 1.5, "acc": 0.7}
+    assert _history(store, a, "loss") == [(0, T0, 1.0), (1, T0 + 1, 0.5)]
+    assert _history(store, b, "loss") == [(0, T0, 2.0), (1, T0 + 1, 1.5)]
+
+
+def test_log_metric_rows_does_not_lower_the_latest_step(store: Store, run_id: str) -> None:
+    store.log_metric_rows([(run_id, "m", 10, T0, 10.0)])
+    store.log_metric_rows([(run_id, "m", 4, T0 + 1, 4.0)])
+    assert store.get_run(run_id).data.metrics["m"] == 10.0
+
+
+def test_log_metric_rows_keeps_special_floats(store: Store, run_id: str) -> None:
+    store.log_metric_rows([(run_id, "n", 0, T0, math.nan), (run_id, "i", 0, T0, -INF)])
+    metrics = store.get_run(run_id).data.metrics
+    assert math.isnan(metrics["n"])
+    assert metrics["i"] == -INF
+
+
+def test_log_metric_rows_with_no_rows_is_a_no_op(store: Store) -> None:
+    store.log_metric_rows([])
+
+
+def test_log_metric_rows_to_a_missing_run_is_not_found(store: Store, run_id: str) -> None:
+    with pytest.raises(NotFound):
+        store.log_metric_rows([(MISSING_RUN, "m", 0, T0, 1.0)])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [("", 0, T0, 1.0), ("m", 0, T0, "high"), ("m", "first", T0, 1.0), ("k" * 251, 0, T0, 1.0)],
+    ids=["empty-key", "text-value", "text-step", "long-key"],
+)
+def test_log_metric_rows_rejects_a_bad_row(store: Store, run_id: str, row) -> None:
+    with pytest.raises(InvalidInput):
+        store.log_metric_rows([(run_id, *row)])
+    assert dict(store.get_run(run_id).data.metrics) == {}
+
+
+def test_log_metric_rows_to_a_deleted_run_is_invalid(store: Store, run_id: str) -> None:
+    store.delete_run(run_id)
+    with pytest.raises(InvalidInput):
+        store.log_metric_rows([(run_id, "m", 0, T0, 1.0)])
+    assert store.get_metric_history(run_id, "m") == []
+
+
+# -- which runs accept logging ---------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["metrics", "params", "tags"], ids=["metric", "param", "tag"])
+def test_logging_to_a_missing_run_is_not_found(store: Store, kind: str) -> None:
+    batch = {
+        "metrics": [Metric("m", 1.0, T0)],
+        "params": [Param("p", "v")],
+        "tags": [RunTag("t", "v")],
+    }[kind]
+    with pytest.raises(NotFound):
+        store.log_batch(MISSING_RUN, **{kind: batch})
+
+
+@pytest.mark.parametrize("status", [RunStatus.FINISHED, RunStatus.FAILED, RunStatus.PRUNED])
+def test_logging_to_a_finished_run_is_allowed(store: Store, run_id: str, status: RunStatus) -> None:
+    store.update_run_info(run_id, status=status, end_time=T0 + 1)
+    store.log_batch(
+        run_id,
+        metrics=[Metric("late", 1.0, T0 + 2)],
+        params=[Param("late_p", "x")],
+        tags=[RunTag("late_t", "y")],
+    )
+    data = store.get_run(run_id).data
+    assert data.metrics["late"] == 1.0
+    assert data.params["late_p"] == "x"
+    assert data.tags["late_t"] == "y"
+
+
+def test_logging_to_a_deleted_run_is_invalid(store: Store, run_id: str) -> None:
+    store.delete_run(run_id)
+    with pytest.raises(InvalidInput):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, T0)])
+    assert store.get_metric_history(run_id, "m") == []
+
+
+# -- bad keys ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {"metrics": [Metric("", 1.0, T0)]},
+        {"params": [Param("", "v")]},
+        {"tags": [RunTag("", "v")]},
+        {"params": [Param("k" * 251, "v")]},
+        {"metrics": [Metric("k" * 251, 1.0, T0)]},
+    ],
+    ids=["empty-metric", "empty-param", "empty-tag", "long-param-key", "long-metric-key"],
+)
+def test_a_bad_key_is_invalid(store: Store, run_id: str, batch: dict) -> None:
+    with pytest.raises(InvalidInput):
+        store.log_batch(run_id, **batch)
