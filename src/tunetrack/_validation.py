@@ -65,13 +65,13 @@ def to_metric_value(value: object, key: str) -> float:
     )
 
 
-def to_step(step: object, key: str) -> int:
-    """Check a metric step (an integer, numpy integers included)."""
+def to_step(step: object, key: str, what: str = "step") -> int:
+    """Check a metric step or timestamp (an integer, numpy integers included)."""
     if type(step) is int:
         return step
     if isinstance(step, numbers.Integral):
         return int(step)
-    raise InvalidInput(f"metric {key!r} step must be an integer, got {step!r}")
+    raise InvalidInput(f"metric {key!r} {what} must be an integer, got {step!r}")
 
 
 def validate_name(name: object, what: str, limit: int) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from tunetrack.errors import InvalidInput
+
 
 class RunStatus(enum.StrEnum):
     """Lifecycle status of a run. ``PRUNED`` marks a sweep trial stopped early."""
@@ -17,6 +19,15 @@ class RunStatus(enum.StrEnum):
     FAILED = "FAILED"
     KILLED = "KILLED"
     PRUNED = "PRUNED"
+
+    @classmethod
+    def parse(cls, value: object) -> RunStatus:
+        """``value`` (any case) as a RunStatus, or InvalidInput naming the valid ones."""
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            valid = ", ".join(v.value for v in cls)
+            raise InvalidInput(f"unknown run status {value!r}; use one of {valid}") from None
 
     @property
     def is_terminal(self) -> bool:
@@ -37,6 +48,15 @@ class ViewType(enum.StrEnum):
     ACTIVE_ONLY = "active_only"
     DELETED_ONLY = "deleted_only"
     ALL = "all"
+
+    @classmethod
+    def parse(cls, value: object) -> ViewType:
+        """``value`` as a ViewType, or InvalidInput naming the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(v.value for v in cls)
+            raise InvalidInput(f"unknown view type {value!r}; use one of {valid}") from None
 
     def stages(self) -> tuple[LifecycleStage, ...]:
         """The lifecycle stages this view includes."""

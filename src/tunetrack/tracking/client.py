@@ -21,7 +21,6 @@ from tunetrack.entities import (
     RunTag,
     ViewType,
 )
-from tunetrack.errors import InvalidInput
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
 from tunetrack.store.uri import get_store, resolve_tracking_uri
@@ -143,7 +142,7 @@ class Client:
     ) -> RunInfo:
         """Change a run's status or name."""
         return self.store.update_run_info(
-            run_id, status=None if status is None else _status(status), run_name=name
+            run_id, status=None if status is None else RunStatus.parse(status), run_name=name
         )
 
     def set_terminated(
@@ -152,7 +151,9 @@ class Client:
         """End a run: flush its metrics, then set its final status and end time."""
         self.flush()
         return self.store.update_run_info(
-            run_id, status=_status(status), end_time=now_ms() if end_time is None else end_time
+            run_id,
+            status=RunStatus.parse(status),
+            end_time=now_ms() if end_time is None else end_time,
         )
 
     def delete_run(self, run_id: str) -> None:
@@ -284,11 +285,3 @@ def _stringify(value: Any) -> str:
 
 def _str_values(mapping: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: _stringify(val) for k, val in (mapping or {}).items()}
-
-
-def _status(status: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(str(status).upper())
-    except ValueError:
-        names = ", ".join(s.value for s in RunStatus)
-        raise InvalidInput(f"unknown run status {status!r}; use one of {names}") from None

@@ -22,7 +22,7 @@ from tunetrack.entities import Experiment, Run, RunStatus, ViewType
 from tunetrack.errors import InvalidInput
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
-from tunetrack.tracking.client import Client, _status
+from tunetrack.tracking.client import Client
 from tunetrack.tracking.context import run_context_tags
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
     """End the active run of this thread (flushing its metrics first)."""
     stack = _stack.get()
     if stack:
-        _end(stack[-1], _status(status))
+        _end(stack[-1], RunStatus.parse(status))
 
 
 def active_run() -> ActiveRun | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import logging
 import sys
 import threading
 import time
@@ -23,7 +22,6 @@ import weakref
 from tunetrack.errors import InvalidInput, NotFound, StoreError, TunetrackError
 from tunetrack.store.base import MetricRow, Store
 
-_log = logging.getLogger(__name__)
 _PERMANENT = (NotFound, InvalidInput)  # retrying cannot help these
 
 
@@ -78,8 +76,7 @@ class MetricWriter:
         """Write every point added before this call; raise if writing failed."""
         if self._error is not None:
             self._raise_error()
-        if self._buffer:
-            self._drain()
+        self._drain()  # also waits for a batch the background thread is writing
         if self._error is not None:
             self._raise_error()
 

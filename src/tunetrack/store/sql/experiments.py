@@ -15,7 +15,7 @@ from tunetrack.errors import Conflict, InvalidInput, NotFound
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry, write_transaction
-from tunetrack.store.sql.paging import decode_token, encode_token
+from tunetrack.store.sql.paging import PageToken
 
 
 class ExperimentsMixin:
@@ -23,6 +23,7 @@ class ExperimentsMixin:
 
     _engine: Engine
     artifact_root: str
+    _run_experiment: dict[str, int]  # cache of live runs, forgotten when runs are deleted
 
     _insert: Callable[..., Any]  # the dialect's insert(), which has on_conflict_*
 
@@ -156,9 +157,11 @@ class ExperimentsMixin:
         from tunetrack.search.sql import experiment_filter_clause, experiment_order_clauses
 
         v.validate_max_results(max_results)
-        offset = decode_token(page_token)
+        offset = PageToken.decode(page_token).offset
         query = select(m.experiments).where(
-            m.experiments.c.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()])
+            m.experiments.c.lifecycle_stage.in_(
+                [s.value for s in ViewType.parse(view_type).stages()]
+            )
         )
         clause = experiment_filter_clause(parse_filter(filter_string))
         if clause is not None:
@@ -171,7 +174,7 @@ class ExperimentsMixin:
                 rows = conn.execute(query).all()
                 more = len(rows) > max_results
                 items = self._experiments(conn, rows[:max_results])
-            return PagedList(items, encode_token(offset + max_results) if more else None)
+            return PagedList(items, PageToken(offset + max_results).encode() if more else None)
 
         return with_retry(read)
 
@@ -179,6 +182,7 @@ class ExperimentsMixin:
         eid = self._exp_key(experiment_id)
         if eid == int(DEFAULT_EXPERIMENT_ID) and stage is LifecycleStage.DELETED:
             raise InvalidInput("the Default experiment (id 0) cannot be deleted")
+        self._run_experiment.clear()
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:

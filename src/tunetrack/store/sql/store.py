@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -40,7 +40,7 @@ from tunetrack.store.sql.engine import (
 )
 from tunetrack.store.sql.experiments import ExperimentsMixin
 from tunetrack.store.sql.naming import random_run_name
-from tunetrack.store.sql.paging import decode_token, encode_token
+from tunetrack.store.sql.paging import PageToken
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 _IN_CHUNK = 500  # ids per IN (...) list
@@ -55,6 +55,25 @@ def artifact_root_for(db_uri: str) -> str:
 
 def _float(value: float | None) -> float:
     return float("nan") if value is None else value
+
+
+def _checked_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
+    """Validate bulk rows; the common all-clean batch costs one pass of type checks."""
+    for key in {r[1] for r in rows}:
+        v.validate_key(key, "metric")
+    clean = all(type(r[2]) is int and type(r[3]) is int and type(r[4]) is float for r in rows)
+    if clean:
+        return rows
+    return [
+        (
+            r[0],
+            r[1],
+            v.to_step(r[2], r[1]),
+            v.to_step(r[3], r[1], "timestamp"),
+            v.to_metric_value(r[4], r[1]),
+        )
+        for r in rows
+    ]
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -185,7 +204,7 @@ class SqlStore(ExperimentsMixin, Store):
                     run_id=run_id,
                     experiment_id=str(eid),
                     run_name=name,
-                    status=RunStatus(status),
+                    status=RunStatus.parse(status),
                     start_time=start_time,
                     end_time=None,
                     lifecycle_stage=LifecycleStage.ACTIVE,
@@ -280,7 +299,7 @@ class SqlStore(ExperimentsMixin, Store):
         """Change a run's status, end time or name; return the new info."""
         values: dict[str, object] = {}
         if status is not None:
-            values["status"] = RunStatus(status).value
+            values["status"] = RunStatus.parse(status).value
         if end_time is not None:
             values["end_time"] = end_time
         if run_name is not None:
@@ -307,6 +326,7 @@ class SqlStore(ExperimentsMixin, Store):
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
+        self._run_experiment.pop(run_id, None)
         self._set_run_stage(run_id, LifecycleStage.DELETED.value)
 
     def restore_run(self, run_id: str) -> None:
@@ -398,6 +418,7 @@ class SqlStore(ExperimentsMixin, Store):
         """Bulk path of the batched writer: insert points of any runs, update latest values."""
         if not rows:
             return
+        rows = _checked_rows(rows)
         experiment_of = self._experiments_of({r[0] for r in rows})
 
         def txn() -> None:
@@ -407,20 +428,26 @@ class SqlStore(ExperimentsMixin, Store):
         with_retry(txn)
 
     def _experiments_of(self, run_ids: set[str]) -> dict[str, int]:
+        """Experiment of each run; NotFound/InvalidInput unless every run is live."""
         missing = [r for r in run_ids if r not in self._run_experiment]
         if missing:
 
-            def read() -> None:
+            def read() -> dict[str, tuple[int, str]]:
+                found = {}
                 with self._engine.connect() as conn:
                     for chunk in _chunks(missing):
                         for r in conn.execute(
-                            select(m.runs.c.run_id, m.runs.c.experiment_id).where(
-                                m.runs.c.run_id.in_(chunk)
-                            )
+                            select(
+                                m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage
+                            ).where(m.runs.c.run_id.in_(chunk))
                         ):
-                            self._run_experiment[r.run_id] = r.experiment_id
+                            found[r.run_id] = (r.experiment_id, r.lifecycle_stage)
+                return found
 
-            with_retry(read)
+            for run_id, (experiment_id, stage) in with_retry(read).items():
+                if stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                self._run_experiment[run_id] = experiment_id
         unknown = sorted(r for r in run_ids if r not in self._run_experiment)
         if unknown:
             raise NotFound(f"no run with id {unknown[0]!r}")
@@ -486,22 +513,30 @@ class SqlStore(ExperimentsMixin, Store):
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         eids = [self._exp_key(e) for e in experiment_ids]
-        offset = decode_token(page_token)
+        token = PageToken.decode(page_token)
         query = select(m.runs).where(
             m.runs.c.experiment_id.in_(eids),
-            m.runs.c.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()]),
+            m.runs.c.lifecycle_stage.in_([s.value for s in ViewType.parse(view_type).stages()]),
         )
         clause = run_filter_clause(parse_filter(filter_string))
         if clause is not None:
             query = query.where(clause)
-        query = query.order_by(*run_order_clauses(parse_order_by(order_by)))
-        query = query.offset(offset).limit(max_results + 1)
+        order = run_order_clauses(parse_order_by(order_by))
 
         def read() -> PagedList[Run]:
             with self._engine.connect() as conn:
-                rows = conn.execute(query).all()
+                until = token.until
+                if until is None:
+                    until = conn.execute(
+                        select(func.max(m.runs.c.start_time)).where(
+                            m.runs.c.experiment_id.in_(eids)
+                        )
+                    ).scalar()
+                page = query.where(m.runs.c.start_time <= (until or 0)).order_by(*order)
+                rows = conn.execute(page.offset(token.offset).limit(max_results + 1)).all()
                 more = len(rows) > max_results
                 items = self._runs(conn, rows[:max_results])
-            return PagedList(items, encode_token(offset + max_results) if more else None)
+            following = PageToken(token.offset + max_results, until)
+            return PagedList(items, following.encode() if more else None)
 
         return with_retry(read)
