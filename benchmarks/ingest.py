@@ -12,12 +12,14 @@ Rows, all measured in this one process run, each into its own fresh SQLite file:
   ``MlflowClient.log_batch``, on a sample of points and scaled to N.
 
 End-to-end time is wall clock from the first call until everything is durably written
-(``end_run()`` / ``flush()`` / ``COMMIT`` returned). Per-call latency is measured in a
+(``end_run()`` / ``flush()`` / ``COMMIT`` returned). The full-size rows run ``--repeats``
+times, interleaved (raw, ours, ours batch, raw, ...) into fresh files so that they share the
+machine's load; the best time of each is shown. Per-call latency is measured in a
 *separate* run so that the timer itself does not slow down the end-to-end figure.
 
 Usage::
 
-    python benchmarks/ingest.py [--points 1000000] [--mlflow-points 2000] [--quick]
+    python benchmarks/ingest.py [--points 1000000] [--mlflow-points 2000] [--repeats 3] [--quick]
 """
 
 from __future__ import annotations
@@ -126,12 +128,12 @@ def count_metric_rows(db: Path, run_id: str, run_column: str = "run_id") -> int:
 # -- the limit: raw sqlite3 --------------------------------------------------------------
 
 
-def bench_raw_sqlite(tmp: Path, pts: Points) -> Result:
+def bench_raw_sqlite(db: Path, pts: Points) -> tuple[int, float]:
+    """Insert the points with plain sqlite3; return (rows stored, seconds)."""
     import sqlalchemy
 
     from tunetrack.store.sql.models import metadata
 
-    db = tmp / "raw.db"
     engine = sqlalchemy.create_engine(f"sqlite:///{db}")
     metadata.create_all(engine)
     engine.dispose()
@@ -163,24 +165,18 @@ def bench_raw_sqlite(tmp: Path, pts: Points) -> Result:
     con.execute("COMMIT")
     seconds = time.perf_counter() - t0
     con.close()
-
-    rows = count_metric_rows(db, run_id)
-    return Result(
-        "raw sqlite3 executemany (limit)", rows, seconds, note="1 txn, WAL, synchronous=NORMAL"
-    )
+    return count_metric_rows(db, run_id), seconds
 
 
 # -- ours -------------------------------------------------------------------------------
 
 
-def bench_ours_log_metric(tmp: Path, pts: Points, per_call_n: int) -> Result:
+def bench_ours_log_metric(db: Path, pts: Points) -> tuple[int, float]:
+    """End to end, no timer inside the loop; return (rows stored, seconds)."""
     import tunetrack
 
-    db = tmp / "tunetrack.db"
     tunetrack.set_tracking_uri(f"sqlite:///{db}")
     tunetrack.set_experiment("bench")
-
-    # 1) End to end: no timer inside the loop.
     run_id = tunetrack.start_run(run_name="end-to-end").info.run_id
     gc.collect()
     t0 = time.perf_counter()
@@ -188,40 +184,38 @@ def bench_ours_log_metric(tmp: Path, pts: Points, per_call_n: int) -> Result:
         tunetrack.log_metric(k, v, step=s)
     tunetrack.end_run()  # returns once the batched writer has committed everything
     seconds = time.perf_counter() - t0
-    rows = count_metric_rows(db, run_id)
+    return count_metric_rows(db, run_id), seconds
 
-    # 2) Per-call latency, in a separate run: every one of the first ``per_call_n`` calls
-    # is timed individually with perf_counter_ns (not blocks of 100 divided by 100), so
-    # the median and p99 are true single-call figures, including the occasional call
-    # that waits on a full buffer. They include the timer's own cost (printed below).
-    sample = pts.head(per_call_n)
+
+def ours_call_latency(db: Path, pts: Points) -> tuple[float, float]:
+    """(median, p99) in us of one ``log_metric`` call, in a run of its own.
+
+    Every call is timed individually with perf_counter_ns (not blocks of 100 divided by
+    100), so the median and p99 are true single-call figures, including the occasional
+    call that waits on a full buffer. They include the timer's own cost (printed).
+    """
+    import tunetrack
+
+    tunetrack.set_tracking_uri(f"sqlite:///{db}")
+    tunetrack.set_experiment("bench")
     tunetrack.start_run(run_name="per-call")
     pc = time.perf_counter_ns
     durations = []
     append = durations.append
     gc.collect()
-    for k, v, s in zip(sample.keys, sample.values, sample.steps, strict=True):
+    for k, v, s in zip(pts.keys, pts.values, pts.steps, strict=True):
         t0 = pc()
         tunetrack.log_metric(k, v, step=s)
         append(pc() - t0)
     tunetrack.end_run()
-    median_us, p99_us = percentiles_us(durations)
-
-    return Result(
-        "ours: tunetrack.log_metric loop",
-        rows,
-        seconds,
-        median_us,
-        p99_us,
-        note=f"latency over {len(sample):,} calls",
-    )
+    return percentiles_us(durations)
 
 
-def bench_ours_log_batch(tmp: Path, pts: Points) -> Result:
+def bench_ours_log_batch(db: Path, pts: Points) -> tuple[int, float]:
+    """``Client.log_batch`` with BATCH points per call; return (rows stored, seconds)."""
     import tunetrack
     from tunetrack.entities import Metric
 
-    db = tmp / "tunetrack_batch.db"
     client = tunetrack.Client(f"sqlite:///{db}")
     exp_id = client.create_experiment("bench-batch")
     run_id = client.create_run(exp_id, run_name="log-batch").info.run_id
@@ -242,8 +236,37 @@ def bench_ours_log_batch(tmp: Path, pts: Points) -> Result:
         client.log_batch(run_id, metrics=batch)
     client.flush()
     seconds = time.perf_counter() - t0
-    rows = count_metric_rows(db, run_id)
-    return Result(f"ours: Client.log_batch ({BATCH}/call)", rows, seconds)
+    return count_metric_rows(db, run_id), seconds
+
+
+def bench_full_size(tmp: Path, pts: Points, repeats: int) -> tuple[Result, Result, Result]:
+    """Raw, ours log_metric and ours log_batch, interleaved ``repeats`` times (each time
+    into fresh files, so all three see the same machine load); best time of each kept."""
+    rows: dict[str, set[int]] = {"raw": set(), "ours": set(), "batch": set()}
+    best = {"raw": float("inf"), "ours": float("inf"), "batch": float("inf")}
+    benches = {
+        "raw": bench_raw_sqlite,
+        "ours": bench_ours_log_metric,
+        "batch": bench_ours_log_batch,
+    }
+    for rep in range(repeats):
+        for name, bench in benches.items():
+            stored, seconds = bench(tmp / f"{name}-{rep}.db", pts)
+            rows[name].add(stored)
+            best[name] = min(best[name], seconds)
+
+    def result(name: str, label: str, note: str = "") -> Result:
+        stored = rows[name].pop() if len(rows[name]) == 1 else -1
+        if stored != len(pts):
+            note = f"WARNING: stored {sorted(rows[name])} rows, logged {len(pts):,}. {note}"
+        return Result(label, stored, best[name], note=note)
+
+    best_of = f"best of {repeats}"
+    return (
+        result("raw", "raw sqlite3 executemany (limit)", f"{best_of}; 1 txn, WAL, sync=NORMAL"),
+        result("ours", "ours: tunetrack.log_metric loop", best_of),
+        result("batch", f"ours: Client.log_batch ({BATCH}/call)", best_of),
+    )
 
 
 # -- mlflow -----------------------------------------------------------------------------
@@ -384,10 +407,14 @@ def main() -> None:
     parser.add_argument(
         "--mlflow-batch-points", type=int, default=20_000, help="sample for mlflow log_batch"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="end-to-end repeats of ours/raw (best kept)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     args = parser.parse_args()
     if args.quick:
         args.points, args.mlflow_points, args.mlflow_batch_points = 50_000, 200, 2_000
+        args.repeats = 1
     n = args.points
     per_call_n = min(n, PER_CALL_SAMPLE)
 
@@ -396,17 +423,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tunetrack-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        raw = bench_raw_sqlite(tmp, pts)
-        ours = bench_ours_log_metric(tmp, pts, per_call_n)
-        ours_batch = bench_ours_log_batch(tmp, pts)
+        raw, ours, ours_batch = bench_full_size(tmp, pts, args.repeats)
+        ours.median_us, ours.p99_us = ours_call_latency(tmp / "latency.db", pts.head(per_call_n))
+        ours.note += f"; latency over {per_call_n:,} calls"
         if have_mlflow:
             peers = bench_mlflow(tmp, args.mlflow_points, args.mlflow_batch_points)
         else:
             peers = mlflow_missing_rows()
-
-    for r in (ours, ours_batch, raw):
-        if r.points != n:
-            r.note = f"WARNING: {r.points:,} rows stored, {n:,} logged. {r.note}"
 
     print(f"\nIngest: {n:,} metric points ({len(KEYS)} keys) into a fresh SQLite file each")
     print(
