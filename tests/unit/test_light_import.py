@@ -1,0 +1,56 @@
+"""``import tunetrack`` stays light: heavy libraries load only when first used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import tunetrack
+
+HEAVY = ("pandas", "sklearn", "xgboost", "optuna", "hyperopt", "plotly", "matplotlib")
+
+PROBE = """\
+import json
+import sys
+
+import tunetrack
+
+heavy = {heavy!r}
+report = {{"after_import": sorted(m for m in heavy if m in sys.modules)}}
+start_run = tunetrack.start_run
+report["start_run"] = [start_run.__module__, start_run.__name__, callable(start_run)]
+report["after_start_run"] = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps(report))
+"""
+
+
+def probe(tmp_path: Path) -> dict[str, list]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_import_loads_no_heavy_library(tmp_path: Path) -> None:
+    report = probe(tmp_path)
+    assert report["after_import"] == []
+    assert report["start_run"] == ["tunetrack.tracking.fluent", "start_run", True]
+    assert report["after_start_run"] == []  # reaching the fluent API stays light too
+
+
+def test_all_is_sorted_and_resolves() -> None:
+    names = tunetrack.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    for name in ("start_run", "end_run", "log_metric", "log_param", "search_runs", "Client"):
+        assert name in names, name
+    for name in names:
+        assert getattr(tunetrack, name) is not None, name
+    assert set(names) <= set(dir(tunetrack))
