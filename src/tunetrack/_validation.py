@@ -23,8 +23,8 @@ _valid_keys: set[str] = set()  # keys already checked: log_metric in a loop chec
 
 def validate_key(key: object, what: str) -> str:
     """Return ``key`` if it is a usable metric/param/tag key, else raise InvalidInput."""
-    if key in _valid_keys:
-        return key  # type: ignore[return-value]
+    if type(key) is str and key in _valid_keys:
+        return key
     if not isinstance(key, str) or not key:
         raise InvalidInput(f"{what} key must be a non-empty string, got {key!r}")
     if len(key) > MAX_KEY_LENGTH:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from tunetrack.errors import InvalidInput
 
@@ -67,8 +66,24 @@ class ViewType(enum.StrEnum):
         return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
 
+class FrozenDict(dict):
+    """A read-only dict: mutation raises TypeError; it pickles (unlike a mappingproxy)."""
+
+    def _readonly(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("this mapping is a read-only snapshot")
+
+    __setitem__ = __delitem__ = __ior__ = _readonly  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type, tuple[dict]]:
+        return (FrozenDict, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+
 def _frozen_map(data: Mapping[str, object] | None) -> Mapping:
-    return MappingProxyType(dict(data or {}))
+    return FrozenDict(data or {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,11 +189,6 @@ def test_set_experiment_creates_then_reuses() -> None:
     assert [e.experiment_id for e in found] == [first.experiment_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: fluent.set_experiment looks the name up, then creates it; when another "
-    "process creates it in between, the Conflict escapes instead of using that experiment",
-)
 def test_set_experiment_tolerates_a_concurrent_create(
     tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,11 +339,6 @@ def test_bad_keys_are_refused(key: str) -> None:
     assert not [k for k in data.tags if not k.startswith("tunetrack.")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _validation.validate_key tests `key in _valid_keys` before checking the "
-    "type, so an unhashable key raises TypeError instead of InvalidInput",
-)
 @pytest.mark.parametrize("key", [["a"], {"a": 1}], ids=["list", "dict"])
 def test_unhashable_keys_are_invalid_input(key: object) -> None:
     with tunetrack.start_run(), pytest.raises(InvalidInput):

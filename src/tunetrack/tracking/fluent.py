@@ -10,16 +10,17 @@ KILLED; either way every buffered metric point is written first.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunetrack.entities import Experiment, Run, RunStatus, ViewType
-from tunetrack.errors import InvalidInput
+from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
 from tunetrack.tracking.client import Client
@@ -117,7 +118,8 @@ def set_experiment(
     else:
         found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
         if found is None:
-            client.create_experiment(experiment_name)  # type: ignore[arg-type]
+            with contextlib.suppress(Conflict):  # another process created it meanwhile
+                client.create_experiment(experiment_name)  # type: ignore[arg-type]
             found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
         assert found is not None
         experiment = found
@@ -193,6 +195,20 @@ def start_run(
         _last_run_id = run.info.run_id
     _install_sigterm_handler()
     return active
+
+
+@contextlib.contextmanager
+def activated(run: Run, client: Client | None = None) -> Iterator[ActiveRun]:
+    """Make an existing run this thread's active run for a block, without ending it.
+
+    Sweep workers use it: the orchestrator created the trial's run and decides its status.
+    """
+    active = ActiveRun(run, client or _get_client())
+    token = _stack.set((*_stack.get(), active))
+    try:
+        yield active
+    finally:
+        _stack.reset(token)
 
 
 def _end(active: ActiveRun, status: RunStatus) -> None:

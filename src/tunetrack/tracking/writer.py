@@ -122,10 +122,8 @@ class MetricWriter:
             try:
                 self.store.log_metric_rows(batch)
                 return
-            except _PERMANENT as exc:
-                self._error = type(exc)(
-                    f"{len(batch)} metric points were not written: {exc.message}"
-                )
+            except _PERMANENT:
+                self._write_per_run(batch)
                 return
             except Exception as exc:  # a database hiccup: retry, then report
                 last = exc
@@ -137,6 +135,23 @@ class MetricWriter:
             f"{len(self._buffer)} points are kept in memory and will be retried on the next "
             "flush"
         )
+
+
+    def _write_per_run(self, batch: list[MetricRow]) -> None:
+        """A batch was refused (unknown or deleted run): keep every other run's points."""
+        by_run: dict[str, list[MetricRow]] = {}
+        for row in batch:
+            by_run.setdefault(row[0], []).append(row)
+        refused = []
+        for rows in by_run.values():
+            try:
+                self.store.log_metric_rows(rows)
+            except _PERMANENT as exc:
+                refused.append((len(rows), exc))
+        if refused:
+            n = sum(count for count, _ in refused)
+            first = refused[0][1]
+            self._error = type(first)(f"{n} metric points were not written: {first.message}")
 
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
