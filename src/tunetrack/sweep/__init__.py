@@ -1,0 +1,1 @@
+"""Sweeps: search spaces, search strategies and the trial runner."""
