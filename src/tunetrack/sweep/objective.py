@@ -1,0 +1,57 @@
+"""Load the objective function a sweep names, in the orchestrator or in any worker process."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tunetrack.errors import ConfigError
+from tunetrack.sweep.config import ObjectiveRef
+
+
+@functools.cache
+def load_objective(ref: ObjectiveRef) -> Callable[..., Any]:
+    """Import the module or file of ``ref`` once per process and return the function."""
+    if ref.path is not None:
+        digest = hashlib.sha1(str(ref.path).encode()).hexdigest()[:10]
+        name = f"tunetrack_objective_{ref.path.stem}_{digest}"
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, ref.path)
+            if spec is None or spec.loader is None:
+                raise ConfigError(f"cannot load objective file {ref.path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # pickling functions defined there finds the module
+            # the objective's own folder is importable, as when running the file directly
+            folder = str(ref.path.parent)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            spec.loader.exec_module(module)
+    else:
+        if ref.search_dir is not None and str(ref.search_dir) not in sys.path:
+            sys.path.insert(0, str(ref.search_dir))
+        module = importlib.import_module(str(ref.module))
+    function = getattr(module, ref.function, None)
+    if not callable(function):
+        raise ConfigError(f"objective {ref} is not a function")
+    return function
+
+
+def wants_trial(function: Callable[..., Any]) -> bool:
+    """Whether the objective takes ``(params, trial)`` rather than ``(params)``."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)

@@ -1,0 +1,422 @@
+"""Run a sweep: a parent run, one child run per trial, dispatched in parallel through joblib.
+
+The orchestrator asks the strategy for parameters lazily (joblib pulls the next task only
+when a worker frees up), creates each trial's child run *before* dispatching it (so a
+crash leaves a record to resume from), and tells the strategy every result in completion
+order. Workers record their own params, step metrics and final values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunetrack.entities import Run, RunStatus
+from tunetrack.errors import ConfigError, InvalidInput
+from tunetrack.sweep import tags as T
+from tunetrack.sweep.config import SweepConfig, parse_sweep_config
+from tunetrack.sweep.progress import SweepProgress
+from tunetrack.sweep.strategies import Strategy, make_strategy
+from tunetrack.sweep.worker import (
+    InProcessPruner,
+    PrunerRef,
+    TrialResult,
+    TrialTask,
+    execute_trial,
+)
+from tunetrack.tracking.client import Client
+
+_CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
+_PROCESS_BACKENDS = ("loky", "dask", "ray")
+
+
+@dataclass
+class SweepResult:
+    """What a sweep invocation did; the full record is in the tracking store."""
+
+    sweep_id: str
+    experiment_id: str
+    stopped_because: str
+    counts: dict[str, int] = field(default_factory=dict)
+    trials: list[TrialResult] = field(default_factory=list)
+    best_run_id: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+
+
+def run_sweep(
+    config: SweepConfig,
+    *,
+    tracking_uri: str | None = None,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+) -> SweepResult:
+    """Run ``config`` from the start: a new parent run and its trials."""
+    client = Client(tracking_uri)
+    experiment = client.get_experiment_by_name(config.experiment)
+    if experiment is None:
+        with contextlib.suppress(Exception):
+            client.create_experiment(config.experiment)
+        experiment = client.get_experiment_by_name(config.experiment)
+    assert experiment is not None
+    parent = client.create_run(
+        experiment.experiment_id,
+        run_name=config.name,
+        tags={
+            **config.tags,
+            T.RUN_TYPE: "sweep",
+            T.SWEEP_SOURCE: str(config.source_path or ""),
+            T.SWEEP_OVERRIDES: json.dumps(list(overrides)),
+            T.SWEEP_GOALS: json.dumps([[g.name, g.direction] for g in config.metrics]),
+            **({"tunetrack.note.content": config.description} if config.description else {}),
+        },
+    )
+    sweep_id = parent.info.run_id
+    client.set_tag(sweep_id, T.SWEEP_ID, sweep_id)
+    client.log_text(sweep_id, config.source_text, "sweep.yaml")
+    client.log_text(sweep_id, config.space.to_json(), "space.json")
+    client.log_batch(sweep_id, params=_config_params(config))
+    return _SweepRun(config, client, parent).run(progress)
+
+
+def resume_sweep(
+    sweep_id: str,
+    *,
+    tracking_uri: str | None = None,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+) -> SweepResult:
+    """Continue a sweep: replay its finished trials, fail the orphans, finish the budget."""
+    client = Client(tracking_uri)
+    parent = client.get_run(sweep_id)
+    if parent.data.tags.get(T.RUN_TYPE) != "sweep":
+        raise InvalidInput(f"run {sweep_id!r} is not a sweep (it has no tunetrack.run_type=sweep)")
+    config = load_stored_config(client, parent, overrides)
+    all_overrides = [*json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]")), *overrides]
+    client.set_tag(sweep_id, T.SWEEP_OVERRIDES, json.dumps(all_overrides))
+    client.update_run(sweep_id, status=RunStatus.RUNNING)
+    return _SweepRun(config, client, parent, resuming=True).run(progress)
+
+
+def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = ()) -> SweepConfig:
+    """The sweep's YAML as stored on its parent run, with its and the new overrides."""
+    from pathlib import Path
+
+    from tunetrack.store.artifacts import ArtifactRepository
+
+    text = ArtifactRepository(parent.info.artifact_uri).read_bytes("sweep.yaml").decode()
+    source = parent.data.tags.get(T.SWEEP_SOURCE) or "sweep.yaml"
+    previous = json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]"))
+    return parse_sweep_config(
+        text,
+        source=source,
+        base_dir=Path(source).parent if source else None,
+        overrides=[*previous, *overrides],
+    )
+
+
+def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
+    from tunetrack.entities import Param
+
+    values = {
+        "objective": str(config.objective),
+        "method": config.method,
+        "metric": ",".join(f"{g.name}:{g.direction}" for g in config.metrics),
+        "budget.trials": config.budget.trials,
+        "budget.timeout": config.budget.timeout,
+        "budget.target": config.budget.target,
+        "parallel.n_jobs": config.parallel.n_jobs,
+        "parallel.backend": config.parallel.backend,
+        "early_terminate": config.early_terminate.type if config.early_terminate else None,
+        "seed": config.seed,
+    }
+    params = [Param(k, str(v)) for k, v in values.items() if v is not None]
+    params += [Param(f"space.{k}", json.dumps(v)) for k, v in config.parameters_raw.items()]
+    return params
+
+
+class _SweepRun:
+    """One invocation of a sweep (a first run or a resume)."""
+
+    def __init__(
+        self, config: SweepConfig, client: Client, parent: Run, *, resuming: bool = False
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.parent = parent
+        self.sweep_id = parent.info.run_id
+        self.goals = config.metrics
+        self.resuming = resuming
+        self.n_jobs = 1 if config.parallel.backend == "sequential" else config.parallel.n_jobs
+        self.in_processes = config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
+        self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-")
+        self.strategy = self._make_strategy()
+        self.offset = 0  # our trial number = optuna's number + offset (after a resume)
+        self.counted = 0  # trials that used the budget, this and earlier invocations
+        self.asked = 0
+        self.failures = 0
+        self.in_flight: dict[int, str] = {}  # optuna number -> run id
+        self.results: list[TrialResult] = []
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.best: tuple[float, str] | None = None
+        self.stop_reason: str | None = None
+        self.deadline = (
+            time.monotonic() + config.budget.timeout if config.budget.timeout else math.inf
+        )
+
+    def _make_strategy(self) -> Strategy:
+        storage = None
+        if self.in_processes and self.config.early_terminate is not None:
+            storage = f"journal:{self._tmp.name}/study.log"  # workers prune through the file
+        return make_strategy(
+            self.config.method,
+            self.config.space,
+            self.goals,
+            seed=self.config.seed,
+            pruner=self.config.early_terminate,
+            storage=storage,
+            study_name=f"sweep-{self.sweep_id}",
+        )
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self, progress: bool | None) -> SweepResult:
+        if self.resuming:
+            self._replay()
+        total = self.config.budget.trials
+        title = f"sweep {self.config.name}"
+        try:
+            with SweepProgress(total, enabled=progress, title=title) as self.progress:
+                self._show()
+                self._dispatch()
+        except KeyboardInterrupt:
+            self._abandon_in_flight(RunStatus.KILLED, "interrupted")
+            self.client.set_terminated(self.sweep_id, RunStatus.KILLED)
+            raise
+        except BaseException:
+            self._abandon_in_flight(RunStatus.FAILED, "the orchestrator failed")
+            self.client.set_terminated(self.sweep_id, RunStatus.FAILED)
+            raise
+        finally:
+            self._tmp.cleanup()
+        from tunetrack.sweep.summary import write_summary
+
+        summary = write_summary(self.client, self.parent, self.config, self.strategy)
+        self.client.set_terminated(self.sweep_id, RunStatus.FINISHED)
+        return SweepResult(
+            sweep_id=self.sweep_id,
+            experiment_id=self.parent.info.experiment_id,
+            stopped_because=self.stop_reason or "budget",
+            counts=summary.counts,
+            trials=self.results,
+            best_run_id=summary.best_run_id,
+            best_value=summary.best_value,
+            best_params=summary.best_params,
+        )
+
+    def _dispatch(self) -> None:
+        from joblib import Parallel, delayed
+
+        with self._backend():
+            while self.stop_reason is None:
+                parallel = Parallel(
+                    n_jobs=self.n_jobs,
+                    return_as="generator_unordered",
+                    pre_dispatch="n_jobs",
+                    batch_size=1,
+                )
+                try:
+                    for result in parallel(delayed(execute_trial)(t) for t in self._tasks()):
+                        self._finish(result)
+                except Exception as exc:
+                    if type(exc).__name__ not in _CRASH_ERRORS:
+                        raise
+                    self._abandon_in_flight(RunStatus.FAILED, f"a worker died: {exc}")
+                    continue
+                if self.stop_reason is None:
+                    self.stop_reason = "budget"
+
+    @contextlib.contextmanager
+    def _backend(self) -> Iterator[None]:
+        from joblib import parallel_config
+
+        backend = self.config.parallel.backend
+        if backend == "dask":
+            from tunetrack.sweep.cluster import dask_client
+
+            with (
+                dask_client(self.config.parallel.address, self.n_jobs),
+                parallel_config(backend="dask"),
+            ):
+                yield
+        elif backend == "ray":
+            try:
+                from ray.util.joblib import register_ray
+            except ImportError:
+                raise ConfigError("parallel.backend ray needs ray: pip install 'ray'") from None
+            register_ray()
+            with parallel_config(backend="ray"):
+                yield
+        elif backend in ("loky", "threading"):
+            with parallel_config(backend=backend):
+                yield
+        else:
+            yield
+
+    def _tasks(self) -> Iterator[TrialTask]:
+        while True:
+            reason = self._should_stop()
+            if reason is not None:
+                self.stop_reason = reason
+                return
+            proposal = self.strategy.ask()
+            if proposal is None:
+                self.stop_reason = "exhausted"
+                return
+            number = proposal.number + self.offset
+            run = self.client.create_run(
+                self.parent.info.experiment_id,
+                run_name=f"{self.config.name}-{number}",
+                parent_run_id=self.sweep_id,
+                tags={
+                    T.RUN_TYPE: "trial",
+                    T.SWEEP_ID: self.sweep_id,
+                    T.TRIAL_NUMBER: str(number),
+                    T.TRIAL_PARAMS: json.dumps(proposal.params, default=str),
+                },
+            )
+            self.in_flight[proposal.number] = run.info.run_id
+            self.asked += 1
+            self._show()
+            yield TrialTask(
+                tracking_uri=self.client.tracking_uri,
+                run=run,
+                sweep_id=self.sweep_id,
+                number=number,
+                params=proposal.params,
+                objective=self.config.objective,
+                goals=self.goals,
+                pruner=self._pruner(proposal),
+            )
+
+    def _pruner(self, proposal: Any) -> Any:
+        if self.config.early_terminate is None or self.config.early_terminate.type == "none":
+            return None
+        if self.in_processes:
+            assert self.strategy.storage_url is not None
+            return PrunerRef(self.strategy.storage_url, self.strategy.study_name, proposal.trial_id)
+        return InProcessPruner(self.strategy, proposal.number)
+
+    def _should_stop(self) -> str | None:
+        if self.stop_reason is not None:
+            return self.stop_reason
+        if self.counted + self.asked >= self.config.budget.trials:
+            return "budget"
+        if time.monotonic() >= self.deadline:
+            return "timeout"
+        limit = self.config.budget.max_failures
+        if limit is not None and self.failures >= limit:
+            return "max_failures"
+        return None
+
+    def _finish(self, result: TrialResult) -> None:
+        optuna_number = result.number - self.offset
+        self.in_flight.pop(optuna_number, None)
+        self.strategy.tell(optuna_number, result.goal_values(self.goals), result.state)
+        self.results.append(result)
+        self.counts[result.state] += 1
+        if result.state == "failed":
+            self.failures += 1
+        if result.state == "complete":
+            self._track_best(result)
+        self._show()
+
+    def _track_best(self, result: TrialResult) -> None:
+        goal = self.goals[0]
+        value = result.values[goal.name]
+        sign = 1.0 if goal.direction == "maximize" else -1.0
+        if self.best is None or sign * value > sign * self.best[0]:
+            self.best = (value, result.run_id)
+        target = self.config.budget.target
+        if target is not None and sign * value >= sign * target and self.stop_reason is None:
+            self.stop_reason = "target"
+
+    def _show(self) -> None:
+        progress = getattr(self, "progress", None)
+        if progress is None:
+            return
+        best = "-" if self.best is None else f"{self.best[0]:.6g}"
+        progress.update(
+            done=self.counted + sum(self.counts.values()),
+            running=len(self.in_flight),
+            pruned=self.counts["pruned"],
+            failed=self.counts["failed"],
+            best=best,
+        )
+
+    def _abandon_in_flight(self, status: RunStatus, why: str) -> None:
+        """End the runs of trials whose worker is gone; tell the strategy they failed."""
+        for optuna_number, run_id in list(self.in_flight.items()):
+            self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
+            self.client.set_terminated(run_id, status)
+            with contextlib.suppress(InvalidInput):
+                self.strategy.tell(optuna_number, None, "failed")
+            self.asked -= 1  # an abandoned trial does not use up the budget
+        self.in_flight.clear()
+
+    # -- resume ----------------------------------------------------------------------------
+    def _replay(self) -> None:
+        """Feed every earlier trial to the new strategy, in trial-number order."""
+        trials = trial_runs(self.client, self.parent)
+        highest = -1
+        for run in trials:
+            tags = run.data.tags
+            number = int(tags[T.TRIAL_NUMBER])
+            highest = max(highest, number)
+            status = run.info.status
+            if not status.is_terminal:  # left RUNNING by a dead worker or orchestrator
+                self.client.set_tag(run.info.run_id, T.TRIAL_ABANDONED, "orphaned")
+                self.client.set_terminated(run.info.run_id, RunStatus.FAILED)
+                status, abandoned = RunStatus.FAILED, True
+            else:
+                abandoned = T.TRIAL_ABANDONED in tags or status == RunStatus.KILLED
+            params = json.loads(tags[T.TRIAL_PARAMS])
+            state = {RunStatus.FINISHED: "complete", RunStatus.PRUNED: "pruned"}.get(
+                status, "failed"
+            )
+            values = None
+            if state == "complete":
+                try:
+                    values = [run.data.metrics[g.name] for g in self.goals]
+                except KeyError:
+                    state = "failed"
+            steps = None
+            if state == "pruned":
+                history = self.client.get_metric_history(run.info.run_id, self.goals[0].name)
+                steps = {m.step: m.value for m in history}
+            self.strategy.add_finished(params, values, state, intermediate_values=steps)
+            if not abandoned:
+                self.counted += 1
+                self.failures += state == "failed"
+                if state == "complete":
+                    self._track_best(
+                        TrialResult(number, run.info.run_id, "complete", dict(run.data.metrics))
+                    )
+        self.offset = highest + 1 - len(trials)
+        if self.stop_reason == "target":
+            self.stop_reason = None  # resuming means: go on
+
+
+def trial_runs(client: Client, parent: Run) -> list[Run]:
+    """Every trial run of a sweep, ordered by trial number."""
+    runs = client.search_runs(
+        [parent.info.experiment_id],
+        f"attributes.parent_run_id = '{parent.info.run_id}' and tags.`{T.RUN_TYPE}` = 'trial'",
+        max_results=50_000,
+    )
+    return sorted(runs, key=lambda r: int(r.data.tags[T.TRIAL_NUMBER]))

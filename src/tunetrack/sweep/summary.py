@@ -1,0 +1,117 @@
+"""A sweep's summary on its parent run: best trial, counts, trials table and charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunetrack._clock import now_ms
+from tunetrack.entities import Metric, Run, RunStatus, RunTag
+from tunetrack.errors import NotFound
+from tunetrack.sweep import tags as T
+from tunetrack.sweep.config import SweepConfig
+from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.select import best_trial, trial_params
+from tunetrack.sweep.strategies import Strategy
+from tunetrack.tracking.client import Client
+
+
+@dataclass
+class Summary:
+    """Counts per status over every trial of the sweep, and the best trial."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    best_run_id: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+
+
+def write_summary(client: Client, parent: Run, config: SweepConfig, strategy: Strategy) -> Summary:
+    """Record counts, the best trial, ``trials.csv`` and plotly charts on the parent run."""
+    sweep_id = parent.info.run_id
+    trials = trial_runs(client, parent)
+    summary = Summary(counts={s.value.lower(): 0 for s in RunStatus if s.is_terminal})
+    for run in trials:
+        key = run.info.status.value.lower()
+        summary.counts[key] = summary.counts.get(key, 0) + 1
+    goal = config.primary_metric
+    try:
+        best = best_trial(client, sweep_id, constraints=config.select.constraints)
+    except NotFound:
+        best = None
+    now = now_ms()
+    metrics = [Metric(f"trials_{k}", float(v), now) for k, v in summary.counts.items()]
+    tags = []
+    if best is not None:
+        summary.best_run_id = best.info.run_id
+        summary.best_value = best.data.metrics[goal.name]
+        summary.best_params = trial_params(best)
+        metrics.append(Metric(f"best_{goal.name}", summary.best_value, now))
+        tags = [
+            RunTag(T.BEST_RUN, best.info.run_id),
+            RunTag(T.BEST_PARAMS, json.dumps(summary.best_params, default=str)),
+        ]
+    client.log_batch(sweep_id, metrics=metrics, tags=tags)
+    client.log_text(sweep_id, _trials_csv(trials, config), "trials.csv")
+    _log_charts(client, sweep_id, strategy)
+    return summary
+
+
+def _trials_csv(trials: list[Run], config: SweepConfig) -> str:
+    param_names = sorted({k for r in trials for k in trial_params(r)})
+    metric_names = sorted({k for r in trials for k in r.data.metrics})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["number", "run_id", "status", "duration_s", *metric_names, *param_names])
+    for run in trials:
+        params = trial_params(run)
+        end = run.info.end_time
+        duration = "" if end is None else f"{(end - run.info.start_time) / 1000:.3f}"
+        writer.writerow(
+            [
+                run.data.tags[T.TRIAL_NUMBER],
+                run.info.run_id,
+                run.info.status.value,
+                duration,
+                *(run.data.metrics.get(k, "") for k in metric_names),
+                *(params.get(k, "") for k in param_names),
+            ]
+        )
+    return out.getvalue()
+
+
+def _log_charts(client: Client, sweep_id: str, strategy: Strategy) -> None:
+    """Optimisation history (or Pareto front) and parameter importance, as HTML files."""
+    from optuna import visualization as vis
+    from optuna.trial import TrialState
+
+    study = strategy.study
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return
+    charts: dict[str, Any] = {}
+    if len(strategy.goals) > 1:
+        names = [g.name for g in strategy.goals]
+        charts["pareto_front.html"] = lambda: vis.plot_pareto_front(study, target_names=names)
+    else:
+        charts["optimization_history.html"] = lambda: vis.plot_optimization_history(study)
+        if len(complete) >= 2:
+            charts["param_importances.html"] = lambda: vis.plot_param_importances(study)
+    wrote = False
+    for name, make in charts.items():
+        try:
+            figure = make()
+        except (ValueError, RuntimeError) as exc:  # e.g. importance needs varied params
+            warnings.warn(f"sweep chart {name} skipped: {exc}", stacklevel=2)
+            continue
+        html = figure.to_html(include_plotlyjs="directory", full_html=True)
+        client.log_text(sweep_id, html, f"charts/{name}")
+        wrote = True
+    if wrote:
+        from plotly.offline import get_plotlyjs
+
+        client.log_text(sweep_id, get_plotlyjs(), "charts/plotly.min.js")

@@ -1,0 +1,13 @@
+"""Tag names that tie sweeps, trials and retrained runs together in the tracking store."""
+
+RUN_TYPE = "tunetrack.run_type"  # sweep | trial | retrain
+SWEEP_ID = "tunetrack.sweep_id"
+SWEEP_SOURCE = "tunetrack.sweep.source"  # the YAML file the sweep came from
+SWEEP_OVERRIDES = "tunetrack.sweep.overrides"  # JSON list of --set overrides
+SWEEP_GOALS = "tunetrack.sweep.goals"  # JSON [[metric, direction], ...]
+TRIAL_NUMBER = "tunetrack.trial.number"
+TRIAL_PARAMS = "tunetrack.trial.params"  # JSON: the params with their Python types
+TRIAL_ABANDONED = "tunetrack.trial.abandoned"  # why a trial ended without a result
+RETRAIN_SOURCE = "tunetrack.retrain.source_run_id"
+BEST_RUN = "tunetrack.best.run_id"
+BEST_PARAMS = "tunetrack.best.params"

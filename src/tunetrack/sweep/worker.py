@@ -1,0 +1,171 @@
+"""What runs inside a worker for one trial: activate its run, call the objective, record."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Literal
+
+from tunetrack.entities import Metric, Param, Run, RunStatus, RunTag
+from tunetrack.errors import InvalidInput
+from tunetrack.sweep.config import ObjectiveRef
+from tunetrack.sweep.objective import load_objective, wants_trial
+from tunetrack.sweep.strategies import Goal, TrialHandle
+from tunetrack.sweep.trial import Pruner, Trial, TrialPruned
+
+TrialState = Literal["complete", "pruned", "failed"]
+ERROR_TAG = "tunetrack.trial.error"
+_STATUS = {"complete": RunStatus.FINISHED, "pruned": RunStatus.PRUNED, "failed": RunStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class PrunerRef:
+    """How a worker in another process reaches the sweep's pruner (an optuna study)."""
+
+    storage_url: str
+    study_name: str
+    trial_id: int
+
+    def open(self) -> Pruner:
+        """A pruner bound to this trial."""
+        return TrialHandle(self.storage_url, self.study_name, self.trial_id)
+
+
+@dataclass(frozen=True)
+class InProcessPruner:
+    """The strategy itself, for trials that run in the orchestrator's process."""
+
+    strategy: Any
+    number: int
+
+    def report(self, value: float, step: int) -> None:
+        """Record an intermediate value."""
+        self.strategy.report(self.number, value, step)
+
+    def should_prune(self) -> bool:
+        """Ask the strategy's pruner."""
+        return self.strategy.should_prune(self.number)
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """Everything a worker needs to run one trial (picklable unless ``pruner`` is live)."""
+
+    tracking_uri: str
+    run: Run
+    sweep_id: str
+    number: int
+    params: Mapping[str, Any]
+    objective: ObjectiveRef
+    goals: Sequence[Goal]
+    pruner: PrunerRef | Pruner | None = None
+    mode: Literal["train", "retrain"] = "train"
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a trial produced; ``values`` hold every metric the objective returned."""
+
+    number: int
+    run_id: str
+    state: TrialState
+    values: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+
+    def goal_values(self, goals: Sequence[Goal]) -> list[float] | None:
+        """The values of the sweep's goals, in order (None unless complete)."""
+        if self.state != "complete":
+            return None
+        return [self.values[g.name] for g in goals]
+
+
+def returned_metrics(output: object, goals: Sequence[Goal]) -> dict[str, float]:
+    """The objective's return value as metrics: a number (the first goal) or a dict."""
+    if isinstance(output, Real) and not isinstance(output, bool):
+        if len(goals) > 1:
+            raise InvalidInput(
+                f"the objective returned one number, but the sweep optimises "
+                f"{', '.join(g.name for g in goals)}: return a dict with each of them"
+            )
+        return {goals[0].name: float(output)}
+    if isinstance(output, Mapping):
+        metrics: dict[str, float] = {}
+        for key, value in output.items():
+            try:
+                metrics[str(key)] = float(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(
+                    f"the objective returned {key!r}: {value!r}, which is not a number"
+                ) from None
+        missing = [g.name for g in goals if g.name not in metrics]
+        if missing:
+            raise InvalidInput(
+                f"the objective's result has no {', '.join(map(repr, missing))} "
+                f"(it returned {', '.join(map(repr, metrics)) or 'nothing'})"
+            )
+        return metrics
+    raise InvalidInput(
+        f"the objective must return a number or a dict of metrics, got {type(output).__name__}"
+    )
+
+
+def execute_trial(task: TrialTask) -> TrialResult:
+    """Run one trial in this process and record it in its (already created) run."""
+    from tunetrack.tracking.client import Client
+    from tunetrack.tracking.fluent import activated
+
+    client = Client(task.tracking_uri)
+    run_id = task.run.info.run_id
+    pruner = task.pruner.open() if isinstance(task.pruner, PrunerRef) else task.pruner
+    trial = Trial(
+        number=task.number,
+        params=task.params,
+        run_id=run_id,
+        sweep_id=task.sweep_id,
+        metric=task.goals[0].name,
+        client=client,
+        pruner=pruner,
+        mode=task.mode,
+    )
+    started = time.perf_counter()
+    values: dict[str, float] = {}
+    error = None
+    with activated(task.run, client):
+        client.log_batch(run_id, params=[Param(k, str(v)) for k, v in task.params.items()])
+        try:
+            objective = load_objective(task.objective)
+            output = (
+                objective(task.params, trial) if wants_trial(objective) else objective(task.params)
+            )
+            values = returned_metrics(output, task.goals)
+            state: TrialState = "complete"
+            if any(math.isnan(values[g.name]) for g in task.goals):
+                state, error = "failed", "the objective returned NaN"
+        except TrialPruned:
+            state = "pruned"
+        except Exception as exc:
+            if type(exc).__name__ == "TrialPruned":  # optuna.TrialPruned, without importing it
+                state = "pruned"
+            else:
+                state, error = "failed", f"{type(exc).__name__}: {exc}"
+                client.log_text(run_id, traceback.format_exc(), "traceback.txt")
+        _record(client, run_id, values, trial.last_step, error)
+        client.set_terminated(run_id, _STATUS[state])
+    return TrialResult(task.number, run_id, state, values, error, time.perf_counter() - started)
+
+
+def _record(
+    client: Any, run_id: str, values: Mapping[str, float], step: int | None, error: str | None
+) -> None:
+    """Log the returned metrics as the latest points, and the error line as a tag."""
+    now = time.time_ns() // 1_000_000
+    metrics = [Metric(k, v, now, step or 0) for k, v in values.items()]
+    tags = [RunTag(ERROR_TAG, error[:5000])] if error else []
+    if metrics or tags:
+        client.flush()  # reported steps land before the final values
+        client.log_batch(run_id, metrics=metrics, tags=tags)
