@@ -48,6 +48,7 @@ class SweepResult:
     best_run_id: str | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
+    retrain_run_id: str | None = None
 
 
 def run_sweep(
@@ -208,6 +209,11 @@ class _SweepRun:
 
         summary = write_summary(self.client, self.parent, self.config, self.strategy)
         self.client.set_terminated(self.sweep_id, RunStatus.FINISHED)
+        retrained = None
+        if self.config.retrain.enabled and summary.best_run_id is not None:
+            from tunetrack.sweep.retrain import retrain
+
+            retrained = retrain(self.sweep_id, tracking_uri=self.client.tracking_uri).info.run_id
         return SweepResult(
             sweep_id=self.sweep_id,
             experiment_id=self.parent.info.experiment_id,
@@ -217,6 +223,7 @@ class _SweepRun:
             best_run_id=summary.best_run_id,
             best_value=summary.best_value,
             best_params=summary.best_params,
+            retrain_run_id=retrained,
         )
 
     def _dispatch(self) -> None:

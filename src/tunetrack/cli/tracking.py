@@ -1,91 +1,32 @@
-"""The ``tunetrack`` command line: rich tables for people, ``--json`` for scripts."""
+"""CLI commands over the tracking store: ``db``, ``experiments`` and ``runs``."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from tunetrack.errors import TunetrackError
-
-app = typer.Typer(
-    name="tunetrack",
-    help="Hyperparameter sweeps with their own experiment tracking.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from tunetrack.cli._common import (
+    JsonOption,
+    UriOption,
+    client,
+    friendly,
+    print_json,
+    print_table,
+    run_dict,
+    when,
 )
+
 db_app = typer.Typer(help="Manage the tracking database.", no_args_is_help=True)
 experiments_app = typer.Typer(
     help="List, create, delete and restore experiments.", no_args_is_help=True
 )
-runs_app = typer.Typer(help="List, show and delete runs.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(experiments_app, name="experiments")
-app.add_typer(runs_app, name="runs")
-
-UriOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        envvar="TUNETRACK_TRACKING_URI",
-        help="Tracking store URI (default: sqlite:///tunetrack.db).",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _friendly(fn: _F) -> _F:
-    """Turn tunetrack errors into one clear line on stderr and exit code 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TunetrackError as exc:
-            typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _client(uri: str | None):  # type: ignore[no-untyped-def]
-    from tunetrack.tracking.client import Client
-
-    return Client(uri)
-
-
-def _time(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _print_table(title: str, columns: Sequence[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+runs_app = typer.Typer(help="List, show, compare and delete runs.", no_args_is_help=True)
 
 
 # -- db ------------------------------------------------------------------------------------
 @db_app.command("upgrade")
-@_friendly
+@friendly
 def db_upgrade(tracking_uri: UriOption = None) -> None:
     """Create or migrate the tracking schema to the newest revision."""
     from tunetrack.store.sql.store import SqlStore
@@ -109,7 +50,7 @@ def _experiment_dict(e) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 
 @experiments_app.command("list")
-@_friendly
+@friendly
 def experiments_list(
     tracking_uri: UriOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted experiments.")] = False,
@@ -122,18 +63,18 @@ def experiments_list(
     from tunetrack.entities import ViewType
 
     view = ViewType.ALL if all_ else ViewType.ACTIVE_ONLY
-    items = _client(tracking_uri).search_experiments(view, 50_000, filter_string)
+    items = client(tracking_uri).search_experiments(view, 50_000, filter_string)
     if as_json:
-        _print_json([_experiment_dict(e) for e in items])
+        print_json([_experiment_dict(e) for e in items])
         return
     rows = [
-        [e.experiment_id, e.name, e.lifecycle_stage.value, _time(e.creation_time)] for e in items
+        [e.experiment_id, e.name, e.lifecycle_stage.value, when(e.creation_time)] for e in items
     ]
-    _print_table("Experiments", ["id", "name", "stage", "created (UTC)"], rows)
+    print_table("Experiments", ["id", "name", "stage", "created (UTC)"], rows)
 
 
 @experiments_app.command("create")
-@_friendly
+@friendly
 def experiments_create(
     name: str,
     tracking_uri: UriOption = None,
@@ -141,47 +82,30 @@ def experiments_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create an experiment and print its id."""
-    experiment_id = _client(tracking_uri).create_experiment(name, artifact_location)
+    experiment_id = client(tracking_uri).create_experiment(name, artifact_location)
     if as_json:
-        _print_json({"experiment_id": experiment_id, "name": name})
+        print_json({"experiment_id": experiment_id, "name": name})
     else:
         typer.echo(f"created experiment {name!r} with id {experiment_id}")
 
 
 @experiments_app.command("delete")
-@_friendly
+@friendly
 def experiments_delete(experiment_id: str, tracking_uri: UriOption = None) -> None:
     """Soft-delete an experiment and its runs (undo with restore)."""
-    _client(tracking_uri).delete_experiment(experiment_id)
+    client(tracking_uri).delete_experiment(experiment_id)
     typer.echo(f"deleted experiment {experiment_id}")
 
 
 @experiments_app.command("restore")
-@_friendly
+@friendly
 def experiments_restore(experiment_id: str, tracking_uri: UriOption = None) -> None:
     """Restore a deleted experiment and its runs."""
-    _client(tracking_uri).restore_experiment(experiment_id)
+    client(tracking_uri).restore_experiment(experiment_id)
     typer.echo(f"restored experiment {experiment_id}")
 
 
 # -- runs ------------------------------------------------------------------------------------
-def _run_dict(run) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    info = run.info
-    return {
-        "run_id": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "status": info.status.value,
-        "start_time": info.start_time,
-        "end_time": info.end_time,
-        "parent_run_id": info.parent_run_id,
-        "artifact_uri": info.artifact_uri,
-        "metrics": dict(run.data.metrics),
-        "params": dict(run.data.params),
-        "tags": dict(run.data.tags),
-    }
-
-
 def _experiment_ids(client, experiment: str | None) -> list[str]:  # type: ignore[no-untyped-def]
     from tunetrack.errors import NotFound
 
@@ -196,7 +120,7 @@ def _experiment_ids(client, experiment: str | None) -> list[str]:  # type: ignor
 
 
 @runs_app.command("list")
-@_friendly
+@friendly
 def runs_list(
     tracking_uri: UriOption = None,
     experiment: Annotated[
@@ -212,15 +136,15 @@ def runs_list(
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first, with a filter and sort in the search language."""
-    client = _client(tracking_uri)
-    runs = client.search_runs(
-        _experiment_ids(client, experiment),
+    c = client(tracking_uri)
+    runs = c.search_runs(
+        _experiment_ids(c, experiment),
         filter_string,
         max_results=max_results,
         order_by=order_by,
     )
     if as_json:
-        _print_json([_run_dict(r) for r in runs])
+        print_json([run_dict(r) for r in runs])
         return
     metric_keys = sorted({k for r in runs for k in r.data.metrics})[:6]
     rows = [
@@ -228,40 +152,63 @@ def runs_list(
             r.info.run_id,
             r.info.run_name,
             r.info.status.value,
-            _time(r.info.start_time),
+            when(r.info.start_time),
             *(f"{r.data.metrics[k]:.4g}" if k in r.data.metrics else "" for k in metric_keys),
         ]
         for r in runs
     ]
-    _print_table("Runs", ["run_id", "name", "status", "started (UTC)", *metric_keys], rows)
+    print_table("Runs", ["run_id", "name", "status", "started (UTC)", *metric_keys], rows)
 
 
 @runs_app.command("show")
-@_friendly
+@friendly
 def runs_show(run_id: str, tracking_uri: UriOption = None, as_json: JsonOption = False) -> None:
     """Show one run: info, params, latest metrics and tags."""
-    run = _client(tracking_uri).get_run(run_id)
-    data = _run_dict(run)
+    run = client(tracking_uri).get_run(run_id)
+    data = run_dict(run)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     info_rows = [[k, "" if data[k] is None else str(data[k])] for k in list(data)[:8]]
-    _print_table(f"Run {run_id}", ["field", "value"], info_rows)
+    print_table(f"Run {run_id}", ["field", "value"], info_rows)
     for section in ("params", "metrics", "tags"):
         if data[section]:
-            _print_table(
+            print_table(
                 section, ["key", "value"], [[k, str(v)] for k, v in sorted(data[section].items())]
             )
 
 
+@runs_app.command("compare")
+@friendly
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    tracking_uri: UriOption = None,
+    all_keys: Annotated[bool, typer.Option("--all", help="Also rows that are equal.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare runs side by side: params and metrics that differ (all with --all)."""
+    c = client(tracking_uri)
+    runs = [c.get_run(r) for r in run_ids]
+    if as_json:
+        print_json([run_dict(r) for r in runs])
+        return
+    rows = []
+    for section in ("params", "metrics"):
+        keys = sorted({k for r in runs for k in getattr(r.data, section)})
+        for key in keys:
+            values = [getattr(r.data, section).get(key) for r in runs]
+            if all_keys or len({repr(v) for v in values}) > 1:
+                shown = [
+                    "" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in values
+                ]
+                rows.append([f"{section}.{key}", *shown])
+    names = [f"{r.info.run_name} ({r.info.run_id[:8]})" for r in runs]
+    print_table("Compare runs", ["key", *names], rows)
+
+
 @runs_app.command("delete")
-@_friendly
+@friendly
 def runs_delete(run_id: str, tracking_uri: UriOption = None) -> None:
     """Soft-delete a run."""
-    _client(tracking_uri).delete_run(run_id)
+    client(tracking_uri).delete_run(run_id)
     typer.echo(f"deleted run {run_id}")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

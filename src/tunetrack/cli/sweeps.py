@@ -1,0 +1,248 @@
+"""CLI commands for sweeps: ``sweep run|resume|status``, ``best`` and ``retrain``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tunetrack.cli._common import (
+    JsonOption,
+    UriOption,
+    client,
+    friendly,
+    print_json,
+    print_table,
+    run_dict,
+    when,
+)
+
+sweep_app = typer.Typer(help="Run, resume and inspect sweeps.", no_args_is_help=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a YAML key, e.g. --set budget.trials=20 (repeatable)."),
+]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Show a progress bar (default: on a terminal)."),
+]
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {
+        "sweep_id": result.sweep_id,
+        "experiment_id": result.experiment_id,
+        "stopped_because": result.stopped_because,
+        "counts": result.counts,
+        "best_run_id": result.best_run_id,
+        "best_value": result.best_value,
+        "best_params": result.best_params,
+        "retrain_run_id": result.retrain_run_id,
+    }
+
+
+def _report(result: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(_result_dict(result))
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
+    typer.echo(f"sweep {result.sweep_id} stopped ({result.stopped_because}): {counts}")
+    if result.best_run_id is not None:
+        typer.echo(f"best: {result.best_value:.6g} in run {result.best_run_id}")
+        typer.echo(f"      params {result.best_params}")
+    if result.retrain_run_id is not None:
+        typer.echo(f"retrained in run {result.retrain_run_id}")
+    typer.echo(f"resume or inspect it with: tunetrack sweep status {result.sweep_id}")
+
+
+@sweep_app.command("run")
+@friendly
+def sweep_run(
+    file: Annotated[Path, typer.Argument(help="The sweep YAML file.")],
+    overrides: SetOption = None,
+    tracking_uri: UriOption = None,
+    progress: ProgressOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a sweep file: a parent run with one child run per trial."""
+    from tunetrack.sweep.config import load_sweep_config
+    from tunetrack.sweep.runner import run_sweep
+
+    config = load_sweep_config(file, overrides or ())
+    result = run_sweep(
+        config, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
+    )
+    _report(result, as_json)
+
+
+@sweep_app.command("resume")
+@friendly
+def sweep_resume(
+    sweep_id: str,
+    overrides: SetOption = None,
+    tracking_uri: UriOption = None,
+    progress: ProgressOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resume a sweep: replay its finished trials, fail orphans, finish the budget."""
+    from tunetrack.sweep.runner import resume_sweep
+
+    result = resume_sweep(
+        sweep_id, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
+    )
+    _report(result, as_json)
+
+
+@sweep_app.command("list")
+@friendly
+def sweep_list(
+    tracking_uri: UriOption = None,
+    max_results: Annotated[int, typer.Option("--max-results", "-n")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List sweeps (parent runs), newest first, across experiments."""
+    from tunetrack.sweep import tags as T
+
+    c = client(tracking_uri)
+    experiments = [e.experiment_id for e in c.search_experiments(max_results=50_000)]
+    sweeps = c.search_runs(experiments, f"tags.`{T.RUN_TYPE}` = 'sweep'", max_results=max_results)
+    if as_json:
+        print_json([run_dict(r) for r in sweeps])
+        return
+    rows = [
+        [
+            r.info.run_id,
+            r.info.run_name,
+            r.info.status.value,
+            when(r.info.start_time),
+            _short(next((v for k, v in r.data.metrics.items() if k.startswith("best_")), None)),
+            _short(r.data.metrics.get("trials_finished")),
+        ]
+        for r in sweeps
+    ]
+    print_table("Sweeps", ["sweep_id", "name", "status", "started (UTC)", "best", "finished"], rows)
+
+
+@sweep_app.command("status")
+@friendly
+def sweep_status(
+    sweep_id: str, tracking_uri: UriOption = None, as_json: JsonOption = False
+) -> None:
+    """Show a sweep's state: trials per status, best so far, the trials table."""
+    from tunetrack.sweep import tags as T
+    from tunetrack.sweep.runner import trial_runs
+    from tunetrack.sweep.select import sweep_goals, trial_params
+
+    c = client(tracking_uri)
+    parent = c.get_run(sweep_id)
+    goal = sweep_goals(parent)[0]
+    trials = trial_runs(c, parent)
+    counts: dict[str, int] = {}
+    for run in trials:
+        counts[run.info.status.value] = counts.get(run.info.status.value, 0) + 1
+    if as_json:
+        print_json(
+            {
+                "sweep_id": sweep_id,
+                "name": parent.info.run_name,
+                "status": parent.info.status.value,
+                "metric": {"name": goal.name, "goal": goal.direction},
+                "counts": counts,
+                "best_run_id": parent.data.tags.get(T.BEST_RUN),
+                "trials": [
+                    {
+                        "number": int(r.data.tags[T.TRIAL_NUMBER]),
+                        "run_id": r.info.run_id,
+                        "status": r.info.status.value,
+                        goal.name: r.data.metrics.get(goal.name),
+                        "params": trial_params(r),
+                    }
+                    for r in trials
+                ],
+            }
+        )
+        return
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    typer.echo(f"sweep {parent.info.run_name} ({sweep_id}): {parent.info.status.value}; {summary}")
+    params = [trial_params(r) for r in trials]
+    names = sorted({k for p in params for k in p})
+    rows = [
+        [
+            r.data.tags[T.TRIAL_NUMBER],
+            r.info.run_id,
+            r.info.status.value,
+            _short(r.data.metrics.get(goal.name)),
+            *(_short(p.get(k)) for k in names),
+        ]
+        for r, p in zip(trials, params, strict=True)
+    ]
+    print_table(
+        f"Trials of {parent.info.run_name} ({goal.name}, {goal.direction})",
+        ["#", "run_id", "status", goal.name, *names],
+        rows,
+    )
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@friendly
+def best(
+    sweep_id: str,
+    constraints: Annotated[
+        list[str] | None,
+        typer.Option("--constraint", "-c", help="A filter the trial must pass (repeatable)."),
+    ] = None,
+    tracking_uri: UriOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a sweep's best finished trial (under the sweep's or the given constraints)."""
+    from tunetrack.sweep.runner import load_stored_config
+    from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
+
+    c = client(tracking_uri)
+    parent = c.get_run(sweep_id)
+    if constraints is None:
+        constraints = list(load_stored_config(c, parent).select.constraints)
+    goal = sweep_goals(parent)[0]
+    run = best_trial(c, sweep_id, constraints=constraints)
+    data = {
+        "run_id": run.info.run_id,
+        "metric": goal.name,
+        "goal": goal.direction,
+        "value": run.data.metrics[goal.name],
+        "params": trial_params(run),
+        "metrics": dict(run.data.metrics),
+        "constraints": constraints,
+    }
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"best trial of {sweep_id}: run {run.info.run_id}")
+    typer.echo(f"{goal.name} ({goal.direction}) = {data['value']:.6g}")
+    print_table("params", ["param", "value"], [[k, repr(v)] for k, v in data["params"].items()])
+
+
+@friendly
+def retrain_command(
+    sweep_id: str,
+    tracking_uri: UriOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retrain a sweep's best trial in a new run nested under the sweep."""
+    from tunetrack.sweep import tags as T
+    from tunetrack.sweep.retrain import retrain
+
+    run = retrain(sweep_id, tracking_uri=tracking_uri)
+    source = run.data.tags[T.RETRAIN_SOURCE]
+    if as_json:
+        print_json(
+            {"run_id": run.info.run_id, "source_run_id": source, "metrics": dict(run.data.metrics)}
+        )
+        return
+    typer.echo(f"retrained trial run {source} as run {run.info.run_id}")
