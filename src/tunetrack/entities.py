@@ -180,3 +180,58 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+
+
+class ModelStage(enum.StrEnum):
+    """The familiar deployment stages of a model version."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+    @classmethod
+    def parse(cls, value: object) -> ModelStage:
+        """``value`` (any case) as a stage, or InvalidInput naming the valid ones."""
+        for stage in cls:
+            if str(value).lower() == stage.value.lower():
+                return stage
+        valid = ", ".join(s.value for s in cls)
+        raise InvalidInput(f"unknown stage {value!r}; use one of {valid}")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered version of a model: where its files are and where it came from."""
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    status: str
+    current_stage: ModelStage
+    description: str
+    creation_time: int
+    last_updated_time: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", _frozen_map(self.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A named model with its versions' aliases (alias -> version)."""
+
+    name: str
+    description: str
+    creation_time: int
+    last_updated_time: int
+    latest_version: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("tags", "aliases"):
+            object.__setattr__(self, name, _frozen_map(getattr(self, name)))

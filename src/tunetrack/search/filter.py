@@ -84,12 +84,14 @@ _ENTITIES = {
 }  # fmt: skip
 _PLURAL = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
 
-# Value kind of every attribute of runs and experiments; sql.py checks which apply where.
+# Value kind of every attribute of runs, experiments, registered models and model versions;
+# sql.py checks which apply where.
 ATTRIBUTE_KINDS = {
     "run_id": "string", "run_name": "string", "user_id": "string", "artifact_uri": "string",
     "parent_run_id": "string", "status": "status", "start_time": "number",
     "end_time": "number", "experiment_id": "id", "name": "string",
-    "creation_time": "number", "last_update_time": "number",
+    "creation_time": "number", "last_update_time": "number", "last_updated_time": "number",
+    "version": "number", "source": "string", "current_stage": "string",
 }  # fmt: skip
 _ATTRIBUTE_ALIASES = {"created": "start_time"}
 

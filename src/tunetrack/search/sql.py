@@ -15,7 +15,7 @@ Every value reaches the database as a bound parameter. Semantics:
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,30 @@ _EXPERIMENT = _Target(
     tie_break=(_exps.experiment_id.asc(),),
 )
 
+_models = m.registered_models.c
+_MODEL = _Target(
+    noun="registered model",
+    article="a registered model",
+    id_column=_models.name,
+    attributes={n: _models[n] for n in ("name", "creation_time", "last_updated_time")},
+    children={"tag": m.registered_model_tags},
+    id_name="name",
+    tie_break=(_models.name.asc(),),
+)
+_versions = m.model_versions.c
+_VERSION = _Target(
+    noun="model version",
+    article="a model version",
+    id_column=_versions.name,  # tag filters below match on (name, version) pairs
+    attributes={
+        n: _versions[n]
+        for n in ("name", "version", "run_id", "source", "current_stage", "creation_time")
+    },
+    children={},
+    id_name="name",
+    tie_break=(_versions.name.asc(), _versions.version.desc()),
+)
+
 # ----------------------------------------------------------------------------- filters
 
 
@@ -178,7 +202,9 @@ def _apply(column: ColumnElement[Any], op: str, value: Value) -> ColumnElement[b
     raise InvalidInput(f"Invalid filter: unknown operator {op!r}")
 
 
-def _comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
+def _comparison(
+    c: Comparison, target: _Target, experiment_ids: Sequence[int] | None
+) -> ColumnElement[bool]:
     if c.entity == "attribute":
         column = target.attributes.get(c.key)
         if column is None:
@@ -193,6 +219,9 @@ def _comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
     matching = select(table.c[target.id_name]).where(
         table.c.key == c.key, _apply(table.c.value, c.op, c.value)
     )
+    if table is m.latest_metrics and experiment_ids:
+        # lets the database walk ix_latest_metrics_exp_key_value for these experiments only
+        matching = matching.where(table.c.experiment_id.in_(list(experiment_ids)))
     return target.id_column.in_(matching)
 
 
@@ -200,24 +229,41 @@ def _as_tuple(value: Value) -> tuple[Any, ...]:
     return value if isinstance(value, tuple) else (value,)
 
 
-def _compile(expr: Expr, target: _Target) -> ColumnElement[bool]:
+def _compile(
+    expr: Expr, target: _Target, experiment_ids: Sequence[int] | None = None
+) -> ColumnElement[bool]:
     if isinstance(expr, Comparison):
-        return _comparison(expr, target)
+        return _comparison(expr, target, experiment_ids)
     if isinstance(expr, And):
-        return and_(*(_compile(item, target) for item in expr.items))
+        return and_(*(_compile(item, target, experiment_ids) for item in expr.items))
     if isinstance(expr, Or):
-        return or_(*(_compile(item, target) for item in expr.items))
+        return or_(*(_compile(item, target, experiment_ids) for item in expr.items))
     raise InvalidInput(f"Invalid filter: not a filter expression: {expr!r}")
 
 
-def run_filter_clause(expr: Expr | None) -> ColumnElement[bool] | None:
-    """A WHERE clause over ``models.runs`` for a parsed filter (``None`` for no filter)."""
-    return None if expr is None else _compile(expr, _RUN)
+def run_filter_clause(
+    expr: Expr | None, experiment_ids: Sequence[int] | None = None
+) -> ColumnElement[bool] | None:
+    """A WHERE clause over ``models.runs`` for a parsed filter (``None`` for no filter).
+
+    Pass the searched ``experiment_ids`` so metric conditions use the per-experiment index.
+    """
+    return None if expr is None else _compile(expr, _RUN, experiment_ids)
 
 
 def experiment_filter_clause(expr: Expr | None) -> ColumnElement[bool] | None:
     """A WHERE clause over ``models.experiments`` for a parsed filter (``None`` for none)."""
     return None if expr is None else _compile(expr, _EXPERIMENT)
+
+
+def registered_model_filter_clause(expr: Expr | None) -> ColumnElement[bool] | None:
+    """A WHERE clause over ``models.registered_models`` (``name``, times, ``tags.*``)."""
+    return None if expr is None else _compile(expr, _MODEL)
+
+
+def model_version_filter_clause(expr: Expr | None) -> ColumnElement[bool] | None:
+    """A WHERE clause over ``models.model_versions`` (name, version, run_id, stage…)."""
+    return None if expr is None else _compile(expr, _VERSION)
 
 
 # ----------------------------------------------------------------------------- order by

@@ -30,6 +30,7 @@ from tunetrack.entities import (
     RunTag,
     ViewType,
 )
+from tunetrack.store.registry import ModelRegistry
 
 #: One metric point as the batched writer hands it over: (run_id, key, step, timestamp, value).
 MetricRow = tuple[str, str, int, int, float]
@@ -39,8 +40,8 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
-class Store(abc.ABC):
-    """Where experiments, runs, params, tags and metrics are kept."""
+class Store(ModelRegistry):
+    """Where experiments, runs, params, tags, metrics and registered models are kept."""
 
     # -- experiments ---------------------------------------------------------------
     @abc.abstractmethod
@@ -137,8 +138,11 @@ class Store(abc.ABC):
         """Write metrics, params and tags of one run in one transaction."""
 
     @abc.abstractmethod
-    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
-        """Bulk path of the batched writer: insert points of any runs, update latest values."""
+    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
+        """Bulk path of the batched writer: insert points of any runs, update latest values.
+
+        ``validated=True`` skips the per-row checks for rows the client already validated.
+        """
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:

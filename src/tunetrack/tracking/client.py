@@ -25,12 +25,13 @@ from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
 from tunetrack.store.uri import get_store, resolve_tracking_uri
 from tunetrack.tracking.context import current_user
+from tunetrack.tracking.registry_client import RegistryClientMixin
 from tunetrack.tracking.writer import MetricWriter, existing_writer, writer_for
 
 _checked_runs: set[str] = set()  # runs known to exist: log_metric checks a run once
 
 
-class Client:
+class Client(RegistryClientMixin):
     """Read and write experiments and runs by id.
 
     * **tracking_uri** - *(optional)* ``sqlite:///file.db`` or ``postgresql://…``; default

@@ -120,7 +120,7 @@ class MetricWriter:
     def _write(self, batch: list[MetricRow]) -> None:
         for attempt in range(self.retries):
             try:
-                self.store.log_metric_rows(batch)
+                self.store.log_metric_rows(batch, validated=True)
                 return
             except _PERMANENT:
                 self._write_per_run(batch)
@@ -136,7 +136,6 @@ class MetricWriter:
             "flush"
         )
 
-
     def _write_per_run(self, batch: list[MetricRow]) -> None:
         """A batch was refused (unknown or deleted run): keep every other run's points."""
         by_run: dict[str, list[MetricRow]] = {}
@@ -145,7 +144,7 @@ class MetricWriter:
         refused = []
         for rows in by_run.values():
             try:
-                self.store.log_metric_rows(rows)
+                self.store.log_metric_rows(rows, validated=True)
             except _PERMANENT as exc:
                 refused.append((len(rows), exc))
         if refused:

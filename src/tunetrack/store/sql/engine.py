@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from tunetrack.errors import StoreError, TunetrackError
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
 _T = TypeVar("_T")

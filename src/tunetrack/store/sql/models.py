@@ -122,3 +122,71 @@ latest_metrics = Table(
     PrimaryKeyConstraint("run_id", "key"),
     Index("ix_latest_metrics_exp_key_value", "experiment_id", "key", "value"),
 )
+
+# -- model registry ----------------------------------------------------------------------
+_Name = String(256)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", _Name, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", _Name, ForeignKey("registered_models.name", ondelete="CASCADE"), nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", _Name, ForeignKey("registered_models.name", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", String(1000), nullable=False),
+    Column("run_id", _RunId, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("current_stage", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name", "version"),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+_version_fk = ForeignKeyConstraint(
+    ["name", "version"],
+    ["model_versions.name", "model_versions.version"],
+    ondelete="CASCADE",
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", _Name, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "key"),
+    _version_fk,
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", _Name, nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)

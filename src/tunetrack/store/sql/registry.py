@@ -1,0 +1,450 @@
+"""Model-registry operations of the SQL store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tunetrack import _validation as v
+from tunetrack._clock import now_ms
+from tunetrack.entities import ModelStage, ModelVersion, PagedList, RegisteredModel
+from tunetrack.errors import Conflict, InvalidInput, NotFound
+from tunetrack.store.sql import models as m
+from tunetrack.store.sql.engine import with_retry, write_transaction
+from tunetrack.store.sql.paging import PageToken
+
+_mv = m.model_versions.c
+_rm = m.registered_models.c
+
+
+def _version_number(version: object) -> int:
+    try:
+        number = int(str(version))
+    except ValueError:
+        raise InvalidInput(f"model version must be a positive integer, got {version!r}") from None
+    if number < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {version!r}")
+    return number
+
+
+class RegistryMixin:
+    """Registered models, versions, tags, aliases and stages on SQLAlchemy."""
+
+    _engine: Engine
+    _insert: Callable[..., Any]  # the dialect's insert(), which has on_conflict_*
+    _tag_values: Callable[[Mapping[str, object]], list[tuple[str, str]]]
+
+    # -- reading helpers -------------------------------------------------------------------
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        def run() -> Any:
+            with self._engine.connect() as conn:
+                return fn(conn)
+
+        return with_retry(run)
+
+    def _write(self, fn: Callable[[Connection], Any]) -> Any:
+        def run() -> Any:
+            with write_transaction(self._engine) as conn:
+                return fn(conn)
+
+        return with_retry(run)
+
+    @staticmethod
+    def _model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
+        query = select(m.registered_models).where(_rm.name == name)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()  # serialises version numbering per model
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no registered model named {name!r}")
+        return row
+
+    @staticmethod
+    def _registered_models(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
+        names = [r.name for r in rows]
+        tags: dict[str, dict[str, str]] = {n: {} for n in names}
+        aliases: dict[str, dict[str, int]] = {n: {} for n in names}
+        latest: dict[str, int] = {}
+        if names:
+            for t in conn.execute(
+                select(m.registered_model_tags).where(m.registered_model_tags.c.name.in_(names))
+            ):
+                tags[t.name][t.key] = t.value
+            for a in conn.execute(select(m.model_aliases).where(m.model_aliases.c.name.in_(names))):
+                aliases[a.name][a.alias] = a.version
+            latest = dict(
+                conn.execute(
+                    select(_mv.name, func.max(_mv.version))
+                    .where(_mv.name.in_(names))
+                    .group_by(_mv.name)
+                ).all()
+            )
+        return [
+            RegisteredModel(
+                name=r.name,
+                description=r.description,
+                creation_time=r.creation_time,
+                last_updated_time=r.last_updated_time,
+                latest_version=latest.get(r.name),
+                tags=tags[r.name],
+                aliases=aliases[r.name],
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _versions(conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
+        keys = {(r.name, r.version) for r in rows}
+        names = sorted({r.name for r in rows})
+        tags: dict[tuple[str, int], dict[str, str]] = {k: {} for k in keys}
+        aliases: dict[tuple[str, int], list[str]] = {k: [] for k in keys}
+        if names:
+            for t in conn.execute(
+                select(m.model_version_tags).where(m.model_version_tags.c.name.in_(names))
+            ):
+                if (t.name, t.version) in keys:
+                    tags[(t.name, t.version)][t.key] = t.value
+            for a in conn.execute(select(m.model_aliases).where(m.model_aliases.c.name.in_(names))):
+                if (a.name, a.version) in keys:
+                    aliases[(a.name, a.version)].append(a.alias)
+        return [
+            ModelVersion(
+                name=r.name,
+                version=r.version,
+                source=r.source,
+                run_id=r.run_id,
+                status=r.status,
+                current_stage=ModelStage(r.current_stage),
+                description=r.description,
+                creation_time=r.creation_time,
+                last_updated_time=r.last_updated_time,
+                tags=tags[(r.name, r.version)],
+                aliases=tuple(sorted(aliases[(r.name, r.version)])),
+            )
+            for r in rows
+        ]
+
+    def _version_row(self, conn: Connection, name: str, version: object) -> Any:
+        number = _version_number(version)
+        row = conn.execute(
+            select(m.model_versions).where(_mv.name == name, _mv.version == number)
+        ).first()
+        if row is None:
+            self._model_row(conn, name)
+            raise NotFound(f"registered model {name!r} has no version {number}")
+        return row
+
+    # -- registered models -----------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Create a model name (Conflict if it exists)."""
+        v.validate_name(name, "registered model", 256)
+        tag_rows = self._tag_values(tags or {})
+
+        def txn(conn: Connection) -> RegisteredModel:
+            now = now_ms()
+            try:
+                conn.execute(
+                    insert(m.registered_models).values(
+                        name=name,
+                        description=description or "",
+                        creation_time=now,
+                        last_updated_time=now,
+                    )
+                )
+            except IntegrityError as exc:
+                raise Conflict(f"a registered model named {name!r} already exists") from exc
+            if tag_rows:
+                conn.execute(
+                    insert(m.registered_model_tags),
+                    [{"name": name, "key": k, "value": val} for k, val in tag_rows],
+                )
+            return self._registered_models(conn, [self._model_row(conn, name)])[0]
+
+        return self._write(txn)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """The registered model with its tags, aliases and latest version number."""
+        return self._read(lambda c: self._registered_models(c, [self._model_row(c, name)])[0])
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Registered models matching a filter on ``name`` or ``tags.*``, by name."""
+        from tunetrack.search import parse_filter
+        from tunetrack.search.sql import registered_model_filter_clause
+
+        v.validate_max_results(max_results)
+        offset = PageToken.decode(page_token).offset
+        query = select(m.registered_models)
+        clause = registered_model_filter_clause(parse_filter(filter_string))
+        if clause is not None:
+            query = query.where(clause)
+        query = query.order_by(_rm.name).offset(offset).limit(max_results + 1)
+
+        def read(conn: Connection) -> PagedList[RegisteredModel]:
+            rows = conn.execute(query).all()
+            items = self._registered_models(conn, rows[:max_results])
+            more = len(rows) > max_results
+            return PagedList(items, PageToken(offset + max_results).encode() if more else None)
+
+        return self._read(read)
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        """Change a registered model's description."""
+
+        def txn(conn: Connection) -> RegisteredModel:
+            self._model_row(conn, name)
+            conn.execute(
+                update(m.registered_models)
+                .where(_rm.name == name)
+                .values(description=description, last_updated_time=now_ms())
+            )
+            return self._registered_models(conn, [self._model_row(conn, name)])[0]
+
+        return self._write(txn)
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a model name with all its versions, tags and aliases."""
+
+        def txn(conn: Connection) -> None:
+            self._model_row(conn, name)
+            for table in (m.model_aliases, m.model_version_tags, m.model_versions):
+                conn.execute(delete(table).where(table.c.name == name))
+            conn.execute(
+                delete(m.registered_model_tags).where(m.registered_model_tags.c.name == name)
+            )
+            conn.execute(delete(m.registered_models).where(_rm.name == name))
+
+        self._write(txn)
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set one tag of a registered model."""
+        ((key, value),) = self._tag_values({key: value})
+
+        def txn(conn: Connection) -> None:
+            self._model_row(conn, name)
+            stmt = self._insert(m.registered_model_tags).values(name=name, key=key, value=value)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["name", "key"], set_={"value": value})
+            )
+
+        self._write(txn)
+
+    # -- versions ----------------------------------------------------------------------------
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register ``source`` as the next version of an existing model."""
+        if not source:
+            raise InvalidInput("a model version needs a source (where its files are)")
+        tag_rows = self._tag_values(tags or {})
+
+        def txn(conn: Connection) -> ModelVersion:
+            self._model_row(conn, name, lock=True)
+            number = (
+                conn.execute(select(func.max(_mv.version)).where(_mv.name == name)).scalar() or 0
+            ) + 1
+            now = now_ms()
+            conn.execute(
+                insert(m.model_versions).values(
+                    name=name,
+                    version=number,
+                    source=source,
+                    run_id=run_id,
+                    status="READY",
+                    current_stage=ModelStage.NONE.value,
+                    description=description or "",
+                    creation_time=now,
+                    last_updated_time=now,
+                )
+            )
+            if tag_rows:
+                conn.execute(
+                    insert(m.model_version_tags),
+                    [
+                        {"name": name, "version": number, "key": k, "value": val}
+                        for k, val in tag_rows
+                    ],
+                )
+            conn.execute(
+                update(m.registered_models).where(_rm.name == name).values(last_updated_time=now)
+            )
+            return self._versions(conn, [self._version_row(conn, name, number)])[0]
+
+        return self._write(txn)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version of a model."""
+        return self._read(lambda c: self._versions(c, [self._version_row(c, name, version)])[0])
+
+    def get_latest_version(self, name: str) -> ModelVersion:
+        """The highest-numbered version of a model."""
+
+        def read(conn: Connection) -> ModelVersion:
+            self._model_row(conn, name)
+            number = conn.execute(select(func.max(_mv.version)).where(_mv.name == name)).scalar()
+            if number is None:
+                raise NotFound(f"registered model {name!r} has no versions yet")
+            return self._versions(conn, [self._version_row(conn, name, number)])[0]
+
+        return self._read(read)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Versions matching a filter on ``name``, ``version``, ``run_id``, ``current_stage``."""
+        from tunetrack.search import parse_filter
+        from tunetrack.search.sql import model_version_filter_clause
+
+        v.validate_max_results(max_results)
+        offset = PageToken.decode(page_token).offset
+        query = select(m.model_versions)
+        clause = model_version_filter_clause(parse_filter(filter_string))
+        if clause is not None:
+            query = query.where(clause)
+        query = query.order_by(_mv.name, _mv.version.desc()).offset(offset).limit(max_results + 1)
+
+        def read(conn: Connection) -> PagedList[ModelVersion]:
+            rows = conn.execute(query).all()
+            items = self._versions(conn, rows[:max_results])
+            more = len(rows) > max_results
+            return PagedList(items, PageToken(offset + max_results).encode() if more else None)
+
+        return self._read(read)
+
+    def _update_version(self, name: str, version: int, **values: Any) -> ModelVersion:
+        def txn(conn: Connection) -> ModelVersion:
+            row = self._version_row(conn, name, version)
+            conn.execute(
+                update(m.model_versions)
+                .where(_mv.name == name, _mv.version == row.version)
+                .values(**values, last_updated_time=now_ms())
+            )
+            return self._versions(conn, [self._version_row(conn, name, row.version)])[0]
+
+        return self._write(txn)
+
+    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+        """Change a version's description."""
+        return self._update_version(name, version, description=description)
+
+    def transition_model_version_stage(
+        self, name: str, version: int, stage: ModelStage, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """Move a version to a stage, optionally archiving the others in that stage."""
+        stage = ModelStage.parse(stage)
+        number = _version_number(version)
+        if archive_existing_versions and stage not in (ModelStage.STAGING, ModelStage.PRODUCTION):
+            raise InvalidInput("archive_existing_versions applies to Staging and Production only")
+
+        def txn(conn: Connection) -> ModelVersion:
+            self._version_row(conn, name, number)
+            now = now_ms()
+            if archive_existing_versions:
+                conn.execute(
+                    update(m.model_versions)
+                    .where(_mv.name == name, _mv.version != number, _mv.current_stage == stage)
+                    .values(current_stage=ModelStage.ARCHIVED.value, last_updated_time=now)
+                )
+            conn.execute(
+                update(m.model_versions)
+                .where(_mv.name == name, _mv.version == number)
+                .values(current_stage=stage.value, last_updated_time=now)
+            )
+            return self._versions(conn, [self._version_row(conn, name, number)])[0]
+
+        return self._write(txn)
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Delete one version (its aliases go with it)."""
+
+        def txn(conn: Connection) -> None:
+            row = self._version_row(conn, name, version)
+            for table in (m.model_aliases, m.model_version_tags, m.model_versions):
+                conn.execute(
+                    delete(table).where(table.c.name == name, table.c.version == row.version)
+                )
+
+        self._write(txn)
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Set one tag of a model version."""
+        ((key, value),) = self._tag_values({key: value})
+
+        def txn(conn: Connection) -> None:
+            row = self._version_row(conn, name, version)
+            stmt = self._insert(m.model_version_tags).values(
+                name=name, version=row.version, key=key, value=value
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["name", "version", "key"], set_={"value": value}
+                )
+            )
+
+        self._write(txn)
+
+    # -- aliases -------------------------------------------------------------------------------
+    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at ``version`` (moving it atomically if it pointed elsewhere)."""
+        v.validate_key(alias, "alias")
+        if alias.isdigit() or alias.lower() == "latest":
+            raise InvalidInput(f"alias {alias!r} is reserved: it would read as a version")
+
+        def txn(conn: Connection) -> None:
+            row = self._version_row(conn, name, version)
+            stmt = self._insert(m.model_aliases).values(name=name, alias=alias, version=row.version)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["name", "alias"], set_={"version": row.version}
+                )
+            )
+
+        self._write(txn)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+
+        def txn(conn: Connection) -> None:
+            self._model_row(conn, name)
+            done = conn.execute(
+                delete(m.model_aliases).where(
+                    m.model_aliases.c.name == name, m.model_aliases.c.alias == alias
+                )
+            ).rowcount
+            if not done:
+                raise NotFound(f"registered model {name!r} has no alias {alias!r}")
+
+        self._write(txn)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version an alias points at."""
+
+        def read(conn: Connection) -> ModelVersion:
+            self._model_row(conn, name)
+            number = conn.execute(
+                select(m.model_aliases.c.version).where(
+                    m.model_aliases.c.name == name, m.model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if number is None:
+                raise NotFound(f"registered model {name!r} has no alias {alias!r}")
+            return self._versions(conn, [self._version_row(conn, name, number)])[0]
+
+        return self._read(read)

@@ -1,0 +1,142 @@
+"""The model-registry methods of :class:`~tunetrack.tracking.client.Client`."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from tunetrack.entities import ModelStage, ModelVersion, PagedList, RegisteredModel
+from tunetrack.errors import Conflict, InvalidInput, NotFound
+from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.base import Store
+
+_RUNS_URI = re.compile(r"runs:/(?P<run_id>[^/]+)/(?P<path>.+)")
+MODEL_URI_FORMS = (
+    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest"
+)
+
+
+def parse_runs_uri(model_uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` as (run_id, path), or InvalidInput."""
+    match = _RUNS_URI.fullmatch(model_uri.strip())
+    if match is None:
+        raise InvalidInput(
+            f"cannot register {model_uri!r}: give a model logged in a run, runs:/<run_id>/<path>"
+        )
+    return match["run_id"], match["path"].strip("/")
+
+
+class RegistryClientMixin:
+    """Registered models, versions, aliases and stages (MLflow's method names)."""
+
+    store: Store
+
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, Any] | None = None, description: str = ""
+    ) -> RegisteredModel:
+        """Create a registered model name."""
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_registered_model(name, description, tags)
+
+    def register_model(
+        self,
+        model_uri: str,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the model at ``runs:/<run_id>/<path>`` as the next version of ``name``.
+
+        Creates the registered model on first use. NotFound if the run has no such model.
+        """
+        run_id, path = parse_runs_uri(model_uri)
+        run = self.store.get_run(run_id)
+        files = ArtifactRepository(run.info.artifact_uri).list_artifacts(path)
+        if not files:
+            raise NotFound(f"run {run_id} has no model at artifact path {path!r}")
+        with contextlib.suppress(Conflict):  # it exists already: add a version
+            self.store.create_registered_model(name)
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_model_version(
+            name, f"runs:/{run_id}/{path}", run_id=run_id, description=description, tags=tags
+        )
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """A registered model with its aliases and latest version number."""
+        return self.store.get_registered_model(name)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Registered models, e.g. ``filter_string="name LIKE 'iris%'"``."""
+        return self.store.search_registered_models(filter_string, max_results, page_token)
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        """Change a registered model's description."""
+        return self.store.update_registered_model(name, description)
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model and all its versions."""
+        self.store.delete_registered_model(name)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        """Set a registered model's tag."""
+        self.store.set_registered_model_tag(name, key, str(value))
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """One version of a registered model."""
+        return self.store.get_model_version(name, int(version))
+
+    def get_latest_version(self, name: str) -> ModelVersion:
+        """The newest version of a registered model."""
+        return self.store.get_latest_version(name)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Model versions, e.g. ``filter_string="name = 'iris'"``."""
+        return self.store.search_model_versions(filter_string, max_results, page_token)
+
+    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
+        """Change a version's description."""
+        return self.store.update_model_version(name, int(version), description)
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: ModelStage | str,
+        archive_existing_versions: bool = False,
+    ) -> ModelVersion:
+        """Move a version to Staging, Production, Archived or None."""
+        return self.store.transition_model_version_stage(
+            name, int(version), ModelStage.parse(stage), archive_existing_versions
+        )
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        """Delete one version of a registered model."""
+        self.store.delete_model_version(name, int(version))
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        """Set a model version's tag."""
+        self.store.set_model_version_tag(name, int(version), key, str(value))
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        """Point ``alias`` (e.g. champion) at ``version``; an existing alias moves."""
+        self.store.set_registered_model_alias(name, alias, int(version))
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+        self.store.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version an alias points at."""
+        return self.store.get_model_version_by_alias(name, alias)
