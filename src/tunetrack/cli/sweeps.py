@@ -231,15 +231,24 @@ def best(
 @friendly
 def retrain_command(
     sweep_id: str,
+    register: Annotated[
+        str | None, typer.Option("--register", help="Register the model under this name.")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="Point this alias (e.g. champion) at it.")
+    ] = None,
     tracking_uri: UriOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Retrain a sweep's best trial in a new run nested under the sweep."""
+    """Retrain a sweep's best trial in a new run nested under the sweep (and register it)."""
     from tunetrack.sweep import tags as T
     from tunetrack.sweep.retrain import retrain
 
-    run = retrain(sweep_id, tracking_uri=tracking_uri)
+    run = retrain(sweep_id, tracking_uri=tracking_uri, register_as=register, alias=alias)
     source = run.data.tags[T.RETRAIN_SOURCE]
+    registered = run.data.tags.get(T.REGISTERED_VERSION)
+    if registered:
+        typer.echo(f"registered as {registered}" + (f" (alias {alias})" if alias else ""))
     if as_json:
         print_json(
             {"run_id": run.info.run_id, "source_run_id": source, "metrics": dict(run.data.metrics)}

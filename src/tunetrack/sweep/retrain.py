@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from tunetrack.entities import Run, RunStatus
-from tunetrack.errors import TunetrackError
+from tunetrack.errors import InvalidInput, NotFound, TunetrackError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.runner import load_stored_config
 from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
 from tunetrack.sweep.worker import TrialTask, execute_trial
 from tunetrack.tracking.client import Client
+
+MODEL_TAG = re.compile(r"tunetrack\.model\.(?P<name>.+)\.flavor")
 
 
 def retrain(
@@ -18,17 +21,25 @@ def retrain(
     *,
     tracking_uri: str | None = None,
     constraints: Sequence[str] | None = None,
+    register_as: str | None = None,
+    alias: str | None = None,
 ) -> Run:
     """Rerun the best trial's params in a new run nested under the sweep; return that run.
 
-    ``constraints`` default to the sweep file's ``select.constraints``. The new run is
-    tagged with its source trial; it FAILS (and this raises) if the objective fails.
+    ``constraints``, ``register_as`` and ``alias`` default to the sweep file's
+    ``select.constraints`` and ``retrain`` section. The new run is tagged with its source
+    trial; it FAILS (and this raises) if the objective fails. With ``register_as``, the
+    model it logged becomes the next version of that registered model (and gets ``alias``).
     """
     client = Client(tracking_uri)
     parent = client.get_run(sweep_id)
     config = load_stored_config(client, parent)
     if constraints is None:
         constraints = config.select.constraints
+    register_as = register_as or config.retrain.register_as
+    alias = alias or config.retrain.alias
+    if alias is not None and register_as is None:
+        raise InvalidInput("an alias needs a registered model name (register_as / --register)")
     source = best_trial(client, sweep_id, constraints=constraints)
     number = int(source.data.tags[T.TRIAL_NUMBER])
     run = client.create_run(
@@ -57,4 +68,26 @@ def retrain(
     final = client.get_run(run.info.run_id)
     if final.info.status != RunStatus.FINISHED:
         raise TunetrackError(f"retraining failed in run {run.info.run_id}: {result.error}")
+    if register_as is not None:
+        version = client.register_model(
+            f"runs:/{run.info.run_id}/{_model_path(final)}", register_as
+        )
+        client.set_tag(run.info.run_id, T.REGISTERED_VERSION, f"{register_as}/{version.version}")
+        if alias is not None:
+            client.set_registered_model_alias(register_as, alias, version.version)
+        final = client.get_run(run.info.run_id)
     return final
+
+
+def _model_path(run: Run) -> str:
+    """The artifact path of the one model the run logged (``model`` if it logged several)."""
+    names = [m["name"] for k in run.data.tags if (m := MODEL_TAG.fullmatch(k))]
+    if len(names) == 1:
+        return names[0]
+    if "model" in names:
+        return "model"
+    raise NotFound(
+        f"retrained run {run.info.run_id} logged "
+        + ("no model" if not names else f"several models ({', '.join(sorted(names))})")
+        + ": log one with tunetrack.models.log_model(model, 'model') or turn on autolog"
+    )

@@ -9,5 +9,6 @@ TRIAL_NUMBER = "tunetrack.trial.number"
 TRIAL_PARAMS = "tunetrack.trial.params"  # JSON: the params with their Python types
 TRIAL_ABANDONED = "tunetrack.trial.abandoned"  # why a trial ended without a result
 RETRAIN_SOURCE = "tunetrack.retrain.source_run_id"
+REGISTERED_VERSION = "tunetrack.retrain.registered"  # <model name>/<version>
 BEST_RUN = "tunetrack.best.run_id"
 BEST_PARAMS = "tunetrack.best.params"
