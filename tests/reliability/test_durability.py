@@ -164,13 +164,13 @@ from tunetrack.tracking import fluent
 _write = SqlStore.log_metric_rows
 
 
-def _late_write(self, rows):
+def _late_write(self, rows, **kwargs):
     if WAIT_FOR_SIGTERM:
         deadline = time.monotonic() + 120
         while not fluent._terminating and time.monotonic() < deadline:
             time.sleep(0.005)
     time.sleep(2)
-    _write(self, rows)
+    _write(self, rows, **kwargs)
 
 
 SqlStore.log_metric_rows = _late_write

@@ -34,7 +34,7 @@ class FlakyStore(SqlStore):
         self.calls = 0
         self.lock = threading.Lock()
 
-    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
         with self.lock:
             self.calls += 1
             fail = self.down or self.failures > 0
@@ -42,7 +42,7 @@ class FlakyStore(SqlStore):
                 self.failures -= 1
         if fail:
             raise locked_error()
-        super().log_metric_rows(rows)
+        super().log_metric_rows(rows, validated=validated)
 
 
 class GatedStore(SqlStore):
@@ -53,10 +53,10 @@ class GatedStore(SqlStore):
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
         self.entered.set()
         self.gate.wait(timeout=2)  # bounded so a fixed writer never hangs the test
-        super().log_metric_rows(rows)
+        super().log_metric_rows(rows, validated=validated)
 
 
 @pytest.fixture
