@@ -1,0 +1,206 @@
+"""The sections of a sweep file (budget, parallel, select, ...) as pydantic models."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from tunetrack.errors import ConfigError
+from tunetrack.sweep._config_errors import fail_at, one_of
+from tunetrack.sweep._messages import show_yaml
+from tunetrack.sweep.strategies import PRUNER_TYPES
+
+BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
+PRUNERS: tuple[str, ...] = PRUNER_TYPES
+GOALS = ("minimize", "maximize")
+
+# ----------------------------------------------------------------------------- durations
+
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(d|h|m|s)", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds from ``90``, ``12.5``, ``"90"``, ``"90s"``, ``"10m"``, ``"2h"``, ``"1h30m"``.
+
+    Units (d, h, m, s) go from largest to smallest, each at most once. Raises ConfigError
+    otherwise, or if the duration is not positive and finite.
+    """
+    usage = "use seconds (90) or a duration like 90s, 10m, 2h, 1h30m"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"invalid duration {show_yaml(value)}: {usage}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds, pos, units = 0.0, 0, ""
+            for match in _DURATION_PART.finditer(text):
+                unit = match.group(2).lower()
+                if match.start() != pos or (
+                    units and "dhms".index(unit) <= "dhms".index(units[-1])
+                ):
+                    break
+                seconds += float(match.group(1)) * _UNIT_SECONDS[unit]
+                pos, units = match.end(), units + unit
+            if not units or pos != len(text):
+                raise ConfigError(f"invalid duration {value!r}: {usage}") from None
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"invalid duration {show_yaml(value)}: it must be positive and finite")
+    return seconds
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise fail_at(exc.message) from None
+
+
+class Budget(_Section):
+    """When the sweep stops: after ``trials``, ``timeout`` seconds, ``target`` or failures."""
+
+    trials: Annotated[StrictInt, Field(ge=1)] = 20
+    timeout: Annotated[float | None, PlainValidator(_timeout)] = None
+    target: Annotated[StrictFloat, Field(allow_inf_nan=False)] | None = None
+    max_failures: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+_ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+")
+
+
+class Parallel(_Section):
+    """How trials run: ``n_jobs`` workers (-1 = all cores) on a joblib ``backend``."""
+
+    n_jobs: StrictInt = 1
+    backend: Annotated[
+        Literal["loky", "threading", "sequential", "dask", "ray"],
+        PlainValidator(lambda v: one_of(v, BACKENDS, "backend")),
+    ] = "loky"
+    address: StrictStr | None = None  # dask scheduler; None starts a LocalCluster
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise fail_at("must not be 0: use a number of workers, or -1 for all cores")
+        return value
+
+    @model_validator(mode="after")
+    def _address(self) -> Parallel:
+        if self.address is not None:
+            if self.backend != "dask":
+                raise fail_at(
+                    f"address is only used with backend dask (backend is {self.backend})",
+                    "address",
+                )
+            if not _ADDRESS.fullmatch(self.address):
+                raise fail_at(
+                    f"expected a scheduler address like tcp://host:8786, got {self.address!r}",
+                    "address",
+                )
+        return self
+
+
+def _check_filter(value: str) -> str:
+    """Check a constraint with the search filter language, if it is available."""
+    try:
+        from tunetrack.search import parse_filter
+    except ImportError:  # pragma: no cover - the search package is optional here
+        return value
+    try:
+        parse_filter(value)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid filter"
+        raise fail_at(first[:1].lower() + first[1:]) from None
+    if not value.strip():
+        raise fail_at("empty filter string")
+    return value
+
+
+class Select(_Section):
+    """How the best trial is chosen: ``constraints`` are filters every candidate must pass."""
+
+    constraints: tuple[Annotated[StrictStr, AfterValidator(_check_filter)], ...] = ()
+
+
+class Retrain(_Section):
+    """Retrain the best trial's parameters and optionally register the model."""
+
+    enabled: StrictBool = True
+    register_as: StrictStr | None = None
+    alias: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _alias_needs_name(self) -> Retrain:
+        for key in ("register_as", "alias"):
+            if getattr(self, key) is not None and not getattr(self, key).strip():
+                raise fail_at("must not be empty", key)
+        if self.alias is not None and self.register_as is None:
+            raise fail_at("alias needs register_as (the registered model name)", "alias")
+        return self
+
+
+class Autolog(_Section):
+    """What autolog records inside each trial."""
+
+    log_models: StrictBool = True
+    log_datasets: StrictBool = True
+    log_importances: StrictBool = True
+    disable: StrictBool = False
+
+
+class Metric(_Section):
+    name: StrictStr
+    goal: Annotated[
+        Literal["minimize", "maximize"], PlainValidator(lambda v: one_of(v, GOALS, "goal"))
+    ]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise fail_at("must not be empty")
+        return value
+
+
+class EarlyTerminate(_Section):
+    type: Annotated[str, PlainValidator(lambda v: one_of(v, PRUNERS, "type"))]
+    min_steps: Annotated[StrictInt, Field(ge=1)] = 1
+    min_trials: Annotated[StrictInt, Field(ge=0)] = 5
+    max_steps: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _steps(self) -> EarlyTerminate:
+        if self.max_steps is not None and self.max_steps < self.min_steps:
+            raise fail_at(
+                f"max_steps ({self.max_steps}) must be at least min_steps ({self.min_steps})",
+                "max_steps",
+            )
+        return self
