@@ -198,9 +198,9 @@ class EarlyTerminate(_Section):
 
     @model_validator(mode="after")
     def _steps(self) -> EarlyTerminate:
-        if self.max_steps is not None and self.max_steps < self.min_steps:
+        if self.max_steps is not None and self.max_steps <= self.min_steps:
             raise fail_at(
-                f"max_steps ({self.max_steps}) must be at least min_steps ({self.min_steps})",
+                f"max_steps ({self.max_steps}) must be greater than min_steps ({self.min_steps})",
                 "max_steps",
             )
         return self

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,20 @@ from tunetrack.errors import ConfigError
 from tunetrack.sweep.config import ObjectiveRef
 
 
-@functools.cache
+_lock = threading.Lock()
+
+
 def load_objective(ref: ObjectiveRef) -> Callable[..., Any]:
-    """Import the module or file of ``ref`` once per process and return the function."""
+    """Import the module or file of ``ref`` once per process and return the function.
+
+    Thread-safe: with the threading backend, the other workers wait for the first import.
+    """
+    with _lock:
+        return _load(ref)
+
+
+@functools.cache
+def _load(ref: ObjectiveRef) -> Callable[..., Any]:
     if ref.path is not None:
         digest = hashlib.sha1(str(ref.path).encode()).hexdigest()[:10]
         name = f"tunetrack_objective_{ref.path.stem}_{digest}"

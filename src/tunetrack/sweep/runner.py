@@ -83,7 +83,16 @@ def run_sweep(
     client.log_text(sweep_id, config.source_text, "sweep.yaml")
     client.log_text(sweep_id, config.space.to_json(), "space.json")
     client.log_batch(sweep_id, params=_config_params(config))
-    return _SweepRun(config, client, parent).run(progress)
+    return _start(config, client, parent).run(progress)
+
+
+def _start(config: SweepConfig, client: Client, parent: Run, **kwargs: Any) -> _SweepRun:
+    """Set up the invocation; if that fails, the parent run ends FAILED, not RUNNING."""
+    try:
+        return _SweepRun(config, client, parent, **kwargs)
+    except BaseException:
+        client.set_terminated(parent.info.run_id, RunStatus.FAILED)
+        raise
 
 
 def resume_sweep(
@@ -102,7 +111,7 @@ def resume_sweep(
     all_overrides = [*json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]")), *overrides]
     client.set_tag(sweep_id, T.SWEEP_OVERRIDES, json.dumps(all_overrides))
     client.update_run(sweep_id, status=RunStatus.RUNNING)
-    return _SweepRun(config, client, parent, resuming=True).run(progress)
+    return _start(config, client, parent, resuming=True).run(progress)
 
 
 def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = ()) -> SweepConfig:
@@ -158,6 +167,9 @@ class _SweepRun:
         self.in_processes = config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
         self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-")
         self.strategy = self._make_strategy()
+        self.budget = config.budget.trials
+        if "trials" not in config.budget.model_fields_set and self.strategy.total is not None:
+            self.budget = self.strategy.total  # a grid runs to the end unless told otherwise
         self.offset = 0  # our trial number = optuna's number + offset (after a resume)
         self.counted = 0  # trials that used the budget, this and earlier invocations
         self.asked = 0
@@ -189,12 +201,15 @@ class _SweepRun:
     def run(self, progress: bool | None) -> SweepResult:
         if self.resuming:
             self._replay()
-        total = self.config.budget.trials
+        total = self.budget
         title = f"sweep {self.config.name}"
+        from tunetrack.sweep.summary import write_summary
+
         try:
             with SweepProgress(total, enabled=progress, title=title) as self.progress:
                 self._show()
                 self._dispatch()
+            summary = write_summary(self.client, self.parent, self.config, self.strategy)
         except KeyboardInterrupt:
             self._abandon_in_flight(RunStatus.KILLED, "interrupted")
             self.client.set_terminated(self.sweep_id, RunStatus.KILLED)
@@ -204,10 +219,7 @@ class _SweepRun:
             self.client.set_terminated(self.sweep_id, RunStatus.FAILED)
             raise
         finally:
-            self._tmp.cleanup()
-        from tunetrack.sweep.summary import write_summary
-
-        summary = write_summary(self.client, self.parent, self.config, self.strategy)
+            self._tmp.cleanup()  # the journal the workers pruned through
         self.client.set_terminated(self.sweep_id, RunStatus.FINISHED)
         retrained = None
         if self.config.retrain.enabled and summary.best_run_id is not None:
@@ -322,7 +334,7 @@ class _SweepRun:
     def _should_stop(self) -> str | None:
         if self.stop_reason is not None:
             return self.stop_reason
-        if self.counted + self.asked >= self.config.budget.trials:
+        if self.counted + self.asked >= self.budget:
             return "budget"
         if time.monotonic() >= self.deadline:
             return "timeout"

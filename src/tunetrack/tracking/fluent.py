@@ -239,9 +239,11 @@ def last_active_run() -> Run | None:
     return None if _last_run_id is None else _get_client().get_run(_last_run_id)
 
 
-def _run_id() -> str:
+def _target() -> tuple[str, Client]:
+    """The active run (started on demand) and the client of the store it lives in."""
     stack = _stack.get()
-    return (stack[-1] if stack else start_run()).info.run_id
+    active = stack[-1] if stack else start_run()
+    return active.info.run_id, active._client
 
 
 # -- logging ---------------------------------------------------------------------------
@@ -250,76 +252,87 @@ def log_metric(
 ) -> None:
     """Log a metric point to the active run (buffered; about a microsecond)."""
     stack = _stack.get()
-    run_id = stack[-1].info.run_id if stack else _run_id()
-    (_client or _get_client()).log_metric(run_id, key, value, timestamp, step)
+    active = stack[-1] if stack else start_run()
+    active._client.log_metric(active.info.run_id, key, value, timestamp, step)
 
 
 def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
 ) -> None:
     """Log several metric points at one step."""
-    run_id, client = _run_id(), _get_client()
+    run_id, client = _target()
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, timestamp, step)
 
 
 def log_param(key: str, value: Any) -> Any:
     """Log one param of the active run; returns ``value``."""
-    return _get_client().log_param(_run_id(), key, value)
+    run_id, client = _target()
+    return client.log_param(run_id, key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
     """Log several params of the active run in one write."""
     from tunetrack.entities import Param
 
-    _get_client().log_batch(_run_id(), params=[Param(k, str(val)) for k, val in params.items()])
+    run_id, client = _target()
+    client.log_batch(run_id, params=[Param(k, str(val)) for k, val in params.items()])
 
 
 def set_tag(key: str, value: Any) -> None:
     """Set one tag of the active run."""
-    _get_client().set_tag(_run_id(), key, value)
+    run_id, client = _target()
+    client.set_tag(run_id, key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     """Set several tags of the active run in one write."""
     from tunetrack.entities import RunTag
 
-    _get_client().log_batch(_run_id(), tags=[RunTag(k, str(val)) for k, val in tags.items()])
+    run_id, client = _target()
+    client.log_batch(run_id, tags=[RunTag(k, str(val)) for k, val in tags.items()])
 
 
 def delete_tag(key: str) -> None:
     """Remove one tag of the active run."""
-    _get_client().delete_tag(_run_id(), key)
+    run_id, client = _target()
+    client.delete_tag(run_id, key)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Copy one local file into the active run's artifacts."""
-    _get_client().log_artifact(_run_id(), local_path, artifact_path)
+    run_id, client = _target()
+    client.log_artifact(run_id, local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Copy a local directory's contents into the active run's artifacts."""
-    _get_client().log_artifacts(_run_id(), local_dir, artifact_path)
+    run_id, client = _target()
+    client.log_artifacts(run_id, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
     """Save a string as an artifact of the active run."""
-    _get_client().log_text(_run_id(), text, artifact_file)
+    run_id, client = _target()
+    client.log_text(run_id, text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Save a dict as JSON (or YAML for .yaml/.yml) in the active run's artifacts."""
-    _get_client().log_dict(_run_id(), dictionary, artifact_file)
+    run_id, client = _target()
+    client.log_dict(run_id, dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str) -> None:
     """Save a matplotlib or plotly figure in the active run's artifacts."""
-    _get_client().log_figure(_run_id(), figure, artifact_file)
+    run_id, client = _target()
+    client.log_figure(run_id, figure, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """Where the active run's artifacts (or one of them) are stored."""
-    root = _get_client().get_run(_run_id()).info.artifact_uri
+    run_id, client = _target()
+    root = client.get_run(run_id).info.artifact_uri
     return root if not artifact_path else f"{root}/{artifact_path.lstrip('/')}"
 
 
