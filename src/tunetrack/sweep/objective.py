@@ -15,7 +15,6 @@ from typing import Any
 from tunetrack.errors import ConfigError
 from tunetrack.sweep.config import ObjectiveRef
 
-
 _lock = threading.Lock()
 
 
