@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tunetrack.cli.models import models_app
 from tunetrack.cli.sweeps import best, retrain_command, sweep_app
 from tunetrack.cli.tracking import db_app, experiments_app, runs_app
 
@@ -19,6 +20,7 @@ app.command("retrain")(retrain_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(db_app, name="db")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -1,0 +1,281 @@
+"""Serve one model over HTTP: ``GET /health`` and ``POST /invocations``.
+
+The model is loaded once, when the app is created, through
+:func:`tunetrack.models.load_model_and_manifest` (so every file's sha256 is checked). A
+``models:/<name>@<alias>`` or ``models:/<name>/latest`` URI is pinned to the version it
+points at then; ``/health`` reports which one. Requests carry MLflow's JSON shapes::
+
+    {"dataframe_records": [{"a": 1, "b": 2}, ...]}
+    {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], ...]}}
+    {"instances": [[1, 2], ...]}            (or a list of records)
+
+and are checked against the model's signature before predicting: missing or extra
+columns are a 400 naming them. Every error is ``{"error_code": ..., "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+
+from tunetrack.errors import InvalidInput, TunetrackError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tunetrack.models.manifest import Manifest
+    from tunetrack.models.signature import ModelSignature
+
+INPUT_KEYS = ("dataframe_records", "dataframe_split", "instances")
+_SHAPES = (
+    '{"dataframe_records": [{...}, ...]}, '
+    '{"dataframe_split": {"columns": [...], "data": [[...], ...]}} or '
+    '{"instances": [[...], ...]}'
+)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded for serving: the object, its manifest and where it came from."""
+
+    model: Any
+    manifest: Manifest
+    model_uri: str
+    resolved_uri: str
+    version: int | None = None
+
+    @property
+    def signature(self) -> ModelSignature | None:
+        """The input signature saved with the model, if any."""
+        return self.manifest.signature
+
+
+def load_for_serving(model_uri: str) -> LoadedModel:
+    """Load ``model_uri``, pinning an alias or ``latest`` to the version it names now."""
+    from tunetrack.models import load_model_and_manifest, parse_model_uri
+
+    parsed = parse_model_uri(model_uri)
+    resolved, version = model_uri, None
+    if parsed.kind == "models":
+        from tunetrack.tracking import fluent
+
+        client = fluent._get_client()
+        assert parsed.name is not None
+        if parsed.alias is not None:
+            found = client.get_model_version_by_alias(parsed.name, parsed.alias)
+        elif parsed.version is not None:
+            found = client.get_model_version(parsed.name, parsed.version)
+        else:
+            found = client.get_latest_version(parsed.name)
+        version = int(found.version)
+        resolved = f"models:/{parsed.name}/{version}"
+    model, manifest = load_model_and_manifest(resolved)
+    return LoadedModel(model, manifest, model_uri, resolved, version)
+
+
+# -- request parsing -----------------------------------------------------------------------
+def parse_body(body: bytes) -> Any:
+    """The JSON document of a request body; InvalidInput when it is not JSON."""
+    if not body.strip():
+        raise InvalidInput(f"the request body is empty: send JSON such as {_SHAPES}")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON ({exc}): send {_SHAPES}") from None
+
+
+def to_frame(payload: Any, signature: ModelSignature | None) -> pd.DataFrame:
+    """The request document as a DataFrame (positional rows get the signature's names)."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInput(f"the request must be a JSON object such as {_SHAPES}")
+    keys = [k for k in payload if k in INPUT_KEYS]
+    unknown = [k for k in payload if k not in INPUT_KEYS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in the request: use exactly one of "
+            f"{', '.join(INPUT_KEYS)}"
+        )
+    if len(keys) != 1:
+        raise InvalidInput(f"the request needs exactly one of {', '.join(INPUT_KEYS)}")
+    key = keys[0]
+    value = payload[key]
+    if key == "dataframe_split":
+        return _from_split(value, signature)
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(f"{key} must be a non-empty list of rows")
+    if all(isinstance(row, Mapping) for row in value):
+        return _from_records(value, key)
+    if key == "dataframe_records":
+        raise InvalidInput("dataframe_records must be a list of JSON objects (column -> value)")
+    return _from_rows(value, None, signature, key)
+
+
+def _from_records(rows: list[Mapping[str, Any]], key: str) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    for index, row in enumerate(rows):
+        lacking = [c for c in columns if c not in row]
+        if lacking:
+            raise InvalidInput(
+                f"{key}[{index}] is missing columns: {', '.join(map(repr, lacking))} "
+                "(every record needs the same columns)"
+            )
+    return pd.DataFrame(list(rows), columns=columns)
+
+
+def _from_split(value: Any, signature: ModelSignature | None) -> pd.DataFrame:
+    if not isinstance(value, Mapping):
+        raise InvalidInput('dataframe_split must be an object {"columns": [...], "data": [...]}')
+    unknown = [k for k in value if k not in ("columns", "data", "index")]
+    if unknown:
+        raise InvalidInput(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in dataframe_split: "
+            "use columns, data (and optionally index)"
+        )
+    columns = value.get("columns")
+    if columns is not None and (
+        not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise InvalidInput("dataframe_split.columns must be a list of column names")
+    data = value.get("data")
+    if not isinstance(data, list) or not data:
+        raise InvalidInput("dataframe_split.data must be a non-empty list of rows")
+    return _from_rows(data, columns, signature, "dataframe_split.data")
+
+
+def _from_rows(
+    rows: list[Any], columns: list[str] | None, signature: ModelSignature | None, where: str
+) -> pd.DataFrame:
+    import pandas as pd
+
+    if not all(isinstance(row, list) for row in rows):
+        raise InvalidInput(f"{where} must be a list of rows, each a list of values")
+    widths = {len(row) for row in rows}
+    if len(widths) != 1:
+        raise InvalidInput(f"{where}: rows have different lengths {sorted(widths)}")
+    (width,) = widths
+    if columns is not None:
+        if len(set(columns)) != len(columns):
+            raise InvalidInput(f"duplicate column names in {columns!r}")
+        if width != len(columns):
+            raise InvalidInput(
+                f"{where}: rows have {width} values but there are {len(columns)} columns"
+            )
+        return pd.DataFrame(rows, columns=columns)
+    if signature is not None and signature.named:
+        names = [c.name for c in signature.inputs]
+        if width != len(names):
+            raise InvalidInput(
+                f"input does not match the model signature: rows have {width} values but the "
+                f"model takes {len(names)} columns ({', '.join(map(repr, names))})"
+            )
+        return pd.DataFrame(rows, columns=names)
+    return pd.DataFrame(rows)
+
+
+# -- predicting ----------------------------------------------------------------------------
+def predict(loaded: LoadedModel, payload: Any) -> dict[str, Any]:
+    """Check ``payload`` against the signature and return ``{"predictions": [...]}``."""
+    frame = to_frame(payload, loaded.signature)
+    if loaded.signature is not None:
+        frame = loaded.signature.check(frame)
+    try:
+        output = loaded.model.predict(frame)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"the model could not predict on this input: {exc}") from None
+    return {"predictions": _jsonable(output)}
+
+
+def _jsonable(output: Any) -> Any:
+    """Predictions as plain JSON values (NaN and ±inf become null)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(output, pd.DataFrame):
+        values: Any = output.to_dict(orient="records")
+    elif isinstance(output, pd.Series | np.ndarray):
+        values = output.tolist()
+    else:
+        values = np.asarray(output).tolist()
+    return _clean(values)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if hasattr(value, "item"):  # numpy scalars left inside records
+        return _clean(value.item())
+    return value
+
+
+# -- the app -------------------------------------------------------------------------------
+def create_app(model_uri: str) -> FastAPI:
+    """A FastAPI app serving the model at ``model_uri`` (loaded now, once)."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    loaded = load_for_serving(model_uri)
+    app = FastAPI(title=f"tunetrack model {model_uri}", docs_url=None, redoc_url=None)
+    app.state.loaded = loaded
+
+    def error(status: int, code: str, message: str) -> JSONResponse:
+        return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+    @app.exception_handler(TunetrackError)
+    async def _tunetrack_error(_: Request, exc: TunetrackError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "RESOURCE_NOT_FOUND" if exc.status_code == 404 else InvalidInput.code
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(400, InvalidInput.code, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return error(500, TunetrackError.code, f"prediction failed: {type(exc).__name__}: {exc}")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model_uri": loaded.model_uri,
+            "resolved_uri": loaded.resolved_uri,
+            "model_version": loaded.version,
+            "flavor": loaded.manifest.flavor,
+            "signature": None if loaded.signature is None else loaded.signature.to_dict(),
+        }
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> dict[str, Any]:
+        payload = parse_body(await request.body())
+        return await run_in_threadpool(predict, loaded, payload)
+
+    return app
+
+
+def run(app: FastAPI, host: str = "127.0.0.1", port: int = 5001) -> None:
+    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5001) -> None:
+    """Load ``model_uri`` and serve it until interrupted."""
+    run(create_app(model_uri), host, port)

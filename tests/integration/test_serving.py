@@ -1,0 +1,400 @@
+"""Model serving: ``tunetrack models serve`` as a real process, plus the registry it reads.
+
+A RandomForest trained on iris (named columns) is logged with ``tunetrack.models.log_model``
+and registered twice over (version 1 a forest, version 2 a logistic regression), with
+``champion`` on version 1. The server is started on a free port of 127.0.0.1 and polled
+until ``/health`` answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import tunetrack
+from tunetrack import models
+from tunetrack.tracking.client import Client
+
+pytest.importorskip("sklearn")
+pd = pytest.importorskip("pandas")
+
+NAME = "iris-rf"
+STARTUP_S = 90
+REQUEST_S = 30
+
+
+@dataclass
+class Registry:
+    uri: str
+    features: pd.DataFrame
+    forest: Any  # version 1, champion
+    logistic: Any  # version 2
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def post(self, body: Any = None, content: bytes | None = None) -> httpx.Response:
+        if content is not None:
+            return httpx.post(
+                f"{self.url}/invocations",
+                content=content,
+                headers={"Content-Type": "application/json"},
+                timeout=REQUEST_S,
+            )
+        return httpx.post(f"{self.url}/invocations", json=body, timeout=REQUEST_S)
+
+
+def _iris() -> tuple[pd.DataFrame, Any]:
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    return data.data, data.target
+
+
+@contextlib.contextmanager
+def _tracking(uri: str) -> Iterator[None]:
+    """Point the fluent API at ``uri`` for the block."""
+    tunetrack.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        while tunetrack.active_run() is not None:
+            tunetrack.end_run()
+        tunetrack.set_tracking_uri(None)
+
+
+def _log(model: Any, name: str, **kwargs: Any) -> models.ModelInfo:
+    """``log_model`` into a new run of the current tracking URI."""
+    with tunetrack.start_run() as run:
+        return models.log_model(model, name, run_id=run.info.run_id, **kwargs)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: models/api.py:140 calls fluent._run_id(), removed from tracking/fluent.py "
+    "by d8c4591 (use fluent._target()), so log_model without run_id raises AttributeError",
+)
+def test_log_model_into_the_active_run(tmp_path: Path) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    features, target = _iris()
+    with _tracking(f"sqlite:///{tmp_path}/active.db"), tunetrack.start_run() as run:
+        info = models.log_model(DecisionTreeClassifier().fit(features, target), "model")
+    assert info.run_id == run.info.run_id
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    root = tmp_path_factory.mktemp("serving")
+    uri = f"sqlite:///{root}/serving.db"
+    features, target = _iris()
+    forest = RandomForestClassifier(n_estimators=20, max_depth=2, random_state=0)
+    forest.fit(features, target)
+    logistic = LogisticRegression(max_iter=500).fit(features, target)
+    with _tracking(uri):
+        for model in (forest, logistic):
+            info = _log(model, "model", input_example=features.head(), registered_model_name=NAME)
+            assert info.flavor == "sklearn"
+        Client(uri).set_registered_model_alias(NAME, "champion", 1)
+        yield Registry(uri, features, forest, logistic)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("tunetrack")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from tunetrack.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNETRACK_")}
+    args = ["models", "serve", f"models:/{NAME}@champion", "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*_command(), *args, "--tracking-uri", registry.uri],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=log.parent,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not healthy after {STARTUP_S}s:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def _expected(registry: Registry, frame: pd.DataFrame | None = None) -> list[Any]:
+    frame = registry.features if frame is None else frame
+    return registry.forest.predict(frame).tolist()
+
+
+def _error(response: httpx.Response, status: int = 400) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error_code", "message"}, body
+    if status == 400:
+        assert body["error_code"] == "INVALID_PARAMETER"
+    return body["message"]
+
+
+# -- the running server ----------------------------------------------------------------------
+def test_health(server: Server) -> None:
+    body = httpx.get(f"{server.url}/health", timeout=REQUEST_S).json()
+    assert body["status"] == "ok"
+    assert body["model_uri"] == f"models:/{NAME}@champion"
+    assert body["flavor"] == "sklearn"
+    assert body["model_version"] == 1
+    assert body["resolved_uri"] == f"models:/{NAME}/1"
+
+
+def test_dataframe_records(server: Server, registry: Registry) -> None:
+    records = registry.features.to_dict(orient="records")
+    response = server.post({"dataframe_records": records})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": _expected(registry)}
+
+
+def test_dataframe_split(server: Server, registry: Registry) -> None:
+    split = registry.features.to_dict(orient="split", index=False)
+    response = server.post({"dataframe_split": split})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == _expected(registry)
+
+
+def test_dataframe_split_in_another_column_order(server: Server, registry: Registry) -> None:
+    shuffled = registry.features[list(reversed(registry.features.columns))]
+    split = shuffled.head(20).to_dict(orient="split", index=False)
+    response = server.post({"dataframe_split": split})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == _expected(registry, registry.features.head(20))
+
+
+def test_instances_as_rows_and_as_records(server: Server, registry: Registry) -> None:
+    rows = registry.features.to_numpy().tolist()
+    response = server.post({"instances": rows})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == _expected(registry)
+    records = registry.features.head(10).to_dict(orient="records")
+    response = server.post({"instances": records})
+    assert response.json()["predictions"] == _expected(registry, registry.features.head(10))
+
+
+def test_integers_in_float_columns_are_accepted(server: Server, registry: Registry) -> None:
+    row = {c: 5 for c in registry.features.columns}
+    response = server.post({"dataframe_records": [row]})
+    assert response.status_code == 200, response.text
+    frame = pd.DataFrame([row]).astype("float64")
+    assert response.json()["predictions"] == _expected(registry, frame)
+
+
+def test_missing_column_is_400_naming_it(server: Server, registry: Registry) -> None:
+    records = registry.features.drop(columns=["petal width (cm)"]).head(3)
+    message = _error(server.post({"dataframe_records": records.to_dict(orient="records")}))
+    assert "missing" in message
+    assert "petal width (cm)" in message
+
+
+def test_extra_column_is_400_naming_it(server: Server, registry: Registry) -> None:
+    split = registry.features.head(3).assign(colour=1.0).to_dict(orient="split", index=False)
+    message = _error(server.post({"dataframe_split": split}))
+    assert "colour" in message
+    assert "unexpected" in message
+
+
+def test_wrong_width_of_instances_is_400(server: Server) -> None:
+    message = _error(server.post({"instances": [[1.0, 2.0, 3.0]]}))
+    assert "4 columns" in message
+    assert "sepal length (cm)" in message
+
+
+def test_text_in_a_float_column_is_400(server: Server, registry: Registry) -> None:
+    row = {**registry.features.iloc[0].to_dict(), "sepal width (cm)": "wide"}
+    message = _error(server.post({"dataframe_records": [row]}))
+    assert "sepal width (cm)" in message
+
+
+def test_record_missing_a_key_is_400(server: Server, registry: Registry) -> None:
+    rows = registry.features.head(2).to_dict(orient="records")
+    del rows[1]["petal length (cm)"]
+    message = _error(server.post({"dataframe_records": rows}))
+    assert "dataframe_records[1]" in message
+    assert "petal length (cm)" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1, 2, 3]", "JSON object"),
+        (b'{"inputs": [[1, 2, 3, 4]]}', "'inputs'"),
+        (b"{}", "exactly one of"),
+        (b'{"instances": [[1, 2, 3, 4]], "dataframe_records": []}', "exactly one of"),
+        (b'{"dataframe_records": "rows"}', "non-empty list"),
+        (b'{"dataframe_records": [[1, 2, 3, 4]]}', "JSON objects"),
+        (b'{"dataframe_split": {"data": [[1, 2], [1]]}}', "different lengths"),
+        (b'{"dataframe_split": {"columns": ["a"], "rows": []}}', "'rows'"),
+    ],
+)
+def test_malformed_requests_are_400(server: Server, content: bytes, needle: str) -> None:
+    message = _error(server.post(content=content))
+    assert needle in message
+
+
+def test_unknown_route_is_json_404(server: Server) -> None:
+    response = httpx.get(f"{server.url}/nope", timeout=REQUEST_S)
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "RESOURCE_NOT_FOUND"
+
+
+# -- the registry behind models:/ URIs ---------------------------------------------------------
+def test_moving_an_alias_is_seen_by_the_next_load(registry: Registry, server: Server) -> None:
+    client = Client(registry.uri)
+    sample = registry.features.iloc[::7]
+    with _tracking(registry.uri):
+        before = models.load_model(f"models:/{NAME}@champion")
+        assert before.predict(sample).tolist() == registry.forest.predict(sample).tolist()
+        client.set_registered_model_alias(NAME, "champion", 2)
+        try:
+            after = models.load_model(f"models:/{NAME}@champion")
+            assert type(after).__name__ == "LogisticRegression"
+            assert after.predict_proba(sample).tolist() == (
+                registry.logistic.predict_proba(sample).tolist()
+            )
+            # a running server keeps the version it pinned at startup
+            health = httpx.get(f"{server.url}/health", timeout=REQUEST_S).json()
+            assert health["model_version"] == 1
+        finally:
+            client.set_registered_model_alias(NAME, "champion", 1)
+        again = models.load_model(f"models:/{NAME}@champion")
+        assert type(again).__name__ == "RandomForestClassifier"
+
+
+def test_stage_transitions_and_latest(registry: Registry) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    name = "iris-stages"
+    client = Client(registry.uri)
+    features = registry.features
+    target = registry.forest.predict(features)
+    trees = [
+        DecisionTreeClassifier(max_depth=d, random_state=0).fit(features, target) for d in (1, 3)
+    ]
+    with _tracking(registry.uri):
+        for tree in trees:
+            _log(tree, "model", registered_model_name=name)
+        client.transition_model_version_stage(name, 1, "Production")
+        client.transition_model_version_stage(name, 2, "Production", archive_existing_versions=True)
+        production = client.search_model_versions(
+            f"name = '{name}' and current_stage = 'Production'"
+        )
+        assert [v.version for v in production] == [2]
+        assert client.get_model_version(name, 1).current_stage.value == "Archived"
+        latest = models.load_model(f"models:/{name}/latest")
+        assert latest.get_depth() == trees[1].get_depth()
+        assert models.load_model(f"models:/{name}/1").get_depth() == trees[0].get_depth()
+        # a new version is "latest" at once, whatever its stage
+        info = _log(trees[0], "model", registered_model_name=name)
+        assert info.registered_version == 3
+        assert models.load_model(f"models:/{name}/latest").get_depth() == trees[0].get_depth()
+        assert client.get_latest_version(name).current_stage.value == "None"
+
+
+# -- the app in-process (no signature, positional signature) -----------------------------------
+class _InProcess:
+    """Requests to an app in this process (httpx over ASGI, no socket)."""
+
+    def __init__(self, model_uri: str) -> None:
+        from tunetrack.models.serving import create_app
+
+        self.app = create_app(model_uri)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+                return await http.request(method, path, **kwargs)
+
+        return asyncio.run(go())
+
+
+def test_model_without_signature_takes_any_rows(registry: Registry) -> None:
+    with _tracking(registry.uri):
+        info = _log(registry.forest, "unsigned")
+    with _tracking(registry.uri):
+        app = _InProcess(info.model_uri)
+    health = app.request("GET", "/health").json()
+    assert health["model_version"] is None
+    assert health["signature"] is None
+    rows = registry.features.head(5)
+    response = app.request(
+        "POST", "/invocations", json={"dataframe_records": rows.to_dict("records")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == _expected(registry, rows)
+
+
+def test_positional_signature_counts_columns(registry: Registry) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    array = registry.features.to_numpy()
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(
+        array, registry.forest.predict(registry.features)
+    )
+    with _tracking(registry.uri):
+        info = _log(tree, "positional", signature=models.infer_signature(array))
+    with _tracking(registry.uri):
+        app = _InProcess(info.model_uri)
+    response = app.request("POST", "/invocations", json={"instances": array[:4].tolist()})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == tree.predict(array[:4]).tolist()
+    wrong = app.request("POST", "/invocations", json={"instances": [[1.0, 2.0]]})
+    assert wrong.status_code == 400
+    assert "expected 4 columns, got 2" in wrong.json()["message"]
