@@ -1,0 +1,332 @@
+"""Sweeps survive their orchestrator: SIGKILL or Ctrl-C mid-sweep, then ``resume_sweep``.
+
+A sweep runs in a subprocess (in its own session, so SIGKILL takes its loky workers too)
+on the test's SQLite file; its objective sleeps 0.3 s and touches a marker file when a
+trial starts, so the test can kill it while a trial is surely in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tunetrack.entities import Run, RunStatus
+from tunetrack.sweep import tags as T
+from tunetrack.sweep.config import load_sweep_config
+from tunetrack.sweep.runner import _SweepRun, resume_sweep, trial_runs
+from tunetrack.tracking.client import Client
+
+pytestmark = pytest.mark.slow
+
+OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "objectives.py"
+BUDGET = 12
+
+SCRIPT = """
+import signal
+import sys
+
+from tunetrack.sweep.config import load_sweep_config
+from tunetrack.sweep.runner import run_sweep
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+try:
+    run_sweep(load_sweep_config(sys.argv[1]), tracking_uri=sys.argv[2], progress=False)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def write_sweep(tmp_path: Path, n_jobs: int, backend: str) -> Path:
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    shutil.copy(OBJECTIVES, folder / "objectives.py")
+    (folder / "run.py").write_text(SCRIPT)
+    path = folder / "sweep.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name: resumable
+            experiment: resume
+            objective: objectives.py:sleepy
+            metric: {{name: score, goal: maximize}}
+            method: tpe
+            parameters:
+              x: {{distribution: uniform, min: 0.0, max: 1.0}}
+              delay: 0.3
+            budget: {{trials: {BUDGET}}}
+            parallel: {{n_jobs: {n_jobs}, backend: {backend}}}
+            seed: 1
+            """
+        )
+    )
+    return path
+
+
+class SweepProcess:
+    """The sweep's orchestrator in a subprocess, and what the test sees of it in the store."""
+
+    def __init__(self, tmp_path: Path, uri: str, n_jobs: int, backend: str) -> None:
+        self.uri = uri
+        self.markers = tmp_path / "markers"
+        self.markers.mkdir()
+        path = write_sweep(tmp_path, n_jobs, backend)
+        self.log = (tmp_path / "sweep.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(path.parent / "run.py"), str(path), uri],
+            env={**os.environ, "TT_SWEEP_MARKERS": str(self.markers)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.client: Client | None = None
+
+    def started(self) -> set[int]:
+        return {int(p.name) for p in self.markers.iterdir()}
+
+    def wait_for(self, what: str, condition: Callable[[], Any], timeout: float = 120) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                pytest.fail(f"the sweep exited ({code}) before {what}:\n{self.output()}")
+            time.sleep(0.02)
+        pytest.fail(f"timed out waiting for {what}:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-4000:]
+
+    def parent(self) -> Run | None:
+        if self.client is None:
+            if not self.started():  # the orchestrator has made the database by now
+                return None
+            self.client = Client(self.uri)
+        experiment = self.client.get_experiment_by_name("resume")
+        if experiment is None:
+            return None
+        runs = self.client.search_runs([experiment.experiment_id], f"tags.`{T.RUN_TYPE}` = 'sweep'")
+        return runs[0] if runs else None
+
+    def in_flight_after(self, finished: int) -> tuple[Run, list[Run]] | None:
+        """(parent, trials) once ``finished`` trials are FINISHED and a started one RUNS."""
+        parent = self.parent()
+        if parent is None:
+            return None
+        trials = trial_runs(self.client, parent)
+        done = [r for r in trials if r.info.status == RunStatus.FINISHED]
+        started = self.started()
+        running = [
+            r
+            for r in trials
+            if r.info.status == RunStatus.RUNNING and int(r.data.tags[T.TRIAL_NUMBER]) in started
+        ]
+        return (parent, trials) if len(done) >= finished and running else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_sweep(tmp_path: Path, tracking_uri: str):
+    processes: list[SweepProcess] = []
+
+    def start(n_jobs: int, backend: str) -> SweepProcess:
+        processes.append(SweepProcess(tmp_path, tracking_uri, n_jobs, backend))
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        process.stop()
+
+
+def by_status(trials: list[Run]) -> dict[RunStatus, list[Run]]:
+    out: dict[RunStatus, list[Run]] = {}
+    for run in trials:
+        out.setdefault(run.info.status, []).append(run)
+    return out
+
+
+def numbers(trials: list[Run]) -> list[int]:
+    return [int(r.data.tags[T.TRIAL_NUMBER]) for r in trials]
+
+
+def check_resumed(client: Client, sweep_id: str, budget: int) -> list[Run]:
+    """The sweep is FINISHED with ``budget`` counted trials and nothing left running.
+
+    Counted: FINISHED and not abandoned. Every other trial was abandoned (by a dead
+    worker or an interrupt) and says so in a tag.
+    """
+    parent = client.get_run(sweep_id)
+    trials = trial_runs(client, parent)
+    groups = by_status(trials)
+    assert parent.info.status == RunStatus.FINISHED
+    assert RunStatus.RUNNING not in groups
+    assert len(set(numbers(trials))) == len(trials), numbers(trials)
+    counted = [
+        r
+        for r in trials
+        if r.info.status == RunStatus.FINISHED and T.TRIAL_ABANDONED not in r.data.tags
+    ]
+    assert len(counted) == budget
+    counted_ids = {r.info.run_id for r in counted}
+    for run in trials:
+        if run.info.run_id in counted_ids:
+            assert "score" in run.data.metrics
+        else:
+            assert T.TRIAL_ABANDONED in run.data.tags
+    assert parent.data.metrics["trials_finished"] == len(groups[RunStatus.FINISHED])
+    best = max(r.data.metrics["score"] for r in counted)
+    assert parent.data.metrics["best_score"] == best
+    assert client.get_run(parent.data.tags[T.BEST_RUN]).data.metrics["score"] == best
+    return trials
+
+
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky")])
+def test_resume_after_sigkill_finishes_the_budget(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str, n_jobs: int, backend: str
+) -> None:
+    sweep = start_sweep(n_jobs, backend)
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    sweep.stop()  # SIGKILL: no cleanup at all
+    client = Client(tracking_uri)
+    sweep_id = parent.info.run_id
+    before = trial_runs(client, client.get_run(sweep_id))
+    orphans = {r.info.run_id for r in before if r.info.status == RunStatus.RUNNING}
+    finished = {r.info.run_id for r in before if r.info.status == RunStatus.FINISHED}
+    assert orphans
+    assert len(finished) >= 3
+    assert client.get_run(sweep_id).info.status == RunStatus.RUNNING
+
+    result = resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
+    assert result.sweep_id == sweep_id
+    assert result.stopped_because == "budget"
+    trials = check_resumed(client, sweep_id, BUDGET)
+    after = {r.info.run_id: r for r in trials}
+    for run_id in orphans:
+        assert after[run_id].info.status == RunStatus.FAILED
+        assert after[run_id].data.tags[T.TRIAL_ABANDONED] == "orphaned"
+    for run_id in finished:  # earlier results are kept, not rerun
+        assert after[run_id].info.status == RunStatus.FINISHED
+    assert len(trials) == BUDGET + len(orphans)
+
+    # a second resume with a larger budget extends the sweep
+    result = resume_sweep(
+        sweep_id, tracking_uri=tracking_uri, overrides=["budget.trials=15"], progress=False
+    )
+    assert result.stopped_because == "budget"
+    trials = check_resumed(client, sweep_id, 15)
+    assert len(trials) == 15 + len(orphans)
+    assert "budget.trials=15" in client.get_run(sweep_id).data.tags[T.SWEEP_OVERRIDES]
+
+
+def test_resume_with_a_larger_budget_right_after_a_crash(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str
+) -> None:
+    sweep = start_sweep(1, "sequential")
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    sweep.stop()
+    client = Client(tracking_uri)
+    result = resume_sweep(
+        parent.info.run_id, tracking_uri=tracking_uri, overrides=["budget.trials=15"],
+        progress=False,
+    )  # fmt: skip
+    assert result.stopped_because == "budget"
+    check_resumed(client, parent.info.run_id, 15)
+    assert client.get_run(parent.info.run_id).data.params["budget.trials"] == str(BUDGET)
+
+
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky"), (2, "threading")])
+def test_ctrl_c_kills_in_flight_trials_and_resume_finishes(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str, n_jobs: int, backend: str
+) -> None:
+    sweep = start_sweep(n_jobs, backend)
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    os.killpg(sweep.proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    assert sweep.proc.wait(timeout=120) == 130, sweep.output()
+    client = Client(tracking_uri)
+    sweep_id = parent.info.run_id
+    assert client.get_run(sweep_id).info.status == RunStatus.KILLED
+    groups = by_status(trial_runs(client, client.get_run(sweep_id)))
+    assert set(groups) <= {RunStatus.FINISHED, RunStatus.KILLED}
+    killed = groups[RunStatus.KILLED]
+    assert killed  # the trials in flight (see test_abandoning_keeps_a_trial_its_worker_finished)
+    for run in killed:
+        assert run.data.tags[T.TRIAL_ABANDONED] == "interrupted"
+    if n_jobs == 1:
+        assert len(killed) == 1
+        assert len(groups[RunStatus.FINISHED]) >= 3
+    else:  # a finished trial may be relabelled KILLED (the xfail below); its score stays
+        assert sum("score" in r.data.metrics for g in groups.values() for r in g) >= 3
+
+    result = resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
+    assert result.stopped_because == "budget"
+    trials = check_resumed(client, sweep_id, BUDGET)
+    still_killed = by_status(trials)[RunStatus.KILLED]
+    assert {r.info.run_id for r in still_killed} == {r.info.run_id for r in killed}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: resume_sweep rebuilds the strategy with the same seed (runner.py "
+    "_make_strategy), so a seeded sampler proposes the params of the first trials again",
+)
+def test_resume_does_not_repeat_earlier_params(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str
+) -> None:
+    sweep = start_sweep(1, "sequential")
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    sweep.stop()
+    client = Client(tracking_uri)
+    resume_sweep(parent.info.run_id, tracking_uri=tracking_uri, progress=False)
+    trials = check_resumed(client, parent.info.run_id, BUDGET)
+    xs = [r.data.params["x"] for r in trials if r.info.status == RunStatus.FINISHED]
+    assert len(set(xs)) == len(xs), "x is continuous: a repeat means a replayed proposal"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: runner.py _SweepRun._abandon_in_flight relabels every run in in_flight, "
+    "also one its worker already ended FINISHED whose result the orchestrator has not "
+    "consumed yet: the result is lost (KILLED, abandoned, rerun on resume)",
+)
+def test_abandoning_keeps_a_trial_its_worker_finished(tmp_path: Path, tracking_uri: str) -> None:
+    """Deterministic form of a race seen with Ctrl-C under threading/loky n_jobs=2: a worker
+    ends its run FINISHED, then the interrupt arrives before the orchestrator reads the
+    result (joblib hands results over after dispatching the next task)."""
+    config = load_sweep_config(write_sweep(tmp_path, 2, "threading"))
+    client = Client(tracking_uri)
+    experiment_id = client.create_experiment("white-box")
+    parent = client.create_run(experiment_id, tags={T.RUN_TYPE: "sweep"})
+    orchestrator = _SweepRun(config, client, parent)
+    try:
+        done, running = orchestrator.strategy.ask(), orchestrator.strategy.ask()
+        runs = {}
+        for proposal in (done, running):
+            run = client.create_run(experiment_id, parent_run_id=parent.info.run_id)
+            runs[proposal.number] = orchestrator.in_flight[proposal.number] = run.info.run_id
+        client.log_metric(runs[done.number], "score", -0.5)  # the worker's last writes
+        client.set_terminated(runs[done.number], RunStatus.FINISHED)
+
+        orchestrator._abandon_in_flight(RunStatus.KILLED, "interrupted")
+    finally:
+        orchestrator._tmp.cleanup()
+    assert client.get_run(runs[running.number]).info.status == RunStatus.KILLED
+    kept = client.get_run(runs[done.number])
+    assert kept.info.status == RunStatus.FINISHED
+    assert T.TRIAL_ABANDONED not in kept.data.tags
