@@ -85,11 +85,6 @@ def _log(model: Any, name: str, **kwargs: Any) -> models.ModelInfo:
         return models.log_model(model, name, run_id=run.info.run_id, **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: models/api.py:140 calls fluent._run_id(), removed from tracking/fluent.py "
-    "by d8c4591 (use fluent._target()), so log_model without run_id raises AttributeError",
-)
 def test_log_model_into_the_active_run(tmp_path: Path) -> None:
     from sklearn.tree import DecisionTreeClassifier
 

@@ -303,11 +303,6 @@ def test_deleting_an_older_version_keeps_numbering(store: Store) -> None:
     assert store.create_model_version("iris", "runs:/r/m").version == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store/sql/registry.py create_model_version numbers max(version)+1, so "
-    "deleting the latest version hands its number to a different model",
-)
 def test_deleted_latest_version_number_is_not_reused(store: Store) -> None:
     _register(store, "iris", 3)
     store.delete_model_version("iris", 3)
@@ -438,22 +433,12 @@ def test_transition_missing_version_is_not_found(store: Store) -> None:
 
 
 # -- known bugs ------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store/sql/registry.py set_registered_model_alias accepts '/' (validate_key), "
-    "but models:/<name>@<alias> URIs cannot contain it, so the alias can never be loaded",
-)
 def test_alias_with_a_slash_is_refused(store: Store) -> None:
     _register(store, "iris", 1)
     with pytest.raises(InvalidInput):
         store.set_registered_model_alias("iris", "team/champion", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tracking/registry_client.py int(version) (lines 93-134) raises a bare "
-    "ValueError for 'abc' and truncates 1.9 to version 1 instead of raising InvalidInput",
-)
 @pytest.mark.parametrize("version", ["abc", 1.9])
 def test_client_bad_version_is_invalid_input(store: Store, version: object) -> None:
     from tunetrack.tracking.client import Client

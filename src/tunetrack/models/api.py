@@ -136,8 +136,7 @@ def log_model(
 
     artifact_path = _artifact_path(name)
     tag_key = _validation.validate_key(FLAVOR_TAG.format(name=artifact_path), "tag")
-    client = fluent._get_client()
-    run_id = run_id or fluent._run_id()
+    run_id, client = fluent.target_run(run_id)
     if client.list_artifacts(run_id, artifact_path):
         raise Conflict(
             f"run {run_id} already has artifacts at {artifact_path!r}: log the model under "

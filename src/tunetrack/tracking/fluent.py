@@ -239,11 +239,20 @@ def last_active_run() -> Run | None:
     return None if _last_run_id is None else _get_client().get_run(_last_run_id)
 
 
-def _target() -> tuple[str, Client]:
-    """The active run (started on demand) and the client of the store it lives in."""
+def target_run(run_id: str | None = None) -> tuple[str, Client]:
+    """A run to log into and the client of the store it lives in.
+
+    ``run_id=None`` means this thread's active run (started on demand, as MLflow does);
+    an active run's id gets that run's client; any other id, the current tracking URI's.
+    """
     stack = _stack.get()
-    active = stack[-1] if stack else start_run()
-    return active.info.run_id, active._client
+    if run_id is None:
+        active = stack[-1] if stack else start_run()
+        return active.info.run_id, active._client
+    for active in reversed(stack):
+        if active.info.run_id == run_id:
+            return run_id, active._client
+    return run_id, _get_client()
 
 
 # -- logging ---------------------------------------------------------------------------
@@ -260,14 +269,14 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
 ) -> None:
     """Log several metric points at one step."""
-    run_id, client = _target()
+    run_id, client = target_run()
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, timestamp, step)
 
 
 def log_param(key: str, value: Any) -> Any:
     """Log one param of the active run; returns ``value``."""
-    run_id, client = _target()
+    run_id, client = target_run()
     return client.log_param(run_id, key, value)
 
 
@@ -275,13 +284,13 @@ def log_params(params: Mapping[str, Any]) -> None:
     """Log several params of the active run in one write."""
     from tunetrack.entities import Param
 
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_batch(run_id, params=[Param(k, str(val)) for k, val in params.items()])
 
 
 def set_tag(key: str, value: Any) -> None:
     """Set one tag of the active run."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.set_tag(run_id, key, value)
 
 
@@ -289,49 +298,49 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     """Set several tags of the active run in one write."""
     from tunetrack.entities import RunTag
 
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_batch(run_id, tags=[RunTag(k, str(val)) for k, val in tags.items()])
 
 
 def delete_tag(key: str) -> None:
     """Remove one tag of the active run."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.delete_tag(run_id, key)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Copy one local file into the active run's artifacts."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_artifact(run_id, local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
     """Copy a local directory's contents into the active run's artifacts."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_artifacts(run_id, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
     """Save a string as an artifact of the active run."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_text(run_id, text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Save a dict as JSON (or YAML for .yaml/.yml) in the active run's artifacts."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_dict(run_id, dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str) -> None:
     """Save a matplotlib or plotly figure in the active run's artifacts."""
-    run_id, client = _target()
+    run_id, client = target_run()
     client.log_figure(run_id, figure, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """Where the active run's artifacts (or one of them) are stored."""
-    run_id, client = _target()
+    run_id, client = target_run()
     root = client.get_run(run_id).info.artifact_uri
     return root if not artifact_path else f"{root}/{artifact_path.lstrip('/')}"
 

@@ -90,7 +90,7 @@ class RegistryClientMixin:
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of a registered model."""
-        return self.store.get_model_version(name, int(version))
+        return self.store.get_model_version(name, version)
 
     def get_latest_version(self, name: str) -> ModelVersion:
         """The newest version of a registered model."""
@@ -107,7 +107,7 @@ class RegistryClientMixin:
 
     def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
         """Change a version's description."""
-        return self.store.update_model_version(name, int(version), description)
+        return self.store.update_model_version(name, version, description)
 
     def transition_model_version_stage(
         self,
@@ -118,20 +118,20 @@ class RegistryClientMixin:
     ) -> ModelVersion:
         """Move a version to Staging, Production, Archived or None."""
         return self.store.transition_model_version_stage(
-            name, int(version), ModelStage.parse(stage), archive_existing_versions
+            name, version, ModelStage.parse(stage), archive_existing_versions
         )
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete one version of a registered model."""
-        self.store.delete_model_version(name, int(version))
+        self.store.delete_model_version(name, version)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
         """Set a model version's tag."""
-        self.store.set_model_version_tag(name, int(version), key, str(value))
+        self.store.set_model_version_tag(name, version, key, str(value))
 
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` (e.g. champion) at ``version``; an existing alias moves."""
-        self.store.set_registered_model_alias(name, alias, int(version))
+        self.store.set_registered_model_alias(name, alias, version)
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         """Remove an alias."""

@@ -133,6 +133,8 @@ registered_models = Table(
     Column("description", Text, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
+    # the highest version number ever given out: deleted numbers are never reused
+    Column("last_version", Integer, nullable=False, server_default="0"),
 )
 
 registered_model_tags = Table(

@@ -53,11 +53,8 @@ class RegistryMixin:
         return with_retry(run)
 
     @staticmethod
-    def _model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
-        query = select(m.registered_models).where(_rm.name == name)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()  # serialises version numbering per model
-        row = conn.execute(query).first()
+    def _model_row(conn: Connection, name: str) -> Any:
+        row = conn.execute(select(m.registered_models).where(_rm.name == name)).first()
         if row is None:
             raise NotFound(f"no registered model named {name!r}")
         return row
@@ -143,6 +140,10 @@ class RegistryMixin:
     ) -> RegisteredModel:
         """Create a model name (Conflict if it exists)."""
         v.validate_name(name, "registered model", 256)
+        if "/" in name or "@" in name:
+            raise InvalidInput(
+                f"registered model name {name!r} cannot contain '/' or '@' (models:/ URIs use them)"
+            )
         tag_rows = self._tag_values(tags or {})
 
         def txn(conn: Connection) -> RegisteredModel:
@@ -253,10 +254,15 @@ class RegistryMixin:
         tag_rows = self._tag_values(tags or {})
 
         def txn(conn: Connection) -> ModelVersion:
-            self._model_row(conn, name, lock=True)
-            number = (
-                conn.execute(select(func.max(_mv.version)).where(_mv.name == name)).scalar() or 0
-            ) + 1
+            # the row update takes the model's row lock: concurrent registrations queue here
+            number = conn.execute(
+                update(m.registered_models)
+                .where(_rm.name == name)
+                .values(last_version=_rm.last_version + 1)
+                .returning(_rm.last_version)
+            ).scalar()
+            if number is None:
+                raise NotFound(f"no registered model named {name!r}")
             now = now_ms()
             conn.execute(
                 insert(m.model_versions).values(
@@ -406,6 +412,10 @@ class RegistryMixin:
         v.validate_key(alias, "alias")
         if alias.isdigit() or alias.lower() == "latest":
             raise InvalidInput(f"alias {alias!r} is reserved: it would read as a version")
+        if "/" in alias or "@" in alias:
+            raise InvalidInput(
+                f"alias {alias!r} cannot contain '/' or '@' (models:/ URIs use them)"
+            )
 
         def txn(conn: Connection) -> None:
             row = self._version_row(conn, name, version)

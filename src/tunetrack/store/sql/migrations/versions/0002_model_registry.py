@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_updated_time", sa.BigInteger, nullable=False),
+        sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_table(
         "registered_model_tags",
