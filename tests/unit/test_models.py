@@ -87,6 +87,17 @@ def _flip_byte(path: Path, offset: int = 100) -> None:
 
 
 @pytest.fixture
+def no_subprocess_after_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the run (which reads git state once) first, then refuse any subprocess."""
+    tunetrack.start_run()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail(f"a subprocess was started: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+@pytest.fixture
 def no_joblib_load(monkeypatch: pytest.MonkeyPatch) -> None:
     import joblib
 
@@ -489,3 +500,45 @@ def test_importing_models_stays_light(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+# -- the registry: models:/ URIs -----------------------------------------------------------
+
+
+def test_log_model_registers_versions_and_models_uris_load_them(
+    no_subprocess_after_start: None,
+) -> None:
+    client = tunetrack.Client()
+    first, X = _iris_rf()
+    second = RandomForestClassifier(n_estimators=3, max_depth=1, random_state=1).fit(
+        X, load_iris().target
+    )
+    one = log_model(first, "rf", registered_model_name="iris-rf")
+    two = log_model(second, "rf2", registered_model_name="iris-rf", run_id=one.run_id)
+    assert (one.registered_version, two.registered_version) == (1, 2)
+    assert client.get_model_version("iris-rf", 1).source == one.model_uri
+    client.set_registered_model_alias("iris-rf", "champion", 1)
+
+    def same(uri: str, model: Any) -> None:
+        np.testing.assert_array_equal(load_model(uri).predict_proba(X), model.predict_proba(X))
+
+    same("models:/iris-rf/1", first)
+    same("models:/iris-rf/2", second)
+    same("models:/iris-rf/latest", second)
+    same("models:/iris-rf@champion", first)
+    assert read_manifest("models:/iris-rf@champion").flavor == "sklearn"
+    assert isinstance(sklearn_load_model("models:/iris-rf/latest"), RandomForestClassifier)
+
+
+def test_models_uri_checks_the_sha256_too(no_joblib_load: None) -> None:
+    info = log_model(_iris_rf()[0], registered_model_name="tampered")
+    _flip_byte(_artifact_dir(info.run_id, "model") / "model.joblib")
+    with pytest.raises(ModelIntegrityError, match=r"'model\.joblib'"):
+        load_model("models:/tampered/1")
+
+
+def test_unknown_registered_model_version_or_alias_is_not_found() -> None:
+    log_model(_iris_rf()[0], registered_model_name="known")
+    for uri in ("models:/unknown/1", "models:/known/7", "models:/known@nobody"):
+        with pytest.raises(NotFound):
+            load_model(uri)
