@@ -46,6 +46,13 @@ _LAZY: dict[str, str] = {name: "tunetrack.tracking.fluent" for name in _FLUENT}
 _LAZY.update(
     {
         "Client": "tunetrack.tracking.client",
+        "TrialPruned": "tunetrack.sweep.trial",
+        "autolog": "tunetrack.autolog",
+        "models": "tunetrack.models",
+        "sklearn": "tunetrack.sklearn",
+        "xgboost": "tunetrack.xgboost",
+        "log_model": "tunetrack.models",
+        "load_model": "tunetrack.models",
         "RunStatus": "tunetrack.entities",
         "ViewType": "tunetrack.entities",
         "entities": "tunetrack.entities",
@@ -56,8 +63,10 @@ _LAZY.update(
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
-    from tunetrack import entities, errors  # noqa: F401
+    from tunetrack import autolog, entities, errors, models, sklearn, xgboost  # noqa: F401
     from tunetrack.entities import RunStatus, ViewType  # noqa: F401
+    from tunetrack.models import load_model, log_model  # noqa: F401
+    from tunetrack.sweep.trial import TrialPruned  # noqa: F401
     from tunetrack.tracking.client import Client  # noqa: F401
     from tunetrack.tracking.fluent import *  # noqa: F403
 

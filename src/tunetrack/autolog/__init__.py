@@ -18,9 +18,9 @@ import types
 import warnings
 from typing import Any
 
-from tunetrack.autolog._patch import AutologWarning, config, is_testing
+from tunetrack.autolog._patch import AutologWarning, config, is_testing, paused
 
-__all__ = ["INTEGRATIONS", "AutologWarning", "autolog", "enabled_integrations"]
+__all__ = ["INTEGRATIONS", "AutologWarning", "autolog", "enabled_integrations", "paused"]
 
 #: integration module -> the library it patches
 INTEGRATIONS = {"sklearn": "sklearn", "xgboost": "xgboost"}

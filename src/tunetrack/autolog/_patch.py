@@ -23,7 +23,7 @@ import os
 import threading
 import types
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,16 @@ _log = logging.getLogger("tunetrack.autolog")
 _inside: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tunetrack_autolog_inside", default=None
 )
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Fits inside this block are not logged (e.g. the folds of a cross-validation)."""
+    token = _inside.set("paused")
+    try:
+        yield
+    finally:
+        _inside.reset(token)
 
 
 class AutologWarning(UserWarning):
@@ -132,7 +142,7 @@ class Session:
             self.pending_tags = {}
         self.run = active
         self.run_id: str = active.info.run_id
-        self.client = active._client  # the client this run lives in (sweep workers pass theirs)
+        self.client = active.client  # the client this run lives in (sweep workers pass theirs)
         self.prepare()
 
     def prepare(self) -> None:

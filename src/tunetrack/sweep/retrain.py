@@ -63,6 +63,7 @@ def retrain(
             objective=config.objective,
             goals=tuple(sweep_goals(parent)),
             mode="retrain",
+            autolog=config.autolog,
         )
     )
     final = client.get_run(run.info.run_id)

@@ -321,6 +321,7 @@ class _SweepRun:
                 objective=self.config.objective,
                 goals=self.goals,
                 pruner=self._pruner(proposal),
+                autolog=self.config.autolog,
             )
 
     def _pruner(self, proposal: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from tunetrack.entities import Metric, Param, Run, RunStatus, RunTag
 from tunetrack.errors import InvalidInput
-from tunetrack.sweep.config import ObjectiveRef
+from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
 from tunetrack.sweep.strategies import Goal, TrialHandle
 from tunetrack.sweep.trial import Pruner, Trial, TrialPruned
@@ -64,6 +64,7 @@ class TrialTask:
     goals: Sequence[Goal]
     pruner: PrunerRef | Pruner | None = None
     mode: Literal["train", "retrain"] = "train"
+    autolog: Autolog | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
     values: dict[str, float] = {}
     error = None
     with activated(task.run, client):
+        _enable_autolog(task.autolog)
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in task.params.items()])
         try:
             objective = load_objective(task.objective)
@@ -169,3 +171,20 @@ def _record(
     if metrics or tags:
         client.flush()  # reported steps land before the final values
         client.log_batch(run_id, metrics=metrics, tags=tags)
+
+
+def _enable_autolog(settings: Autolog | None) -> None:
+    """Turn autolog on in this worker with the sweep's settings (loky workers start fresh).
+
+    Once per process and settings: later calls only update the options.
+    """
+    if settings is None or settings.disable:
+        return
+    from tunetrack.autolog import autolog
+
+    autolog(
+        log_models=settings.log_models,
+        log_datasets=settings.log_datasets,
+        log_importances=settings.log_importances,
+        silent=True,
+    )

@@ -52,7 +52,7 @@ class ActiveRun:
 
     def __init__(self, run: Run, client: Client) -> None:
         self._run = run
-        self._client = client
+        self.client = client  #: the client of the store this run lives in
 
     @property
     def info(self):  # type: ignore[no-untyped-def]
@@ -218,7 +218,7 @@ def _end(active: ActiveRun, status: RunStatus) -> None:
     with _state_lock:
         live = _live.pop(active.info.run_id, None)
     if live is not None:
-        active._client.set_terminated(active.info.run_id, status)
+        active.client.set_terminated(active.info.run_id, status)
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
@@ -248,10 +248,10 @@ def target_run(run_id: str | None = None) -> tuple[str, Client]:
     stack = _stack.get()
     if run_id is None:
         active = stack[-1] if stack else start_run()
-        return active.info.run_id, active._client
+        return active.info.run_id, active.client
     for active in reversed(stack):
         if active.info.run_id == run_id:
-            return run_id, active._client
+            return run_id, active.client
     return run_id, _get_client()
 
 
@@ -262,7 +262,7 @@ def log_metric(
     """Log a metric point to the active run (buffered; about a microsecond)."""
     stack = _stack.get()
     active = stack[-1] if stack else start_run()
-    active._client.log_metric(active.info.run_id, key, value, timestamp, step)
+    active.client.log_metric(active.info.run_id, key, value, timestamp, step)
 
 
 def log_metrics(
