@@ -64,12 +64,12 @@ def nan_metric(params):
 
 
 def stepwise(params, trial):
-    """Report ``x`` (slightly rising) for 20 steps; obey the pruner."""
+    """Report ``x`` (slightly rising) for 20 steps; obey the pruner before the last one."""
     x = params["x"]
     for step in range(20):
-        time.sleep(0.01)
+        time.sleep(0.02)
         trial.report(x + 0.001 * step, step)
-        if trial.should_prune():
+        if step < 19 and trial.should_prune():
             raise TrialPruned()
     return x + 0.02
 
