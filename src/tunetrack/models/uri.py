@@ -25,6 +25,7 @@ ACCEPTED_FORMS = (
     "runs:/<run_id>/<path>",
     "models:/<name>/<version>",
     "models:/<name>/latest",
+    "models:/<name>/<stage> (Staging, Production, Archived)",
     "models:/<name>@<alias>",
     "a local model directory (a path or file:// URI)",
     "an fsspec URL of a model directory (s3://..., memory://...)",
@@ -32,6 +33,7 @@ ACCEPTED_FORMS = (
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _BAD_SEGMENTS = {"", ".", ".."}
+_STAGES = {s.lower(): s for s in ("Staging", "Production", "Archived")}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ModelUri:
     name: str | None = None
     version: int | None = None  # None with alias None: the latest version
     alias: str | None = None
+    stage: str | None = None  # the latest version in this stage
     location: str | None = None
 
 
@@ -85,8 +88,12 @@ def parse_model_uri(uri: str | os.PathLike[str]) -> ModelUri:
             raise _malformed(uri, "a registry URI needs a model name and a version or alias")
         if version.lower() == "latest":
             return ModelUri("models", uri, name=name)
+        if version.lower() in _STAGES:
+            return ModelUri("models", uri, name=name, stage=_STAGES[version.lower()])
         if not version.isdigit() or int(version) < 1:
-            raise _malformed(uri, f"version {version!r} is not a positive integer or 'latest'")
+            raise _malformed(
+                uri, f"version {version!r} is not a positive integer, 'latest' or a stage"
+            )
         return ModelUri("models", uri, name=name, version=int(version))
     scheme = urllib.parse.urlsplit(uri).scheme
     if scheme in ("", "file") or _DRIVE.match(uri) or "://" in uri:
@@ -139,7 +146,7 @@ def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
         elif parsed.version is not None:
             version = client.get_model_version(parsed.name, parsed.version)
         else:
-            version = client.get_latest_version(parsed.name)
+            version = client.get_latest_version(parsed.name, parsed.stage)
         source = parse_model_uri(version.source)
         if source.kind == "models":
             raise InvalidInput(

@@ -92,9 +92,19 @@ class RegistryClientMixin:
         """One version of a registered model."""
         return self.store.get_model_version(name, version)
 
-    def get_latest_version(self, name: str) -> ModelVersion:
-        """The newest version of a registered model."""
-        return self.store.get_latest_version(name)
+    def get_latest_version(self, name: str, stage: ModelStage | str | None = None) -> ModelVersion:
+        """The newest version of a registered model (in ``stage``, if given)."""
+        if stage is None:
+            return self.store.get_latest_version(name)
+        stage = ModelStage.parse(stage)
+        quoted = name.replace("'", "''")
+        found = self.store.search_model_versions(
+            f"name = '{quoted}' and current_stage = '{stage.value}'", max_results=1
+        )
+        if not found:
+            self.store.get_registered_model(name)  # NotFound for an unknown name
+            raise NotFound(f"registered model {name!r} has no version in stage {stage.value}")
+        return found[0]
 
     def search_model_versions(
         self,
