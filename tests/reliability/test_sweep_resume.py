@@ -271,7 +271,7 @@ def test_ctrl_c_kills_in_flight_trials_and_resume_finishes(
     if n_jobs == 1:
         assert len(killed) == 1
         assert len(groups[RunStatus.FINISHED]) >= 3
-    else:  # a finished trial may be relabelled KILLED (the xfail below); its score stays
+    else:  # two workers: a trial that finished just before the interrupt stays FINISHED
         assert sum("score" in r.data.metrics for g in groups.values() for r in g) >= 3
 
     result = resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
@@ -281,11 +281,6 @@ def test_ctrl_c_kills_in_flight_trials_and_resume_finishes(
     assert {r.info.run_id for r in still_killed} == {r.info.run_id for r in killed}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resume_sweep rebuilds the strategy with the same seed (runner.py "
-    "_make_strategy), so a seeded sampler proposes the params of the first trials again",
-)
 def test_resume_does_not_repeat_earlier_params(
     start_sweep: Callable[..., SweepProcess], tracking_uri: str
 ) -> None:
@@ -299,12 +294,6 @@ def test_resume_does_not_repeat_earlier_params(
     assert len(set(xs)) == len(xs), "x is continuous: a repeat means a replayed proposal"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: runner.py _SweepRun._abandon_in_flight relabels every run in in_flight, "
-    "also one its worker already ended FINISHED whose result the orchestrator has not "
-    "consumed yet: the result is lost (KILLED, abandoned, rerun on resume)",
-)
 def test_abandoning_keeps_a_trial_its_worker_finished(tmp_path: Path, tracking_uri: str) -> None:
     """Deterministic form of a race seen with Ctrl-C under threading/loky n_jobs=2: a worker
     ends its run FINISHED, then the interrupt arrives before the orchestrator reads the

@@ -13,7 +13,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from tunetrack.sweep.worker import (
     InProcessPruner,
     PrunerRef,
     TrialResult,
+    TrialState,
     TrialTask,
     execute_trial,
 )
@@ -166,6 +167,7 @@ class _SweepRun:
         self.n_jobs = 1 if config.parallel.backend == "sequential" else config.parallel.n_jobs
         self.in_processes = config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
         self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-")
+        self.previous = trial_runs(client, parent) if resuming else []
         self.strategy = self._make_strategy()
         self.budget = config.budget.trials
         if "trials" not in config.budget.model_fields_set and self.strategy.total is not None:
@@ -187,11 +189,15 @@ class _SweepRun:
         storage = None
         if self.in_processes and self.config.early_terminate is not None:
             storage = f"journal:{self._tmp.name}/study.log"  # workers prune through the file
+        seed = self.config.seed
+        if seed is not None and self.previous:
+            # a resumed sampler must not replay the first run's random sequence
+            seed = (seed + 7919 * len(self.previous)) % 2**32
         return make_strategy(
             self.config.method,
             self.config.space,
             self.goals,
-            seed=self.config.seed,
+            seed=seed,
             pruner=self.config.early_terminate,
             storage=storage,
             study_name=f"sweep-{self.sweep_id}",
@@ -380,19 +386,38 @@ class _SweepRun:
         )
 
     def _abandon_in_flight(self, status: RunStatus, why: str) -> None:
-        """End the runs of trials whose worker is gone; tell the strategy they failed."""
+        """End the runs of trials whose result never came back; tell the strategy.
+
+        A worker may have finished (and recorded) its trial just before the orchestrator
+        stopped listening: such a run keeps its status and its result counts.
+        """
         for optuna_number, run_id in list(self.in_flight.items()):
-            self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
-            self.client.set_terminated(run_id, status)
+            run = self.client.get_run(run_id)
+            if run.info.status.is_terminal:
+                state, values = self._outcome(run.info.status, run.data.metrics)
+            else:
+                self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
+                self.client.set_terminated(run_id, status)
+                state, values = "failed", None
+                self.asked -= 1  # an abandoned trial does not use up the budget
             with contextlib.suppress(InvalidInput):
-                self.strategy.tell(optuna_number, None, "failed")
-            self.asked -= 1  # an abandoned trial does not use up the budget
+                self.strategy.tell(optuna_number, values, state)
         self.in_flight.clear()
 
     # -- resume ----------------------------------------------------------------------------
+    def _outcome(
+        self, status: RunStatus, metrics: Mapping[str, float]
+    ) -> tuple[TrialState, list[float] | None]:
+        """A recorded trial's state and goal values, as the strategy is told them."""
+        if status == RunStatus.PRUNED:
+            return "pruned", None
+        if status == RunStatus.FINISHED and all(g.name in metrics for g in self.goals):
+            return "complete", [metrics[g.name] for g in self.goals]
+        return "failed", None
+
     def _replay(self) -> None:
         """Feed every earlier trial to the new strategy, in trial-number order."""
-        trials = trial_runs(self.client, self.parent)
+        trials = self.previous
         highest = -1
         for run in trials:
             tags = run.data.tags
@@ -406,15 +431,7 @@ class _SweepRun:
             else:
                 abandoned = T.TRIAL_ABANDONED in tags or status == RunStatus.KILLED
             params = json.loads(tags[T.TRIAL_PARAMS])
-            state = {RunStatus.FINISHED: "complete", RunStatus.PRUNED: "pruned"}.get(
-                status, "failed"
-            )
-            values = None
-            if state == "complete":
-                try:
-                    values = [run.data.metrics[g.name] for g in self.goals]
-                except KeyError:
-                    state = "failed"
+            state, values = self._outcome(status, run.data.metrics)
             steps = None
             if state == "pruned":
                 history = self.client.get_metric_history(run.info.run_id, self.goals[0].name)
