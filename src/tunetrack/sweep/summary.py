@@ -104,7 +104,10 @@ def _log_charts(client: Client, sweep_id: str, strategy: Strategy) -> None:
     wrote = False
     for name, make in charts.items():
         try:
-            figure = make()
+            with warnings.catch_warnings():
+                # optuna's notes on small studies ("importances will be equal") are noise here
+                warnings.simplefilter("ignore", UserWarning)
+                figure = make()
         except (ValueError, RuntimeError) as exc:  # e.g. importance needs varied params
             warnings.warn(f"sweep chart {name} skipped: {exc}", stacklevel=2)
             continue

@@ -174,14 +174,18 @@ def _record(
 
 
 def _enable_autolog(settings: Autolog | None) -> None:
-    """Turn autolog on in this worker with the sweep's settings (loky workers start fresh).
+    """Set autolog in this worker as the sweep file says (loky workers start fresh, and
+    a reused worker may still carry an earlier sweep's setting).
 
-    Once per process and settings: later calls only update the options.
+    Patching happens once per process: later calls only update the options.
     """
-    if settings is None or settings.disable:
+    if settings is None:
         return
     from tunetrack.autolog import autolog
 
+    if settings.disable:
+        autolog(disable=True)
+        return
     autolog(
         log_models=settings.log_models,
         log_datasets=settings.log_datasets,
