@@ -399,3 +399,9 @@ def _fallback_model(session: Session, model: Any) -> None:
             path = os.path.join(tmp, "model.joblib")
             joblib.dump(model, path)
         session.artifacts.log_artifact(path, "model")
+
+
+def estimator_tags(est: Any) -> dict[str, str]:
+    """The ``estimator_name`` / ``estimator_class`` tags of a fitted object."""
+    cls = type(est)
+    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}

@@ -129,11 +129,7 @@ class SklearnSession(Session):
     """One outermost scikit-learn fit and what it logs."""
 
     def __init__(self, est: Any, cfg: AutologConfig, args: tuple, kwargs: dict) -> None:
-        cls = type(est)
-        tags = {
-            "estimator_name": cls.__name__,
-            "estimator_class": f"{cls.__module__}.{cls.__name__}",
-        }
+        tags = c.estimator_tags(est)
         super().__init__(INTEGRATION, cfg, args, kwargs, tags)
         self.est = est
         self.X = args[0] if args else kwargs.get("X")

@@ -206,18 +206,14 @@ class FitSession(XGBoostSession):
     """``XGBClassifier().fit(X, y, eval_set=...)`` and the other wrappers."""
 
     def __init__(self, est: Any, cfg: AutologConfig, args: tuple, kwargs: dict) -> None:
-        cls = type(est)
-        tags = {
-            "estimator_name": cls.__name__,
-            "estimator_class": f"{cls.__module__}.{cls.__name__}",
-        }
+        tags = c.estimator_tags(est)
         super().__init__(cfg, args, kwargs, tags)
         self.est = est
         self.params = est.get_params()
         self.X = args[0] if args else kwargs.get("X")
         self.y = args[1] if len(args) > 1 else kwargs.get("y")
         self._user_callbacks = est.callbacks
-        self._rf = "XGBRF" in cls.__name__  # random forests refuse callbacks
+        self._rf = "XGBRF" in type(est).__name__  # random forests refuse callbacks
 
     def prepare(self) -> None:
         if not self._rf:  # ours goes after the user's own callbacks
