@@ -9,6 +9,7 @@ when it is unreachable they are skipped locally and fail in CI (``CI=true``).
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import tunetrack
 from tunetrack.entities import Run
 from tunetrack.store.base import Store
 
@@ -155,3 +157,40 @@ def make_run(store: Store, experiment_id: str) -> Callable[..., Run]:
         return store.create_run(experiment or experiment_id, **kwargs)
 
     return _make
+
+
+_TRACKING_ENV = (
+    "TUNETRACK_TRACKING_URI",
+    "TUNETRACK_EXPERIMENT_ID",
+    "TUNETRACK_EXPERIMENT_NAME",
+    "TUNETRACK_ARTIFACT_ROOT",
+)
+
+
+@pytest.fixture
+def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Isolate the fluent API's process-wide state; yield this test's tracking URI.
+
+    The test tracks into a fresh ``sqlite:///{tmp_path}/t.db``, starts with no active
+    experiment, runs inside ``tmp_path`` (nothing lands in the repository), and leaves no
+    active run or SIGTERM handler behind.
+    """
+    from tunetrack.tracking import fluent
+
+    for name in _TRACKING_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    uri = f"sqlite:///{tmp_path}/t.db"
+    tunetrack.set_tracking_uri(uri)
+    fluent._experiment_id = None
+    try:
+        yield uri
+    finally:
+        try:
+            while tunetrack.active_run() is not None:
+                tunetrack.end_run()
+        finally:
+            fluent._experiment_id = None
+            tunetrack.set_tracking_uri(None)
+            signal.signal(signal.SIGTERM, sigterm)

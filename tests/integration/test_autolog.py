@@ -8,7 +8,6 @@ afterwards. XGBoost lives in ``test_autolog_xgboost.py``.
 from __future__ import annotations
 
 import json
-import signal
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,36 +35,14 @@ from tunetrack.tracking.client import Client
 
 Data = tuple[Any, ...]  # (X, y) or (X_train, y_train, X_val, y_val)
 
-_ENV = (
-    "TUNETRACK_TRACKING_URI",
-    "TUNETRACK_EXPERIMENT_ID",
-    "TUNETRACK_EXPERIMENT_NAME",
-    "TUNETRACK_ARTIFACT_ROOT",
-)
-
-
 @pytest.fixture(autouse=True)
-def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite store in ``tmp_path``, testing mode on, autolog off afterwards."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TUNETRACK_AUTOLOG_TESTING", "true")
-    monkeypatch.chdir(tmp_path)
-    sigterm = signal.getsignal(signal.SIGTERM)
-    uri = f"sqlite:///{tmp_path}/t.db"
-    tunetrack.set_tracking_uri(uri)
-    fluent._experiment_id = None
     try:
-        yield uri
+        yield isolated_tracking
     finally:
-        try:
-            autolog(disable=True)
-            while tunetrack.active_run() is not None:
-                tunetrack.end_run()
-        finally:
-            fluent._experiment_id = None
-            tunetrack.set_tracking_uri(None)
-            signal.signal(signal.SIGTERM, sigterm)
+        autolog(disable=True)
 
 
 @pytest.fixture(scope="module")
@@ -426,7 +403,8 @@ def test_the_package_is_callable_and_silent_mode_hides_failures(
     monkeypatch.setattr(Client, "log_batch", broken)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning would fail the test
-        DecisionTreeClassifier(max_depth=2).fit(X, y)
+        fitted = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    assert fitted.get_depth() == 2  # the user's fit is untouched by the failed logging
 
 
 def test_threads_log_their_own_runs(cancer: Data) -> None:

@@ -7,7 +7,6 @@ Same isolation as ``test_autolog.py``: a fresh store per test, testing mode on
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,41 +23,18 @@ from tunetrack.autolog import autolog, enabled_integrations
 from tunetrack.autolog import xgboost as autolog_xgboost
 from tunetrack.entities import Run, RunStatus
 from tunetrack.models import load_model
-from tunetrack.tracking import fluent
 from tunetrack.tracking.client import Client
 
 Data = tuple[Any, ...]  # (X, y) or (X_train, y_train, X_val, y_val)
 
-_ENV = (
-    "TUNETRACK_TRACKING_URI",
-    "TUNETRACK_EXPERIMENT_ID",
-    "TUNETRACK_EXPERIMENT_NAME",
-    "TUNETRACK_ARTIFACT_ROOT",
-)
-
-
 @pytest.fixture(autouse=True)
-def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite store in ``tmp_path``, testing mode on, autolog off afterwards."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TUNETRACK_AUTOLOG_TESTING", "true")
-    monkeypatch.chdir(tmp_path)
-    sigterm = signal.getsignal(signal.SIGTERM)
-    uri = f"sqlite:///{tmp_path}/t.db"
-    tunetrack.set_tracking_uri(uri)
-    fluent._experiment_id = None
     try:
-        yield uri
+        yield isolated_tracking
     finally:
-        try:
-            autolog(disable=True)
-            while tunetrack.active_run() is not None:
-                tunetrack.end_run()
-        finally:
-            fluent._experiment_id = None
-            tunetrack.set_tracking_uri(None)
-            signal.signal(signal.SIGTERM, sigterm)
+        autolog(disable=True)
 
 
 @pytest.fixture(scope="module")

@@ -274,8 +274,9 @@ def test_log_metric_rows_keeps_special_floats(store: Store, run_id: str) -> None
     assert metrics["i"] == -INF
 
 
-def test_log_metric_rows_with_no_rows_is_a_no_op(store: Store) -> None:
+def test_log_metric_rows_with_no_rows_is_a_no_op(store: Store, run_id: str) -> None:
     store.log_metric_rows([])
+    assert store.get_run(run_id).data.metrics == {}
 
 
 def test_log_metric_rows_to_a_missing_run_is_not_found(store: Store, run_id: str) -> None:
