@@ -47,6 +47,8 @@ SEED = 42
 TARGET_SPEEDUP = 1.7  # tunetrack n_jobs 2 (loky) vs n_jobs 1, on 2 cores
 EXPERIMENT = "scaling"
 OBJECTIVE_FILE = "busy.py"
+SERIAL_NAME = "busy loop alone (in process)"
+LIMIT_NAME = "joblib loky alone (limit)"
 WARM_FILE = "busy_warm.py"  # the same with a tiny loop, for the untimed warm-up sweep
 SWEEP_YAML = f"""\
 name: scaling
@@ -175,6 +177,22 @@ def tunetrack_sweep(tmp: Path, config: Any, trials: int) -> Sample:
     return Sample(seconds, problem, durations, config.parallel.n_jobs)
 
 
+def _context(row: Row, base: Row, speedup: float, limit: Row | None, serial: Row | None) -> str:
+    """For the target row, on a loaded machine: how it compares with what plain processes
+    reached in the same run, and the speedup it would have with both cores free (the n_jobs
+    1 sweep's trial time split over the workers, plus the time this run spent outside trials)."""
+    parts = []
+    if limit is not None and serial is not None:
+        limit_speedup = serial.seconds / limit.seconds
+        parts.append(f"{speedup / limit_speedup:.0%} of joblib's {limit_speedup:.2f}x")
+    work = base.best.trial_seconds if base.best else None
+    outside = row.best.outside_trials if row.best else None
+    if work and outside is not None:
+        free = base.seconds / (sum(work) / row.n_jobs + outside)
+        parts.append(f"free cores est. {free:.2f}x")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def print_table(rows: list[Row], trials: int) -> None:
     by_name = {r.name: r for r in rows}
     header = (
@@ -195,6 +213,8 @@ def print_table(rows: list[Row], trials: int) -> None:
         outside = row.best.outside_trials if row.best else None
         outside_shown = "-" if outside is None else f"{outside:.2f}"
         vs = f"vs {row.baseline}" if base else ""
+        if row.target and base is not None and speedup is not None:
+            vs += _context(row, base, speedup, by_name.get(LIMIT_NAME), by_name.get(SERIAL_NAME))
         note = "; ".join(x for x in (vs, row.note) if x)
         print(
             f"{row.name:<42} {row.n_jobs:>6} {row.seconds:>7.2f} {row.seconds / trials:>8.3f} "
@@ -241,11 +261,11 @@ def main() -> None:
         warm = [f"objective={WARM_FILE}:objective", "budget.trials=2"]
         tunetrack_sweep(tmp, load_sweep_config(sweep_file, warm), 2)
 
-        serial_name, ours_name = "busy loop alone (in process)", "tunetrack run_sweep, n_jobs 1"
+        serial_name, ours_name = SERIAL_NAME, "tunetrack run_sweep, n_jobs 1"
         rows = [
             Row(serial_name, 1, lambda: raw_serial(trials, iterations)),
             Row(
-                "joblib loky alone (limit)",
+                LIMIT_NAME,
                 2,
                 lambda: raw_loky(trials, iterations),
                 baseline=serial_name,
