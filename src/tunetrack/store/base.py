@@ -101,8 +101,12 @@ class Store(ModelRegistry):
         parent_run_id: str | None = None,
         run_id: str | None = None,
         status: RunStatus = RunStatus.RUNNING,
+        params: Mapping[str, str] | None = None,
     ) -> Run:
-        """Create a run in an active experiment, nested under ``parent_run_id`` if given."""
+        """Create a run in an active experiment, nested under ``parent_run_id`` if given.
+
+        ``params`` are logged in the same transaction (a sweep trial's proposal).
+        """
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:

@@ -42,10 +42,12 @@ def retrain(
         raise InvalidInput("an alias needs a registered model name (register_as / --register)")
     source = best_trial(client, sweep_id, constraints=constraints)
     number = int(source.data.tags[T.TRIAL_NUMBER])
+    params = trial_params(source)
     run = client.create_run(
         parent.info.experiment_id,
         run_name=f"{config.name}-retrain",
         parent_run_id=sweep_id,
+        params=params,
         tags={
             T.RUN_TYPE: "retrain",
             T.SWEEP_ID: sweep_id,
@@ -59,7 +61,7 @@ def retrain(
             run=run,
             sweep_id=sweep_id,
             number=number,
-            params=trial_params(source),
+            params=params,
             objective=config.objective,
             goals=tuple(sweep_goals(parent)),
             mode="retrain",

@@ -308,6 +308,7 @@ class _SweepRun:
                 self.parent.info.experiment_id,
                 run_name=f"{self.config.name}-{number}",
                 parent_run_id=self.sweep_id,
+                params=proposal.params,
                 tags={
                     T.RUN_TYPE: "trial",
                     T.SWEEP_ID: self.sweep_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from tunetrack.entities import Metric, Param, Run, RunStatus, RunTag
+from tunetrack.entities import Metric, Run, RunStatus, RunTag
 from tunetrack.errors import InvalidInput
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
@@ -137,8 +137,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
     values: dict[str, float] = {}
     error = None
     with activated(task.run, client):
-        _enable_autolog(task.autolog)
-        client.log_batch(run_id, params=[Param(k, str(v)) for k, v in task.params.items()])
+        _enable_autolog(task.autolog)  # (the run was created with the trial's params)
         try:
             objective = load_objective(task.objective)
             output = (

@@ -115,8 +115,10 @@ class Client(RegistryClientMixin):
         tags: Mapping[str, Any] | None = None,
         run_name: str | None = None,
         parent_run_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Create a RUNNING run (nested under ``parent_run_id`` if given)."""
+        """Create a RUNNING run (nested under ``parent_run_id`` if given), with its first
+        ``params`` and ``tags`` written in the same transaction."""
         run = self.store.create_run(
             str(experiment_id),
             start_time=now_ms() if start_time is None else int(start_time),
@@ -124,6 +126,7 @@ class Client(RegistryClientMixin):
             run_name=run_name,
             tags=_str_values(tags),
             parent_run_id=parent_run_id,
+            params=_str_values(params),
         )
         _checked_runs.add(run.info.run_id)
         return run

@@ -79,6 +79,16 @@ def _checked_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
     ]
 
 
+def _param_values(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Validated (key, value) pairs of params."""
+    if len(params) > v.MAX_PARAMS_PER_BATCH:
+        raise InvalidInput(f"{len(params)} params in one batch; at most {v.MAX_PARAMS_PER_BATCH}")
+    return [
+        (k, v.validate_value(val, "param", k, v.MAX_PARAM_VALUE_LENGTH))
+        for k, val in ((v.validate_key(key, "param"), val) for key, val in params.items())
+    ]
+
+
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), _IN_CHUNK):
         yield items[i : i + _IN_CHUNK]
@@ -178,6 +188,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         parent_run_id: str | None = None,
         run_id: str | None = None,
         status: RunStatus = RunStatus.RUNNING,
+        params: Mapping[str, str] | None = None,
     ) -> Run:
         """Create a run in an active experiment, nested under ``parent_run_id`` if given."""
         eid = self._exp_key(experiment_id)
@@ -187,6 +198,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         name = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH) if run_name else None
         name = name or random_run_name()
         tag_rows = self._tag_values(tags or {})
+        param_rows = _param_values(params or {})
 
         def txn() -> Run:
             with write_transaction(self._engine) as conn:
@@ -219,13 +231,14 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     conn.execute(insert(m.runs).values(**self._info_values(info)))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
-                if tag_rows:
-                    conn.execute(
-                        insert(m.tags),
-                        [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows],
-                    )
+                for table, rows in ((m.tags, tag_rows), (m.params, param_rows)):
+                    if rows:
+                        conn.execute(
+                            insert(table),
+                            [{"run_id": run_id, "key": k, "value": val} for k, val in rows],
+                        )
             self._run_experiment[run_id] = eid
-            return Run(info, RunData(tags=dict(tag_rows)))
+            return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
         return with_retry(txn)
 
@@ -355,8 +368,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             )
         new_params: dict[str, str] = {}
         for p in params:
-            key = v.validate_key(p.key, "param")
-            value = v.validate_value(p.value, "param", key, v.MAX_PARAM_VALUE_LENGTH)
+            ((key, value),) = _param_values({p.key: p.value})
             if new_params.setdefault(key, value) != value:
                 raise InvalidInput(f"param {key!r} is given twice with different values")
         tag_rows = self._tag_values({t.key: t.value for t in tags})
@@ -412,8 +424,11 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             stmt = self._insert(m.params).values(
                 [{"run_id": run_id, "key": k, "value": val} for k, val in new.items()]
             )
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "key"]))
-            bad = clashes()  # a concurrent writer may have won the race
+            inserted = conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["run_id", "key"])
+            ).rowcount
+            if inserted != len(new):  # some existed already, or a concurrent writer won
+                bad = clashes()
         if bad:
             raise Conflict(f"params of run {run_id!r} cannot change once logged: " + "; ".join(bad))
 
