@@ -54,6 +54,7 @@ def _load(ref: ObjectiveRef) -> Callable[..., Any]:
     return function
 
 
+@functools.cache
 def wants_trial(function: Callable[..., Any]) -> bool:
     """Whether the objective takes ``(params, trial)`` rather than ``(params)``."""
     try:

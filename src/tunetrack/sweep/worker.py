@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import traceback
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from tunetrack.entities import Metric, Run, RunStatus, RunTag
+from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
@@ -115,12 +116,19 @@ def returned_metrics(output: object, goals: Sequence[Goal]) -> dict[str, float]:
     )
 
 
+@functools.cache
+def _client(tracking_uri: str) -> Any:
+    """One Client per store in each worker process."""
+    from tunetrack.tracking.client import Client
+
+    return Client(tracking_uri)
+
+
 def execute_trial(task: TrialTask) -> TrialResult:
     """Run one trial in this process and record it in its (already created) run."""
-    from tunetrack.tracking.client import Client
     from tunetrack.tracking.fluent import activated
 
-    client = Client(task.tracking_uri)
+    client = _client(task.tracking_uri)
     run_id = task.run.info.run_id
     pruner = task.pruner.open() if isinstance(task.pruner, PrunerRef) else task.pruner
     trial = Trial(
@@ -163,13 +171,15 @@ def execute_trial(task: TrialTask) -> TrialResult:
 def _record(
     client: Any, run_id: str, values: Mapping[str, float], step: int | None, error: str | None
 ) -> None:
-    """Log the returned metrics as the latest points, and the error line as a tag."""
-    now = time.time_ns() // 1_000_000
-    metrics = [Metric(k, v, now, step or 0) for k, v in values.items()]
-    tags = [RunTag(ERROR_TAG, error[:5000])] if error else []
-    if metrics or tags:
-        client.flush()  # reported steps land before the final values
-        client.log_batch(run_id, metrics=metrics, tags=tags)
+    """Log the returned metrics as the latest points, and the error line as a tag.
+
+    The metrics go through the batched writer after the reported steps, so they are the
+    latest values; ``set_terminated`` writes them in one batch before the status.
+    """
+    for key, value in values.items():
+        client.log_metric(run_id, key, value, step=step or 0)
+    if error:
+        client.set_tag(run_id, ERROR_TAG, error[:5000])
 
 
 def _enable_autolog(settings: Autolog | None) -> None:

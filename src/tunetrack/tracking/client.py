@@ -29,6 +29,7 @@ from tunetrack.tracking.registry_client import RegistryClientMixin
 from tunetrack.tracking.writer import MetricWriter, existing_writer, writer_for
 
 _checked_runs: set[str] = set()  # runs known to exist: log_metric checks a run once
+_artifact_uris: dict[str, str] = {}  # run id -> artifact root
 
 
 class Client(RegistryClientMixin):
@@ -234,7 +235,10 @@ class Client(RegistryClientMixin):
 
     # -- artifacts -----------------------------------------------------------------------
     def _artifacts(self, run_id: str) -> ArtifactRepository:
-        return ArtifactRepository(self.store.get_run(run_id).info.artifact_uri)
+        uri = _artifact_uris.get(run_id)  # a run's artifact location never changes
+        if uri is None:
+            uri = _artifact_uris[run_id] = self.store.get_run(run_id).info.artifact_uri
+        return ArtifactRepository(uri)
 
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None

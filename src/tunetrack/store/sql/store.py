@@ -323,9 +323,17 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> RunInfo:
             with write_transaction(self._engine) as conn:
-                if values:
-                    conn.execute(update(m.runs).where(m.runs.c.run_id == run_id).values(**values))
-                return self._info(self._run_row(conn, run_id))
+                if not values:
+                    return self._info(self._run_row(conn, run_id))
+                row = conn.execute(
+                    update(m.runs)
+                    .where(m.runs.c.run_id == run_id)
+                    .values(**values)
+                    .returning(*m.runs.c)
+                ).first()
+                if row is None:
+                    raise NotFound(f"no run with id {run_id!r}")
+                return self._info(row)
 
         return with_retry(txn)
 
