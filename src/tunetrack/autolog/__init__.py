@@ -33,6 +33,8 @@ def autolog(
     disable: bool = False,
     silent: bool = False,
     max_tuning_runs: int | None = 50,
+    *,
+    imported_only: bool = False,
 ) -> None:
     """Turn on autologging for every installed integration (or off, with ``disable=True``).
 
@@ -44,6 +46,9 @@ def autolog(
         silent: report logging failures through :mod:`logging` instead of warnings.
         max_tuning_runs: most child runs logged per search CV (best-ranked first);
             None logs every candidate.
+        imported_only: only patch libraries this process has imported already (sweep
+            workers use it so an objective that never touches XGBoost does not pay
+            for importing it).
     """
     for name, library in INTEGRATIONS.items():
         if disable:
@@ -51,6 +56,8 @@ def autolog(
                 importlib.import_module(f"tunetrack.autolog.{name}").autolog(disable=True)
             continue
         if importlib.util.find_spec(library) is None:
+            continue
+        if imported_only and library not in sys.modules:
             continue
         options: dict[str, Any] = {
             "log_models": log_models,

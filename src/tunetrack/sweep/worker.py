@@ -145,9 +145,9 @@ def execute_trial(task: TrialTask) -> TrialResult:
     values: dict[str, float] = {}
     error = None
     with activated(task.run, client):
-        _enable_autolog(task.autolog)  # (the run was created with the trial's params)
         try:
             objective = load_objective(task.objective)
+            _enable_autolog(task.autolog)
             output = (
                 objective(task.params, trial) if wants_trial(objective) else objective(task.params)
             )
@@ -186,7 +186,9 @@ def _enable_autolog(settings: Autolog | None) -> None:
     """Set autolog in this worker as the sweep file says (loky workers start fresh, and
     a reused worker may still carry an earlier sweep's setting).
 
-    Patching happens once per process: later calls only update the options.
+    It runs after the objective's module is loaded and patches the libraries that module
+    imported (scikit-learn, XGBoost): a pure-Python objective pays for neither. Patching
+    happens once per process; later calls only update the options.
     """
     if settings is None:
         return
@@ -200,4 +202,5 @@ def _enable_autolog(settings: Autolog | None) -> None:
         log_datasets=settings.log_datasets,
         log_importances=settings.log_importances,
         silent=True,
+        imported_only=True,
     )
