@@ -1,0 +1,115 @@
+"""The sweep commands of the CLI, end to end on the example sweeps in ``sweeps/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tunetrack.cli import app
+from tunetrack.entities import RunStatus
+from tunetrack.sweep import tags as T
+from tunetrack.sweep.runner import trial_runs
+from tunetrack.tracking.client import Client
+
+SWEEPS = Path(__file__).parents[2] / "sweeps"
+EXAMPLES = sorted(SWEEPS.glob("*.yaml"))
+
+
+@pytest.fixture
+def uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TUNETRACK_TRACKING_URI", raising=False)
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def cli(*args: str) -> dict | list:  # type: ignore[type-arg]
+    """Run a command with --json and parse its JSON (what follows any message lines)."""
+    result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    first = next(i for i, line in enumerate(lines) if line[:1] in "{[")
+    return json.loads("\n".join(lines[first:]))
+
+
+def run_file(path: Path, uri: str, *overrides: str) -> dict:  # type: ignore[type-arg]
+    sets = [x for o in ("budget.trials=3", *overrides) for x in ("--set", o)]
+    out = cli("sweep", "run", str(path), *sets, "--tracking-uri", uri, "--no-progress")
+    assert isinstance(out, dict)
+    return out
+
+
+def test_examples_are_the_five_documented_sweeps() -> None:
+    names = {p.stem for p in EXAMPLES}
+    assert names == {
+        "iris_rf", "breast_cancer_xgb", "diabetes_hyperopt", "wine_grid", "digits_pareto"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_sweep_runs_end_to_end(path: Path, uri: str) -> None:
+    out = run_file(path, uri)
+    client = Client(uri)
+    parent = client.get_run(out["sweep_id"])
+    assert parent.info.status == RunStatus.FINISHED
+    trials = trial_runs(client, parent)
+    assert len(trials) == 3
+    for run in trials:
+        assert run.info.parent_run_id == parent.info.run_id
+        assert run.info.status in (RunStatus.FINISHED, RunStatus.PRUNED)
+        assert set(json.loads(run.data.tags[T.TRIAL_PARAMS])) <= set(run.data.params)
+        assert run.data.metrics, f"trial {run.info.run_id} logged no metrics"
+
+
+def test_status_list_best_compare_and_retrain(uri: str) -> None:
+    out = run_file(SWEEPS / "wine_grid.yaml", uri, "budget.trials=4")
+    sweep_id = out["sweep_id"]
+    listed = cli("sweep", "list", "--tracking-uri", uri)
+    assert [s["run_id"] for s in listed] == [sweep_id]
+    status = cli("sweep", "status", sweep_id, "--tracking-uri", uri)
+    assert [t["number"] for t in status["trials"]] == [0, 1, 2, 3]
+    assert status["counts"] == {"FINISHED": 4}
+    best = cli("best", sweep_id, "--tracking-uri", uri)
+    values = [t["accuracy"] for t in status["trials"]]
+    assert best["value"] == max(values)
+    assert best["run_id"] == status["best_run_id"]
+    impossible = CliRunner().invoke(
+        app, ["best", sweep_id, "-c", "metrics.accuracy > 2", "--tracking-uri", uri]
+    )
+    assert impossible.exit_code == 1
+    assert "no finished trial" in impossible.output
+    first, second = (t["run_id"] for t in status["trials"][:2])
+    compared = cli("runs", "compare", first, second, "--tracking-uri", uri)
+    assert [r["run_id"] for r in compared] == [first, second]
+    retrained = cli("retrain", sweep_id, "--tracking-uri", uri)
+    assert retrained["source_run_id"] == best["run_id"]
+    run = Client(uri).get_run(retrained["run_id"])
+    assert run.info.parent_run_id == sweep_id
+    assert run.data.tags[T.RUN_TYPE] == "retrain"
+
+
+def test_registering_twice_moves_the_champion(uri: str) -> None:
+    extra = ("retrain.register_as=iris-classifier", "retrain.alias=champion")
+    run_file(SWEEPS / "iris_rf.yaml", uri, *extra)
+    client = Client(uri)
+    assert client.get_model_version_by_alias("iris-classifier", "champion").version == 1
+    run_file(SWEEPS / "iris_rf.yaml", uri, *extra)
+    model = client.get_registered_model("iris-classifier")
+    assert model.latest_version == 2
+    assert dict(model.aliases) == {"champion": 2}
+    assert client.get_model_version("iris-classifier", 1).aliases == ()
+
+
+def test_a_bad_sweep_file_is_one_line_per_problem(tmp_path: Path, uri: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "objective: nope.py:train\nmetric: {name: acc, goal: maximize}\n"
+        "parameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.01}\n"
+    )
+    result = CliRunner().invoke(app, ["sweep", "run", str(bad), "--tracking-uri", uri])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{bad}:1: objective:" in result.output
+    assert f"{bad}:4: parameters.lr" in result.output
