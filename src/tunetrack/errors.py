@@ -7,8 +7,8 @@
     ├── Conflict              code RESOURCE_CONFLICT    HTTP 409
     └── StoreError            code STORE_ERROR          HTTP 500
 
-Every error carries a ``code`` that maps to an HTTP status, so the server can send it as
-JSON and a REST client can raise the same exception type again (:func:`from_code`).
+Every error carries a ``code`` that maps to an HTTP status, so a server can send it as
+JSON (``to_dict``) and a client can raise the same exception type again.
 """
 
 from __future__ import annotations
@@ -63,13 +63,3 @@ class StoreError(TunetrackError):
     code = "STORE_ERROR"
     http_status = 500
 
-
-_BY_CODE: dict[str, type[TunetrackError]] = {
-    cls.code: cls
-    for cls in (TunetrackError, ConfigError, InvalidInput, NotFound, Conflict, StoreError)
-}
-
-
-def from_code(code: str, message: str) -> TunetrackError:
-    """Rebuild the error a server sent as ``{"error_code": code, "message": message}``."""
-    return _BY_CODE.get(code, TunetrackError)(message)
