@@ -290,9 +290,3 @@ def example_to_dict(example: Any) -> dict[str, Any]:
         else {"data": payload["data"]}
     )
 
-
-def example_from_dict(data: Mapping[str, Any]) -> pd.DataFrame:
-    """The DataFrame stored by :func:`example_to_dict`."""
-    import pandas as pd
-
-    return pd.DataFrame(data["data"], columns=data.get("columns"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 
@@ -16,7 +15,6 @@ class SweepProgress:
         self.title = title
         self._progress: Any = None
         self._task: Any = None
-        self._started = time.monotonic()
 
     def __enter__(self) -> SweepProgress:
         if self.enabled:

@@ -13,9 +13,6 @@ from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
 
 _RUNS_URI = re.compile(r"runs:/(?P<run_id>[^/]+)/(?P<path>.+)")
-MODEL_URI_FORMS = (
-    "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest"
-)
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
