@@ -96,3 +96,31 @@ def test_sweep_file_disables_autolog(tmp_path: Path) -> None:
     for run in trials:
         assert set(run.data.params) == {"n_estimators"}
         assert "training_accuracy" not in run.data.metrics
+
+
+def test_an_in_process_sweep_leaves_autolog_as_it_found_it(tmp_path: Path) -> None:
+    from tunetrack.autolog import enabled_integrations
+
+    tunetrack.autolog(disable=True)
+    (tmp_path / "wine.py").write_text(OBJECTIVE)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "objective": "wine.py:train",
+                "metric": {"name": "score", "goal": "maximize"},
+                "method": "random",
+                "parameters": {"n_estimators": {"distribution": "int", "min": 5, "max": 9}},
+                "budget": {"trials": 2},
+                "parallel": {"backend": "sequential"},
+                "retrain": {"enabled": True},
+            }
+        )
+    )
+    uri = f"sqlite:///{tmp_path}/t.db"
+    tunetrack.set_tracking_uri(uri)
+    result = run_sweep(load_sweep_config(path), tracking_uri=uri, progress=False)
+    trials = trial_runs(Client(uri), Client(uri).get_run(result.sweep_id))
+    assert all("training_accuracy" in r.data.metrics for r in trials)  # it was on for trials
+    assert result.retrain_run_id is not None
+    assert enabled_integrations() == []  # and off again for the caller

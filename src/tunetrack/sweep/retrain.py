@@ -10,7 +10,7 @@ from tunetrack.errors import InvalidInput, NotFound, TunetrackError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.runner import load_stored_config
 from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
-from tunetrack.sweep.worker import TrialTask, execute_trial
+from tunetrack.sweep.worker import TrialTask, autolog_restored, execute_trial
 from tunetrack.tracking.client import Client
 
 MODEL_TAG = re.compile(r"tunetrack\.model\.(?P<name>.+)\.flavor")
@@ -55,19 +55,20 @@ def retrain(
             T.TRIAL_NUMBER: str(number),
         },
     )
-    result = execute_trial(
-        TrialTask(
-            tracking_uri=client.tracking_uri,
-            run=run,
-            sweep_id=sweep_id,
-            number=number,
-            params=params,
-            objective=config.objective,
-            goals=tuple(sweep_goals(parent)),
-            mode="retrain",
-            autolog=config.autolog,
+    with autolog_restored():
+        result = execute_trial(
+            TrialTask(
+                tracking_uri=client.tracking_uri,
+                run=run,
+                sweep_id=sweep_id,
+                number=number,
+                params=params,
+                objective=config.objective,
+                goals=tuple(sweep_goals(parent)),
+                mode="retrain",
+                autolog=config.autolog,
+            )
         )
-    )
     final = client.get_run(run.info.run_id)
     if final.info.status != RunStatus.FINISHED:
         raise TunetrackError(f"retraining failed in run {run.info.run_id}: {result.error}")

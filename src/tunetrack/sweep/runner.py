@@ -29,6 +29,7 @@ from tunetrack.sweep.worker import (
     TrialResult,
     TrialState,
     TrialTask,
+    autolog_restored,
     execute_trial,
 )
 from tunetrack.tracking.client import Client
@@ -212,7 +213,10 @@ class _SweepRun:
         from tunetrack.sweep.summary import write_summary
 
         try:
-            with SweepProgress(total, enabled=progress, title=title) as self.progress:
+            with (
+                SweepProgress(total, enabled=progress, title=title) as self.progress,
+                autolog_restored(),
+            ):
                 self._show()
                 self._dispatch()
             summary = write_summary(self.client, self.parent, self.config, self.strategy)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import math
+import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
@@ -204,3 +207,24 @@ def _enable_autolog(settings: Autolog | None) -> None:
         silent=True,
         imported_only=True,
     )
+
+
+@contextlib.contextmanager
+def autolog_restored() -> Iterator[None]:
+    """Around a sweep or a retrain in the caller's process: whatever autolog integration
+    the trials run here turned on is turned off again afterwards (worker processes of
+    their own keep theirs)."""
+    before = _enabled_integrations()
+    try:
+        yield
+    finally:
+        for name in _enabled_integrations() - before:
+            importlib.import_module(f"tunetrack.autolog.{name}").autolog(disable=True)
+
+
+def _enabled_integrations() -> set[str]:
+    if "tunetrack.autolog" not in sys.modules:  # never imported: nothing is on
+        return set()
+    from tunetrack.autolog import enabled_integrations
+
+    return set(enabled_integrations())
