@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import signal
 import sys
 import threading
 import time
@@ -99,6 +100,10 @@ class MetricWriter:
 
     # -- writing ---------------------------------------------------------------------------
     def _loop(self) -> None:
+        # Leave SIGTERM and SIGINT to the main thread: the kernel may deliver a process's
+        # signal to any thread that does not block it, and then a main thread asleep in
+        # time.sleep() would not run tunetrack's SIGTERM handler until it woke up.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
