@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +35,7 @@ from tunetrack.tracking.client import Client
 
 Data = tuple[Any, ...]  # (X, y) or (X_train, y_train, X_val, y_val)
 
-@pytest.fixture(autouse=True)
-def tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh SQLite store in ``tmp_path``, testing mode on, autolog off afterwards."""
-    monkeypatch.setenv("TUNETRACK_AUTOLOG_TESTING", "true")
-    try:
-        yield isolated_tracking
-    finally:
-        autolog(disable=True)
+pytestmark = pytest.mark.usefixtures("autolog_tracking")
 
 
 @pytest.fixture(scope="module")
