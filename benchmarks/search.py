@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'a'"
 ORDER_BY = ["metrics.m1 DESC"]
@@ -131,18 +132,25 @@ def load_ours(db: Path, runs: list[RunSpec]) -> tuple[str, float]:
     client = tunetrack.Client(f"sqlite:///{db}")
     exp_id = client.create_experiment("search-bench")
     t0 = time.perf_counter()
+    load_runs(client, exp_id, runs, Metric, Param, "ours", 2000)
+    client.flush()
+    return exp_id, time.perf_counter() - t0
+
+
+def load_runs(
+    client: Any, exp_id: str, runs: list[RunSpec], metric: Any, param: Any, who: str, every: int
+) -> None:
+    """Create ``runs`` through a tracking client with the same calls on both sides."""
     for i, spec in enumerate(runs):
         run = client.create_run(exp_id, run_name=spec.name, tags=spec.tags)
         now = int(time.time() * 1000)
         client.log_batch(
             run.info.run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in spec.metrics.items()],
-            params=[Param(k, v) for k, v in spec.params.items()],
+            metrics=[metric(k, v, now, 0) for k, v in spec.metrics.items()],
+            params=[param(k, v) for k, v in spec.params.items()],
         )
-        if (i + 1) % 2000 == 0:
-            progress(f"  ours: {i + 1:,} runs loaded")
-    client.flush()
-    return exp_id, time.perf_counter() - t0
+        if (i + 1) % every == 0:
+            progress(f"  {who}: {i + 1:,} runs loaded")
 
 
 def ours_queries(db: Path, exp_id: str) -> tuple[Result, Result, dict, dict]:
@@ -249,16 +257,7 @@ def load_mlflow(db: Path, runs: list[RunSpec]) -> tuple[str, float]:
     client = MlflowClient()
     exp_id = client.create_experiment("search-bench")
     t0 = time.perf_counter()
-    for i, spec in enumerate(runs):
-        run = client.create_run(exp_id, run_name=spec.name, tags=spec.tags)
-        now = int(time.time() * 1000)
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in spec.metrics.items()],
-            params=[Param(k, v) for k, v in spec.params.items()],
-        )
-        if (i + 1) % 1000 == 0:
-            progress(f"  mlflow: {i + 1:,} runs loaded")
+    load_runs(client, exp_id, runs, Metric, Param, "mlflow", 1000)
     return exp_id, time.perf_counter() - t0
 
 
