@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import fsspec
@@ -321,3 +321,21 @@ def test_remote_key_with_dotdot_is_refused_on_download(memory_root: str, tmp_pat
     with pytest.raises(InvalidInput, match=r"\.\./\.\./evil\.txt"):
         repo.download_artifacts("sub", dst)
     assert snapshot(tmp_path) == {}
+
+
+# -- permissions ------------------------------------------------------------------------------
+
+
+def test_artifacts_are_written_with_the_process_umask(
+    tmp_path: Path, assert_umask_modes: Callable[[Path], None]
+) -> None:
+    src = tmp_path / "src"
+    make_tree(src)
+    root = tmp_path / "store"
+    repo = ArtifactRepository(str(root / "run"))
+    repo.log_artifact(src / "a.txt", "one")
+    repo.log_artifacts(src, "tree")
+    repo.write_bytes("notes/text.txt", b"hello")
+    assert_umask_modes(root)
+    repo.download_artifacts("", tmp_path / "copy")
+    assert_umask_modes(tmp_path / "copy")

@@ -235,6 +235,17 @@ def test_save_model_refuses_a_non_empty_directory(tmp_path: Path) -> None:
         save_model(_iris_rf()[0], tmp_path / "m")
 
 
+@pytest.mark.parametrize("kind", ["random_forest", "booster"])
+def test_model_files_are_written_with_the_process_umask(
+    kind: str, tmp_path: Path, assert_umask_modes: Callable[[Path], None]
+) -> None:
+    model, X = MODELS[kind][0]()
+    info = log_model(model, "model", input_example=X.head(2))
+    assert_umask_modes(_artifact_dir(info.run_id, "model"))
+    save_model(model, tmp_path / "saved" / "model", input_example=X.head(2))
+    assert_umask_modes(tmp_path / "saved")
+
+
 # -- integrity -----------------------------------------------------------------------------
 
 

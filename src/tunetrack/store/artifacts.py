@@ -11,8 +11,8 @@ import contextlib
 import os
 import posixpath
 import re
+import secrets
 import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -108,13 +108,28 @@ def _regular_files(top: str, boundary: str) -> list[tuple[str, str]]:
 _TMP_PREFIX = ".tunetrack-tmp-"
 
 
+def _create_temp(parent: str) -> tuple[int, str]:
+    """A new file in ``parent`` opened for writing, with mode 0666 less the process umask.
+
+    (``tempfile.mkstemp`` would make it 0600, unreadable to teammates and to a server
+    running as another user.)
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(parent, _TMP_PREFIX + secrets.token_hex(8))
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
     """Write ``dest`` through a temp file and a rename (never through a link at ``dest``)."""
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     if os.path.isdir(dest) and not os.path.islink(dest):
         raise InvalidInput(f"cannot write a file over the directory {dest}")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=_TMP_PREFIX)
+    fd, tmp = _create_temp(parent)
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
