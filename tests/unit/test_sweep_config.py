@@ -449,6 +449,101 @@ def test_all_problems_are_listed_in_file_order(project: Path) -> None:
     assert [p.line for p in info.value.problems] == [2, 6, 7, 7, 8]
 
 
+EVERY_PROBLEM = """\
+objective: objectives/obj.py:train
+metric: {name: accuracy, goal: maximize}
+parameters:
+  lr: {distribution: log_uniform, min: 0, max: 0.1}
+  depth: {distribution: int, min: 8, max: 2}
+  fine: {values: [1, 2]}
+  kind: {distribution: gaussian}
+  model:
+    values:
+      rf: {leaf: {min: 1, max: 0}}
+      lin: {alpha: {values: []}, beta: {value: 1, colour: red}}
+budget: {trials: 0}
+parallel: {n_jobs: 0, address: 'tcp://h:8786'}
+select: {constraints: ["metrics.a <<< 1", "metrics.b > 1", "params.c ="]}
+retrain: {register_as: '', alias: champion, enabeld: true}
+early_terminate: {type: asha, min_steps: 5, max_steps: 3}
+"""
+EVERY_PROBLEM_AT = [  # (line, path) of each problem in EVERY_PROBLEM
+    (4, "parameters.lr.min"),
+    (5, "parameters.depth.max"),
+    (7, "parameters.kind.distribution"),
+    (10, "parameters.model.values.rf.leaf.max"),
+    (11, "parameters.model.values.lin.alpha.values"),
+    (11, "parameters.model.values.lin.beta.colour"),
+    (12, "budget.trials"),
+    (13, "parallel.n_jobs"),
+    (13, "parallel.address"),
+    (14, "select.constraints.0"),
+    (14, "select.constraints.2"),
+    (15, "retrain.register_as"),
+    (15, "retrain.enabeld"),
+    (16, "early_terminate.type"),
+    (16, "early_terminate.max_steps"),
+]
+
+
+def test_every_bad_parameter_and_section_key_is_reported_by_line(project: Path) -> None:
+    (project / "bad.yaml").write_text(EVERY_PROBLEM)
+    with pytest.raises(SweepConfigError) as info:
+        load_sweep_config("bad.yaml")
+    lines = str(info.value).splitlines()
+    found = [(p.line, ".".join(map(str, p.path))) for p in info.value.problems]
+    assert sorted(found) == sorted(EVERY_PROBLEM_AT), str(info.value)
+    assert [p.line for p in info.value.problems] == sorted(p.line for p in info.value.problems)
+    assert [line.split(": ")[0:2] for line in lines] == [
+        [f"bad.yaml:{p.line}", ".".join(map(str, p.path))] for p in info.value.problems
+    ]
+
+
+def test_cross_checks_with_the_metric_are_reported_beside_a_section_s_own_problems(
+    project: Path,
+) -> None:
+    (project / "bad.yaml").write_text(
+        _doc(
+            metric="[{name: accuracy, goal: maximize}, {name: size, goal: minimize}]",
+            extra="method: nsga2\n"
+            "budget: {trials: 0, target: 0.9}\n"
+            "early_terminate: {type: median, min_steps: 0}\n",
+        )
+    )
+    with pytest.raises(SweepConfigError) as info:
+        load_sweep_config("bad.yaml")
+    found = {(p.line, ".".join(map(str, p.path))): p.message for p in info.value.problems}
+    assert set(found) == {
+        (7, "budget.trials"),
+        (7, "budget.target"),
+        (8, "early_terminate.type"),
+        (8, "early_terminate.min_steps"),
+    }, str(info.value)
+    assert "needs a single metric" in found[7, "budget.target"]
+    assert "needs a single metric" in found[8, "early_terminate.type"]
+
+
+def test_cli_prints_every_problem_of_a_bad_file_without_a_traceback(project: Path) -> None:
+    (project / "bad.yaml").write_text(EVERY_PROBLEM)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "tunetrack"), "sweep", "run", "bad.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    listed = [
+        line.removeprefix("error: ").split(": ")[0:2]
+        for line in output.splitlines()
+        if line.startswith(("error: bad.yaml:", "bad.yaml:"))
+    ]
+    assert sorted(listed) == sorted([f"bad.yaml:{n}", path] for n, path in EVERY_PROBLEM_AT)
+    numbers = [int(where.split(":")[1]) for where, _ in listed]
+    assert numbers == sorted(numbers), output
+
+
 def test_missing_file_and_string_source(project: Path) -> None:
     with pytest.raises(ConfigError, match=r"^nope\.yaml: sweep file not found"):
         load_sweep_config("nope.yaml")

@@ -159,14 +159,18 @@ def user_keys(model: type[BaseModel]) -> list[str]:
     ]
 
 
-def validate_nested(model: type[BaseModel], value: object) -> Any:
-    """Validate ``value`` as ``model``, re-raising all its problems as one pydantic error."""
+def validate_nested(model: type[BaseModel], value: object, *also: Problem) -> Any:
+    """Validate ``value`` as ``model``, raising all its problems and ``also`` (problems that
+    checks outside the model found in the mapping) as one pydantic error."""
     if not isinstance(value, Mapping):
         raise fail_at("expected a mapping" + f", got {show_yaml(value)}")
     try:
-        return model.model_validate(value)
+        result = model.model_validate(value)
     except ValidationError as exc:
-        raise fail(*problems_of(exc, model)) from None
+        raise fail(*problems_of(exc, model), *also) from None
+    if also:
+        raise fail(*also)
+    return result
 
 
 # ----------------------------------------------------------------------------- YAML and lines

@@ -16,8 +16,8 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from tunetrack.errors import ConfigError
@@ -112,20 +112,17 @@ class Parallel(_Section):
             raise fail_at("must not be 0: use a number of workers, or -1 for all cores")
         return value
 
-    @model_validator(mode="after")
-    def _address(self) -> Parallel:
-        if self.address is not None:
-            if self.backend != "dask":
-                raise fail_at(
-                    f"address is only used with backend dask (backend is {self.backend})",
-                    "address",
-                )
-            if not _ADDRESS.fullmatch(self.address):
-                raise fail_at(
-                    f"expected a scheduler address like tcp://host:8786, got {self.address!r}",
-                    "address",
-                )
-        return self
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend")  # absent if the backend itself is invalid
+        if value is None:
+            return value
+        if backend is not None and backend != "dask":
+            raise fail_at(f"address is only used with backend dask (backend is {backend})")
+        if not _ADDRESS.fullmatch(value):
+            raise fail_at(f"expected a scheduler address like tcp://host:8786, got {value!r}")
+        return value
 
 
 def _check_filter(value: str) -> str:
@@ -150,21 +147,26 @@ class Select(_Section):
     constraints: tuple[Annotated[StrictStr, AfterValidator(_check_filter)], ...] = ()
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise fail_at("must not be empty")
+    return value
+
+
 class Retrain(_Section):
     """Retrain the best trial's parameters and optionally register the model."""
 
     enabled: StrictBool = True
-    register_as: StrictStr | None = None
-    alias: StrictStr | None = None
+    register_as: Annotated[StrictStr, AfterValidator(_not_blank)] | None = None
+    alias: Annotated[StrictStr, AfterValidator(_not_blank)] | None = None
 
-    @model_validator(mode="after")
-    def _alias_needs_name(self) -> Retrain:
-        for key in ("register_as", "alias"):
-            if getattr(self, key) is not None and not getattr(self, key).strip():
-                raise fail_at("must not be empty", key)
-        if self.alias is not None and self.register_as is None:
-            raise fail_at("alias needs register_as (the registered model name)", "alias")
-        return self
+    @field_validator("alias")
+    @classmethod
+    def _alias_needs_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # register_as is absent from info.data when it is itself invalid (reported already)
+        if value is not None and "register_as" in info.data and info.data["register_as"] is None:
+            raise fail_at("alias needs register_as (the registered model name)")
+        return value
 
 
 class Autolog(_Section):
@@ -177,17 +179,10 @@ class Autolog(_Section):
 
 
 class Metric(_Section):
-    name: StrictStr
+    name: Annotated[StrictStr, AfterValidator(_not_blank)]
     goal: Annotated[
         Literal["minimize", "maximize"], PlainValidator(lambda v: one_of(v, GOALS, "goal"))
     ]
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise fail_at("must not be empty")
-        return value
 
 
 class EarlyTerminate(_Section):
@@ -196,11 +191,10 @@ class EarlyTerminate(_Section):
     min_trials: Annotated[StrictInt, Field(ge=0)] = 5
     max_steps: Annotated[StrictInt, Field(ge=1)] | None = None
 
-    @model_validator(mode="after")
-    def _steps(self) -> EarlyTerminate:
-        if self.max_steps is not None and self.max_steps <= self.min_steps:
-            raise fail_at(
-                f"max_steps ({self.max_steps}) must be greater than min_steps ({self.min_steps})",
-                "max_steps",
-            )
-        return self
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int | None, info: ValidationInfo) -> int | None:
+        min_steps = info.data.get("min_steps")  # absent if min_steps itself is invalid
+        if value is not None and min_steps is not None and value <= min_steps:
+            raise fail_at(f"max_steps ({value}) must be greater than min_steps ({min_steps})")
+        return value

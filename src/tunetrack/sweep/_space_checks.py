@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeAlias
 
@@ -22,18 +23,29 @@ class SpaceError(ConfigError):
 
     ``path`` locates the problem relative to the ``parameters`` mapping, e.g. ``("lr", "max")``
     or ``("model", "values", "rf", "min_samples_leaf")``; ``message`` says what is wrong.
+    ``problems`` lists every ``(path, message)`` found (see :meth:`combine`), the first being
+    ``path`` and ``message``.
     """
 
     def __init__(self, path: Path, message: str) -> None:
         super().__init__(message)
         self.path: Path = tuple(path)
+        self.problems: tuple[tuple[Path, str], ...] = ((self.path, message),)
 
     def __str__(self) -> str:
-        return f"{dotted(self.path)}: {self.message}" if self.path else self.message
+        return "\n".join(f"{dotted(p)}: {m}" if p else m for p, m in self.problems)
 
     def prefixed(self, prefix: Path) -> SpaceError:
-        """The same error located under ``prefix``."""
-        return SpaceError((*prefix, *self.path), self.message)
+        """The same error (every problem of it) located under ``prefix``."""
+        return SpaceError.combine([SpaceError((*prefix, *p), m) for p, m in self.problems])
+
+    @staticmethod
+    def combine(errors: Sequence[SpaceError]) -> SpaceError:
+        """One error holding the problems of all ``errors`` (a non-empty sequence), in order."""
+        first = errors[0]
+        combined = SpaceError(first.path, first.message)
+        combined.problems = tuple(problem for error in errors for problem in error.problems)
+        return combined
 
 
 # ----------------------------------------------------------------------------- checks
@@ -71,11 +83,14 @@ def check_range(
     integer: bool, low: object, high: object, log: object, step: object, step_key: str = "step"
 ) -> None:
     """Validate numeric bounds; paths and messages use the YAML keys (min, max, step/q, log)."""
-    for key, value in (("min", low), ("max", high)):
-        if integer and not is_int(value):
-            raise SpaceError((key,), f"{key} must be an integer, got {show(value)}")
-        if not integer and not _is_real(value):
-            raise SpaceError((key,), f"{key} must be a finite number, got {show(value)}")
+    wanted = "an integer" if integer else "a finite number"
+    bounds = [
+        SpaceError((key,), f"{key} must be {wanted}, got {show(value)}")
+        for key, value in (("min", low), ("max", high))
+        if not (is_int(value) if integer else _is_real(value))
+    ]
+    if bounds:
+        raise SpaceError.combine(bounds)
     assert isinstance(low, int | float)
     assert isinstance(high, int | float)
     if not isinstance(log, bool):

@@ -33,7 +33,6 @@ from pydantic import (
     StrictStr,
     ValidationError,
     ValidationInfo,
-    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -183,18 +182,31 @@ def _validate_space(value: object, info: ValidationInfo) -> SearchSpace:
         if info.data.get("method") == "grid":
             grid_points(space)
     except SpaceError as exc:
-        raise fail(Problem(tuple(exc.path), exc.message)) from None
+        raise fail(*(Problem(path, message) for path, message in exc.problems)) from None
     return space
+
+
+def _single_metric(value: object, key: str, what: str, info: ValidationInfo) -> list[Problem]:
+    """A problem at ``key`` when the mapping ``value`` sets it (not to null or none) while
+    metric lists several: ``what`` works with a single metric only."""
+    if _n_metrics(info) > 1 and isinstance(value, Mapping) and value.get(key) not in (None, "none"):
+        return [Problem((key,), f"{what} needs a single metric (metric lists several)")]
+    return []
+
+
+def _validate_budget(value: object, info: ValidationInfo) -> Budget:
+    if isinstance(value, Budget):
+        value = value.model_dump()  # checked against the metric like a mapping
+    return validate_nested(Budget, value, *_single_metric(value, "target", "target", info))
 
 
 def _validate_pruner(value: object, info: ValidationInfo) -> PrunerSpec | None:
     if value is None or isinstance(value, PrunerSpec):
         return value
-    spec = validate_nested(EarlyTerminate, value)
+    single = _single_metric(value, "type", "early termination", info)
+    spec = validate_nested(EarlyTerminate, value, *single)
     if spec.type == "none":
         return None
-    if _n_metrics(info) > 1:
-        raise fail_at("early termination needs a single metric (metric lists several)", "type")
     return PrunerSpec(
         type=spec.type,
         min_steps=spec.min_steps,
@@ -242,7 +254,7 @@ class SweepConfig(BaseModel):
         validation_alias="parameters"
     )
     parameters_raw: dict[str, Any] = Field(default_factory=dict)
-    budget: Budget = Field(default_factory=Budget)
+    budget: Annotated[Budget, PlainValidator(_validate_budget)] = Field(default_factory=Budget)
     parallel: Parallel = Field(default_factory=Parallel)
     early_terminate: Annotated[PrunerSpec | None, PlainValidator(_validate_pruner)] = None
     select: Select = Field(default_factory=Select)
@@ -252,13 +264,6 @@ class SweepConfig(BaseModel):
     seed: Annotated[StrictInt, Field(ge=0, lt=2**32)] | None = None
     source_path: Path | None = None
     source_text: str = ""
-
-    @field_validator("budget")
-    @classmethod
-    def _budget(cls, value: Budget, info: ValidationInfo) -> Budget:
-        if value.target is not None and _n_metrics(info) > 1:
-            raise fail_at("target needs a single metric (metric lists several)", "target")
-        return value
 
     @property
     def primary_metric(self) -> Goal:

@@ -120,17 +120,22 @@ def parse_space(raw: Mapping[str, Any]) -> SearchSpace:
 
 
 def _parse_params(raw: Mapping[Any, Any], path: Path) -> SearchSpace:
+    """The space of ``raw``; a SpaceError lists the problems of every parameter."""
     pairs: list[tuple[str, Distribution]] = []
+    errors: list[SpaceError] = []
     for name, entry in raw.items():
         try:
             check_name(name)
+            pairs.append((name, _parse_entry(entry, (*path, name))))
         except SpaceError as exc:
-            raise exc.prefixed(path) from None
-        pairs.append((name, _parse_entry(entry, (*path, name))))
+            errors.append(exc)
     try:
-        return SearchSpace(pairs)
+        space = SearchSpace(pairs)  # names clashing across options, among the valid entries
     except SpaceError as exc:
-        raise exc.prefixed(path) from None
+        errors.append(exc.prefixed(path))
+    if errors:
+        raise SpaceError.combine(errors)
+    return space
 
 
 def _parse_entry(entry: object, path: Path) -> Distribution:
@@ -173,32 +178,41 @@ def _parse_entry(entry: object, path: Path) -> Distribution:
             f"unknown distribution {kind!r}; valid: {', '.join(sorted(_ALLOWED_KEYS))}",
         )
     allowed = _ALLOWED_KEYS[kind]
-    for key in entry:
-        if key not in allowed:
-            raise SpaceError(
-                (*path, key if isinstance(key, str | int) else repr(key)),
-                f"unknown key {key!r} for {kind}; allowed: {', '.join(sorted(allowed))}",
-            )
-
+    errors = [
+        SpaceError(
+            (*path, key if isinstance(key, str | int) else repr(key)),
+            f"unknown key {key!r} for {kind}; allowed: {', '.join(sorted(allowed))}",
+        )
+        for key in entry
+        if key not in allowed
+    ]
     try:
-        if kind in _NUMERIC:
-            return _parse_numeric(kind, entry)
-        if kind == "constant":
-            return Fixed(entry["value"])
-        if "values" not in entry:
-            raise SpaceError(("values",), "values is required for categorical")
-        values = entry["values"]
-        if isinstance(values, Mapping):
-            return _parse_choice(values)
-        if not isinstance(values, list | tuple):
-            raise SpaceError(
-                ("values",),
-                "values must be a list of choices, or a mapping of option to its parameters, "
-                f"got {show(values)}",
-            )
-        return Categorical(tuple(values))
+        distribution = _parse_known(kind, entry)
     except SpaceError as exc:
-        raise exc.prefixed(path) from None
+        errors.append(exc.prefixed(path))
+    if errors:
+        raise SpaceError.combine(errors)
+    return distribution
+
+
+def _parse_known(kind: str, entry: Mapping[str, Any]) -> Distribution:
+    """The distribution ``kind`` from the allowed keys of ``entry`` (paths relative to it)."""
+    if kind in _NUMERIC:
+        return _parse_numeric(kind, entry)
+    if kind == "constant":
+        return Fixed(entry["value"])
+    if "values" not in entry:
+        raise SpaceError(("values",), "values is required for categorical")
+    values = entry["values"]
+    if isinstance(values, Mapping):
+        return _parse_choice(values)
+    if not isinstance(values, list | tuple):
+        raise SpaceError(
+            ("values",),
+            "values must be a list of choices, or a mapping of option to its parameters, "
+            f"got {show(values)}",
+        )
+    return Categorical(tuple(values))
 
 
 def _parse_numeric(kind: str, entry: Mapping[str, Any]) -> Float | Int:
@@ -225,9 +239,15 @@ def _parse_choice(values: Mapping[Any, Any]) -> Choice:
     if not values:
         raise SpaceError(("values",), "values must not be empty")
     options: list[tuple[ChoiceKey, SearchSpace]] = []
+    errors: list[SpaceError] = []
     for key, sub in values.items():
-        check_choice_key(key)
-        options.append((key, option_space(key, sub, _parse_sub_params)))
+        try:
+            check_choice_key(key)
+            options.append((key, option_space(key, sub, _parse_sub_params)))
+        except SpaceError as exc:
+            errors.append(exc)
+    if errors:
+        raise SpaceError.combine(errors)
     return Choice(FrozenMap(options))
 
 
