@@ -126,15 +126,16 @@ def _command() -> list[str]:
     return [sys.executable, "-c", "from tunetrack.cli import main; main()"]
 
 
-@pytest.fixture(scope="module")
-def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextlib.contextmanager
+def _serving(tracking_uri: str, model_uri: str, log_dir: Path) -> Iterator[Server]:
+    """``tunetrack models serve model_uri`` in a real process, healthy, for the block."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_dir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNETRACK_")}
-    args = ["models", "serve", f"models:/{NAME}@champion", "--port", str(port)]
+    args = ["models", "serve", model_uri, "--port", str(port)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*_command(), *args, "--tracking-uri", registry.uri],
+            [*_command(), *args, "--tracking-uri", tracking_uri],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -162,6 +163,13 @@ def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log_dir = tmp_path_factory.mktemp("server")
+    with _serving(registry.uri, f"models:/{NAME}@champion", log_dir) as running:
+        yield running
 
 
 def _expected(registry: Registry, frame: pd.DataFrame | None = None) -> list[Any]:
@@ -340,6 +348,24 @@ def test_stage_transitions_and_latest(registry: Registry) -> None:
         assert info.registered_version == 3
         assert models.load_model(f"models:/{name}/latest").get_depth() == trees[0].get_depth()
         assert client.get_latest_version(name).current_stage.value == "None"
+
+
+def test_serving_a_stage_uri_serves_the_version_in_that_stage(
+    registry: Registry, tmp_path: Path
+) -> None:
+    name = "iris-production"
+    client = Client(registry.uri)
+    with _tracking(registry.uri):
+        for model in (registry.forest, registry.logistic):
+            _log(model, "model", input_example=registry.features.head(), registered_model_name=name)
+    client.transition_model_version_stage(name, 1, "Production")
+    with _serving(registry.uri, f"models:/{name}/Production", tmp_path) as running:
+        health = httpx.get(f"{running.url}/health", timeout=REQUEST_S).json()
+        assert (health["model_version"], health["resolved_uri"]) == (1, f"models:/{name}/1")
+        records = registry.features.to_dict(orient="records")
+        response = running.post({"dataframe_records": records})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": _expected(registry)}
 
 
 # -- the app in-process (no signature, positional signature) -----------------------------------

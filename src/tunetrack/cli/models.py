@@ -185,8 +185,8 @@ def models_serve(
     model_uri: Annotated[
         str,
         typer.Argument(
-            help="runs:/<run_id>/model, models:/<name>/<version>, "
-            "models:/<name>@<alias> or models:/<name>/latest"
+            help="runs:/<run_id>/model, models:/<name>/<version>, models:/<name>@<alias>, "
+            "models:/<name>/<stage> (e.g. Production) or models:/<name>/latest"
         ),
     ],
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.models.flavors import flavor_for, get_flavor
@@ -29,7 +29,10 @@ from tunetrack.models.manifest import (
     write_manifest,
 )
 from tunetrack.models.signature import ModelSignature, example_to_dict, infer_signature
-from tunetrack.models.uri import model_directory
+from tunetrack.models.uri import ResolvedModel, model_directory
+
+if TYPE_CHECKING:
+    from tunetrack.entities import ModelVersion
 
 FLAVOR_TAG = "tunetrack.model.{name}.flavor"
 
@@ -179,18 +182,31 @@ def load_model_and_manifest(
     model_uri: str | os.PathLike[str], *, dst_path: str | None = None, flavor: str | None = None
 ) -> tuple[Any, Manifest]:
     """The model and its manifest (signature, libraries); ``flavor`` must match if given."""
-    with model_directory(model_uri, dst_path) as directory:
-        model_dir = ModelDir(directory)  # reads model.yaml and verifies every sha256
+    model, manifest, _ = load_model_details(model_uri, dst_path=dst_path, flavor=flavor)
+    return model, manifest
+
+
+def load_model_details(
+    model_uri: str | os.PathLike[str], *, dst_path: str | None = None, flavor: str | None = None
+) -> tuple[Any, Manifest, ModelVersion | None]:
+    """The model, its manifest, and the registered version a ``models:/`` URI resolved to."""
+    with model_directory(model_uri, dst_path) as found:
+        model_dir = _verified(found)
         manifest = model_dir.manifest
         if flavor is not None and manifest.flavor != flavor:
             raise InvalidInput(
                 f"the model at {os.fspath(model_uri)!r} has flavor {manifest.flavor!r}, not "
                 f"{flavor!r}: load it with tunetrack.models.load_model"
             )
-        return get_flavor(manifest.flavor).load(model_dir), manifest
+        return get_flavor(manifest.flavor).load(model_dir), manifest, found.version
 
 
 def read_manifest(model_uri: str | os.PathLike[str], *, dst_path: str | None = None) -> Manifest:
     """The verified manifest of the model at ``model_uri``, without loading the model."""
-    with model_directory(model_uri, dst_path) as directory:
-        return ModelDir(directory).manifest
+    with model_directory(model_uri, dst_path) as found:
+        return _verified(found).manifest
+
+
+def _verified(found: ResolvedModel) -> ModelDir:
+    """The model directory, every file checked against its manifest."""
+    return ModelDir(found.path)

@@ -1,9 +1,10 @@
 """Serve one model over HTTP: ``GET /health`` and ``POST /invocations``.
 
-The model is loaded once, when the app is created, through
-:func:`tunetrack.models.load_model_and_manifest` (so every file's sha256 is checked). A
-``models:/<name>@<alias>`` or ``models:/<name>/latest`` URI is pinned to the version it
-points at then; ``/health`` reports which one. Requests carry MLflow's JSON shapes::
+The model is loaded once, when the app is created, through the same resolver and checks
+as :func:`tunetrack.models.load_model` (so every file's sha256 is checked). A
+``models:/<name>@<alias>``, ``models:/<name>/<stage>`` or ``models:/<name>/latest`` URI is
+pinned to the version it points at then; ``/health`` reports which one. Requests carry
+MLflow's JSON shapes::
 
     {"dataframe_records": [{"a": 1, "b": 2}, ...]}
     {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], ...]}}
@@ -56,26 +57,14 @@ class LoadedModel:
 
 
 def load_for_serving(model_uri: str) -> LoadedModel:
-    """Load ``model_uri``, pinning an alias or ``latest`` to the version it names now."""
-    from tunetrack.models import load_model_and_manifest, parse_model_uri
+    """Load ``model_uri``, pinning an alias, stage or ``latest`` to the version it names now."""
+    from tunetrack.models.api import load_model_details
 
-    parsed = parse_model_uri(model_uri)
-    resolved, version = model_uri, None
-    if parsed.kind == "models":
-        from tunetrack.tracking import fluent
-
-        client = fluent._get_client()
-        assert parsed.name is not None
-        if parsed.alias is not None:
-            found = client.get_model_version_by_alias(parsed.name, parsed.alias)
-        elif parsed.version is not None:
-            found = client.get_model_version(parsed.name, parsed.version)
-        else:
-            found = client.get_latest_version(parsed.name)
-        version = int(found.version)
-        resolved = f"models:/{parsed.name}/{version}"
-    model, manifest = load_model_and_manifest(resolved)
-    return LoadedModel(model, manifest, model_uri, resolved, version)
+    model, manifest, found = load_model_details(model_uri)
+    if found is None:
+        return LoadedModel(model, manifest, model_uri, model_uri)
+    resolved = f"models:/{found.name}/{found.version}"
+    return LoadedModel(model, manifest, model_uri, resolved, int(found.version))
 
 
 # -- request parsing -----------------------------------------------------------------------

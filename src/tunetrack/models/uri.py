@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tunetrack.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from tunetrack.entities import ModelVersion
     from tunetrack.tracking.client import Client
 
 ACCEPTED_FORMS = (
@@ -113,12 +114,33 @@ def _local_path(location: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model URI led: its local directory and, for ``models:/``, the version."""
+
+    path: str
+    version: ModelVersion | None = None
+
+
+def registry_version(parsed: ModelUri, client: Client) -> ModelVersion:
+    """The registered version a ``models:/`` URI names now (by number, alias, stage or latest).
+
+    This is the one place a registry URI becomes a version: loading and serving both use it.
+    """
+    assert parsed.name is not None, "a models:/ URI"
+    if parsed.alias is not None:
+        return client.get_model_version_by_alias(parsed.name, parsed.alias)
+    if parsed.version is not None:
+        return client.get_model_version(parsed.name, parsed.version)
+    return client.get_latest_version(parsed.name, parsed.stage)
+
+
 @contextlib.contextmanager
 def model_directory(
     model_uri: str | os.PathLike[str],
     dst_path: str | os.PathLike[str] | None = None,
     client: Client | None = None,
-) -> Iterator[str]:
+) -> Iterator[ResolvedModel]:
     """The local directory holding the model at ``model_uri``, for the ``with`` block.
 
     Local models are used in place. Remote ones are copied to ``dst_path`` (kept) or to a
@@ -137,37 +159,33 @@ def model_directory(
         yield _resolve(parsed, client, scratch)
 
 
-def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]) -> str:
+def _resolve(
+    parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
+) -> ResolvedModel:
     if parsed.kind == "models":
         client = client or _default_client()
-        assert parsed.name is not None
-        if parsed.alias is not None:
-            version = client.get_model_version_by_alias(parsed.name, parsed.alias)
-        elif parsed.version is not None:
-            version = client.get_model_version(parsed.name, parsed.version)
-        else:
-            version = client.get_latest_version(parsed.name, parsed.stage)
+        version = registry_version(parsed, client)
         source = parse_model_uri(version.source)
         if source.kind == "models":
             raise InvalidInput(
                 f"{parsed.uri} points at another registry URI {version.source!r}; a version's "
                 "source must be a runs:/ URI or an artifact location"
             )
-        return _resolve(source, client, scratch)
+        return ResolvedModel(_resolve(source, client, scratch).path, version)
     if parsed.kind == "runs":
         client = client or _default_client()
         assert parsed.run_id is not None
         assert parsed.path is not None
         root = client.get_run(parsed.run_id).info.artifact_uri
-        return _from_artifacts(root, parsed.path, f"run {parsed.run_id}", scratch)
+        return ResolvedModel(_from_artifacts(root, parsed.path, f"run {parsed.run_id}", scratch))
     assert parsed.location is not None
     local = _local_path(parsed.location)
     if local is not None:
         if not os.path.isdir(local):
             what = "is not a directory" if os.path.exists(local) else "does not exist"
             raise NotFound(f"model directory {local} {what}")
-        return local
-    return _from_artifacts(parsed.location, "", parsed.location, scratch)
+        return ResolvedModel(local)
+    return ResolvedModel(_from_artifacts(parsed.location, "", parsed.location, scratch))
 
 
 def _from_artifacts(root_uri: str, rel: str, owner: str, scratch: Callable[[], str]) -> str:
