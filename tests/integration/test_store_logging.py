@@ -302,6 +302,26 @@ def test_log_metric_rows_to_a_deleted_run_is_invalid(store: Store, run_id: str) 
     assert store.get_metric_history(run_id, "m") == []
 
 
+def test_metric_rows_into_a_run_another_process_deleted_are_refused_like_log_batch(
+    store: Store, run_id: str
+) -> None:
+    """The check happens in the writing transaction, not from what this process saw."""
+    from tunetrack.store.sql.store import SqlStore
+
+    store.log_metric_rows([(run_id, "m", 0, T0, 1.0)])  # this handle has seen the run live
+    other = SqlStore(store.db_uri, default_artifact_root=store.artifact_root)
+    try:
+        other.delete_run(run_id)
+    finally:
+        other.close()
+    with pytest.raises(InvalidInput) as from_batch:
+        store.log_batch(run_id, metrics=[Metric("m", 2.0, T0, 1)])
+    with pytest.raises(InvalidInput) as from_rows:
+        store.log_metric_rows([(run_id, "m", 1, T0, 2.0)])
+    assert str(from_rows.value) == str(from_batch.value)
+    assert [p.value for p in store.get_metric_history(run_id, "m")] == [1.0]
+
+
 # -- which runs accept logging ---------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["metrics", "params", "tags"], ids=["metric", "param", "tag"])
 def test_logging_to_a_missing_run_is_not_found(store: Store, kind: str) -> None:

@@ -6,18 +6,20 @@ import contextlib
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tunetrack.errors import NotFound, StoreError
+from tunetrack.errors import InvalidInput, NotFound, StoreError
 from tunetrack.store.base import MetricRow
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.tracking.writer import MetricWriter
 
 NEVER = 3600.0  # a flush interval the background thread never reaches in a test
+OUTAGE_WARNING = pytest.mark.filterwarnings("ignore:tunetrack.*retrying in the background")
 
 
 def locked_error() -> OperationalError:
@@ -62,6 +64,27 @@ class GatedStore(SqlStore):
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "writer.db"
+
+
+class FeedingStore(SqlStore):
+    """A SqlStore that calls ``feed`` after each bulk write (another thread logging)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        self.feed: Callable[[], None] | None = None
+        self.calls = 0
+        self.fed = 0
+
+    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
+        super().log_metric_rows(rows, validated=validated)
+        self.calls += 1
+        if self.feed is not None and self.fed < 200:
+            self.fed += 1
+            self.feed()
+
+
+def writer_points_fed(store: FeedingStore) -> int:
+    return 10 * store.fed
 
 
 def make_store(cls: type[SqlStore], db_path: Path) -> tuple[SqlStore, str]:
@@ -209,34 +232,98 @@ def test_persistent_failure_is_raised_then_recovered(db_path: Path, writers) -> 
     assert writer.pending == 0
 
 
-def test_background_failure_surfaces_in_the_callers_thread(db_path: Path, writers) -> None:
+def test_an_outage_warns_once_and_its_points_are_written_when_it_ends(
+    db_path: Path, writers
+) -> None:
+    store, run_id = make_store(FlakyStore, db_path)
+    store.down = True
+    writer = writers(store, flush_interval=0.01, batch_size=5, retries=2, retry_delay=0.001)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        add_points(writer, run_id, 50)  # no error reaches the logging call
+        assert wait_for(lambda: store.calls >= 6)  # three failed background rounds
+    # one warning per outage, not one per attempt
+    assert [str(w.message).endswith("retrying in the background") for w in caught] == [True]
+    store.down = False
+    assert wait_for(lambda: count(db_path) == 50)  # the background thread kept trying
+    writer.flush()
+    assert count(db_path) == 50
+
+
+@OUTAGE_WARNING
+def test_a_full_buffer_during_an_outage_raises_in_the_callers_thread(
+    db_path: Path, writers
+) -> None:
     store, run_id = make_store(FlakyStore, db_path)
     store.down = True
     writer = writers(
-        store, flush_interval=NEVER, batch_size=5, max_buffer=1_000_000, retries=2,
-        retry_delay=0.001,
-    )  # fmt: skip
-    added = 0
-    error: StoreError | None = None
-    deadline = time.monotonic() + 30
-    while error is None and time.monotonic() < deadline:
-        try:
-            writer.add(run_id, "m", added, 1, float(added))
-            added += 1
-        except StoreError as exc:
-            error = exc
-        time.sleep(0.001)
-    assert error is not None, "the background write error never reached add()"
-    assert store.calls >= 2
+        store, flush_interval=NEVER, batch_size=5, max_buffer=20, retries=2, retry_delay=0.001
+    )
+    added: list[int] = []
+
+    def log_until_an_error() -> None:
+        for i in range(1000):
+            added.append(i)
+            writer.add(run_id, "m", i, 1, float(i))
+
+    with pytest.raises(StoreError, match="kept in memory"):
+        log_until_an_error()
+    assert writer.pending == len(added) < 1000  # the point that met the error is kept too
     store.down = False
-    # A background attempt that began before the recovery may still report its failure
-    # once; the flush after that must write every point.
-    try:
-        writer.flush()
-    except StoreError:
-        writer.flush()
-    assert count(db_path) == added
-    assert writer.pending == 0
+    writer.flush()
+    assert count(db_path) == len(added)
+
+
+@OUTAGE_WARNING
+def test_kept_points_are_written_by_the_next_flush_not_reported_stale(
+    db_path: Path, writers
+) -> None:
+    """After an outage that ended, flush writes the kept points instead of raising."""
+    store, run_id = make_store(FlakyStore, db_path)
+    store.down = True
+    writer = writers(store, flush_interval=NEVER, batch_size=5, retries=2, retry_delay=0.001)
+    add_points(writer, run_id, 5)  # wakes the background thread, whose write fails
+    # the background write failed and put the batch back
+    assert wait_for(lambda: store.calls >= 2 and writer.pending == 5)
+    store.down = False
+    writer.flush()
+    assert count(db_path) == 5
+
+
+@OUTAGE_WARNING
+def test_end_run_after_a_recovered_outage_finishes_the_run(db_path: Path) -> None:
+    from tunetrack.tracking.client import Client
+
+    store, run_id = make_store(FlakyStore, db_path)
+    client = Client(store=store)
+    writer = client.writer
+    writer.retries, writer.retry_delay = 2, 0.001
+    store.down = True
+    for i in range(20):
+        client.log_metric(run_id, "m", float(i), step=i)
+    writer._wake.set()
+    assert wait_for(lambda: store.calls >= 2 and writer.pending == 20)
+    store.down = False
+    client.set_terminated(run_id)
+    assert store.get_run(run_id).info.status.value == "FINISHED"
+    assert count(db_path) == 20
+    client.close()
+
+
+def test_flush_returns_once_its_own_points_are_written(db_path: Path, writers) -> None:
+    """Another thread logging all the time must not keep flush() waiting for it."""
+    store, run_id = make_store(FeedingStore, db_path)
+    writer = writers(store, flush_interval=NEVER, batch_size=10)
+    add_points(writer, run_id, 25)
+    # Every batch written lets "another thread" log 10 more points (up to 200 batches).
+    store.feed = lambda: add_points(writer, run_id, 10, key="busy")
+    writer.flush()
+    store.feed = None
+    # Only the 25 points logged before flush() had to be written: three batches, not 200.
+    assert store.calls <= 3
+    assert count(db_path, "WHERE key = 'm'") == 25
+    writer.flush()
+    assert count(db_path, "WHERE key = 'busy'") == writer_points_fed(store)
 
 
 def test_unknown_run_surfaces_as_not_found(store_run, writers, db_path: Path) -> None:
@@ -248,6 +335,74 @@ def test_unknown_run_surfaces_as_not_found(store_run, writers, db_path: Path) ->
     add_points(writer, run_id, 3)  # the writer keeps working for a real run
     writer.flush()
     assert count(db_path) == 3
+
+
+def test_an_error_belongs_to_the_run_whose_points_failed(db_path: Path) -> None:
+    """Trial A's refused points never surface in trial B's calls, in any thread."""
+    from tunetrack.tracking.client import Client
+
+    store, run_a = make_store(SqlStore, db_path)
+    run_b = store.create_run(store.get_run(run_a).info.experiment_id, start_time=1).info.run_id
+    client = Client(store=store)
+    client.log_metric(run_a, "m", 1.0)  # checked once: A exists
+    SqlStore(f"sqlite:///{db_path}").delete_run(run_a)  # deleted by "another process"
+    errors: dict[str, BaseException] = {}
+
+    def trial(run_id: str) -> None:
+        try:
+            for i in range(200):
+                client.log_metric(run_id, "m", float(i), step=i)
+            client.set_terminated(run_id)
+        except BaseException as exc:
+            errors[run_id] = exc
+
+    threads = [threading.Thread(target=trial, args=(r,)) for r in (run_a, run_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert run_b not in errors, errors.get(run_b)
+    assert store.get_run(run_b).info.status.value == "FINISHED"
+    assert count(db_path, "WHERE run_id = ?", (run_b,)) == 200
+    assert isinstance(errors.get(run_a), InvalidInput)
+    assert "is deleted" in str(errors[run_a])
+    assert count(db_path, "WHERE run_id = ?", (run_a,)) == 0
+    client.close()
+
+
+def test_many_threads_failing_at_once_each_get_their_own_error(db_path: Path) -> None:
+    from tunetrack.tracking.client import Client
+
+    store, first = make_store(SqlStore, db_path)
+    experiment = store.get_run(first).info.experiment_id
+    runs = [store.create_run(experiment, start_time=1).info.run_id for _ in range(8)]
+    client = Client(store=store)
+    for run_id in runs:
+        client.log_metric(run_id, "m", 0.0)
+    other = SqlStore(f"sqlite:///{db_path}")
+    for run_id in runs:
+        other.delete_run(run_id)
+    barrier = threading.Barrier(len(runs), timeout=30)
+    errors: dict[str, BaseException] = {}
+
+    def trial(run_id: str) -> None:
+        try:
+            client.log_metric(run_id, "m", 1.0, step=1)
+            barrier.wait()
+            client.set_terminated(run_id)
+        except BaseException as exc:
+            errors[run_id] = exc
+
+    threads = [threading.Thread(target=trial, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(errors) == sorted(runs)
+    for run_id, error in errors.items():
+        assert isinstance(error, InvalidInput), repr(error)
+        assert repr(run_id) in str(error)  # each thread got its own run's error
+    client.close()
 
 
 # -- concurrency -------------------------------------------------------------------------

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tunetrack.errors import InvalidInput
 from tunetrack.store.base import Store
 
 DEFAULT_TRACKING_URI = "sqlite:///tunetrack.db"
+MEMORY_URI = "sqlite:///:memory:"  # also spelled sqlite://
 ENV_TRACKING_URI = "TUNETRACK_TRACKING_URI"
 
 _stores: dict[str, Store] = {}
+_users: dict[Store, int] = {}  # open clients of each shared store
 _lock = threading.Lock()
 _current: str | None = None  # set by tunetrack.set_tracking_uri
 
@@ -20,7 +23,9 @@ _current: str | None = None  # set by tunetrack.set_tracking_uri
 def normalize_uri(uri: str) -> str:
     """Canonical form: absolute SQLite paths, psycopg for PostgreSQL, bare paths → SQLite."""
     uri = str(uri).strip()
-    if uri.startswith("sqlite:///") and uri not in ("sqlite:///:memory:",):
+    if uri in (MEMORY_URI, "sqlite://"):
+        return MEMORY_URI
+    if uri.startswith("sqlite:///"):
         path = uri[len("sqlite:///") :]
         return f"sqlite:///{Path(path).expanduser().resolve()}"
     for prefix in ("postgresql://", "postgres://"):
@@ -32,7 +37,7 @@ def normalize_uri(uri: str) -> str:
         return f"sqlite:///{Path(uri).expanduser().resolve()}"
     raise InvalidInput(
         f"unsupported tracking URI {uri!r}: use sqlite:///path/to/file.db, "
-        "postgresql://user@host/db, or a path ending in .db"
+        f"{MEMORY_URI}, postgresql://user@host/db, or a path ending in .db"
     )
 
 
@@ -49,8 +54,11 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return _current or normalize_uri(os.environ.get(ENV_TRACKING_URI) or DEFAULT_TRACKING_URI)
 
 
-def get_store(uri: str | None = None) -> Store:
-    """The process-wide store for a tracking URI (opened once, then shared)."""
+def acquire_store(uri: str | None = None) -> Store:
+    """The process-wide store of a tracking URI, opened on first use and then shared.
+
+    Each call takes a share of it; :func:`release_store` gives the share back.
+    """
     key = resolve_tracking_uri(uri)
     with _lock:
         store = _stores.get(key)
@@ -58,4 +66,28 @@ def get_store(uri: str | None = None) -> Store:
             from tunetrack.store.sql.store import SqlStore
 
             store = _stores[key] = SqlStore(key)
+        _users[store] = _users.get(store, 0) + 1
         return store
+
+
+def release_store(store: Store, before_close: Callable[[Store], None]) -> None:
+    """Give back one share of ``store``; the last one calls ``before_close`` and closes it."""
+    with _lock:
+        left = _users.get(store, 1) - 1
+        if left > 0:
+            _users[store] = left
+            return
+        _users.pop(store, None)
+        for key, shared in list(_stores.items()):
+            if shared is store:
+                del _stores[key]
+    before_close(store)
+    store.close()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

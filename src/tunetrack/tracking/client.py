@@ -21,15 +21,13 @@ from tunetrack.entities import (
     RunTag,
     ViewType,
 )
+from tunetrack.errors import InvalidInput, NotFound, TunetrackError
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
-from tunetrack.store.uri import get_store, resolve_tracking_uri
+from tunetrack.store.uri import acquire_store, release_store, resolve_tracking_uri
 from tunetrack.tracking.context import current_user
 from tunetrack.tracking.registry_client import RegistryClientMixin
-from tunetrack.tracking.writer import MetricWriter, existing_writer, writer_for
-
-_checked_runs: set[str] = set()  # runs known to exist: log_metric checks a run once
-_artifact_uris: dict[str, str] = {}  # run id -> artifact root
+from tunetrack.tracking.writer import MetricWriter, close_writer, existing_writer, writer_for
 
 
 class Client(RegistryClientMixin):
@@ -39,27 +37,63 @@ class Client(RegistryClientMixin):
       ``$TUNETRACK_TRACKING_URI`` or ``./tunetrack.db``.
 
     ``log_metric`` goes through the process's batched writer; every read flushes it first,
-    so a client always reads its own writes.
+    so a client always reads its own writes. Clients of one tracking URI share its store;
+    :meth:`close` (or leaving ``with Client(...)``) gives this client's share back, and the
+    last one out closes the store's connections and its writer thread.
     """
 
     def __init__(self, tracking_uri: str | None = None, *, store: Store | None = None) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri) if store is None else ""
-        self.store = store or get_store(self.tracking_uri)
+        self._owns_store = store is not None
+        self.store = store or acquire_store(self.tracking_uri)
         self._writer: MetricWriter | None = None
+        self._closed = False
+        self._checked_runs: set[str] = set()  # runs known to exist: log_metric checks once
+        self._artifact_uris: dict[str, str] = {}  # run id -> artifact root
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write buffered metrics and release the store's connections and writer thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer = None
+        if self._owns_store:
+            close_writer(self.store)
+            self.store.close()
+        else:
+            release_store(self.store, close_writer)
 
     # -- the batched writer --------------------------------------------------------------
     @property
     def writer(self) -> MetricWriter:
         """The batched metric writer of this client's store."""
         if self._writer is None:
+            if self._closed:
+                raise InvalidInput("this Client is closed: make a new one")
             self._writer = writer_for(self.store)
         return self._writer
 
-    def flush(self) -> None:
-        """Wait until every buffered metric point is written."""
+    def flush(self, run_id: str | None = None) -> None:
+        """Write every metric point logged before this call.
+
+        Raises the error of points the store refused: those of ``run_id`` when given,
+        else of any run.
+        """
         writer = self._writer or existing_writer(self.store)
         if writer is not None:
-            writer.flush()
+            writer.flush(run_id)
+
+    def _sync(self) -> None:
+        """Read-your-writes: write what was logged so far, leaving refusals to their runs."""
+        writer = self._writer or existing_writer(self.store)
+        if writer is not None:
+            writer.sync()
 
     # -- experiments ---------------------------------------------------------------------
     def create_experiment(
@@ -129,12 +163,12 @@ class Client(RegistryClientMixin):
             parent_run_id=parent_run_id,
             params=_str_values(params),
         )
-        _checked_runs.add(run.info.run_id)
+        self._checked_runs.add(run.info.run_id)
         return run
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params and tags."""
-        self.flush()
+        self._sync()
         return self.store.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -153,17 +187,28 @@ class Client(RegistryClientMixin):
     def set_terminated(
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
     ) -> RunInfo:
-        """End a run: flush its metrics, then set its final status and end time."""
-        self.flush()
-        return self.store.update_run_info(
+        """End a run: flush its metrics, then set its final status and end time.
+
+        The status is set even when the store refused some of the run's points (the run
+        was deleted meanwhile, say); that refusal is raised afterwards.
+        """
+        refused: TunetrackError | None = None
+        try:
+            self.flush(run_id)
+        except (InvalidInput, NotFound) as exc:
+            refused = exc
+        info = self.store.update_run_info(
             run_id,
             status=RunStatus.parse(status),
             end_time=now_ms() if end_time is None else end_time,
         )
+        if refused is not None:
+            raise refused
+        return info
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
-        self.flush()
+        self._sync()
         self.store.delete_run(run_id)
 
     def restore_run(self, run_id: str) -> None:
@@ -180,7 +225,7 @@ class Client(RegistryClientMixin):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         """Runs matching ``filter_string``, sorted by ``order_by``; one page of Runs."""
-        self.flush()
+        self._sync()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
         return self.store.search_runs(
             ids, filter_string, run_view_type, max_results, order_by, page_token
@@ -200,9 +245,9 @@ class Client(RegistryClientMixin):
         value = v.to_metric_value(value, key)
         step = 0 if step is None else v.to_step(step, key)
         timestamp = now_ms() if timestamp is None else int(timestamp)
-        if run_id not in _checked_runs:
+        if run_id not in self._checked_runs:
             self.store.get_run(run_id)  # NotFound now rather than at flush time
-            _checked_runs.add(run_id)
+            self._checked_runs.add(run_id)
         (self._writer or self.writer).add(run_id, key, step, timestamp, value)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -230,14 +275,14 @@ class Client(RegistryClientMixin):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, ordered by step."""
-        self.flush()
+        self._sync()
         return self.store.get_metric_history(run_id, key)
 
     # -- artifacts -----------------------------------------------------------------------
     def _artifacts(self, run_id: str) -> ArtifactRepository:
-        uri = _artifact_uris.get(run_id)  # a run's artifact location never changes
+        uri = self._artifact_uris.get(run_id)  # a run's artifact location never changes
         if uri is None:
-            uri = _artifact_uris[run_id] = self.store.get_run(run_id).info.artifact_uri
+            uri = self._artifact_uris[run_id] = self.store.get_run(run_id).info.artifact_uri
         return ArtifactRepository(uri)
 
     def log_artifact(

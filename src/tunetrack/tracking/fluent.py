@@ -462,3 +462,14 @@ def _install_sigterm_handler() -> None:
 
 
 atexit.register(_end_live_runs)
+
+
+def _after_fork_in_child() -> None:
+    # The parent's live runs stay the parent's to end: a child that exits normally must not
+    # end them FINISHED behind the parent's back (it may still log into them).
+    global _state_lock
+    _state_lock = threading.RLock()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

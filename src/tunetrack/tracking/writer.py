@@ -3,21 +3,31 @@
 ``add`` appends one point to an in-process buffer (a deque: appends are thread-safe and
 cost well under a microsecond). A background thread writes the buffer in batches (one
 transaction, one executemany, plus the latest_metrics upsert) every ``flush_interval``
-seconds or as soon as ``batch_size`` points wait. ``flush`` writes everything added so far
-before it returns (read-your-writes). A full buffer makes the caller write a batch itself
-(backpressure): nothing is dropped. A batch that fails is retried; if it still fails, the
-points go back to the front of the buffer and the error is raised on the next call from
-the user's thread.
+seconds or as soon as ``batch_size`` points wait.
+
+- ``sync``/``flush`` write the points added *before* the call (a watermark) and return,
+  however busy other threads keep the buffer.
+- A batch that fails for a database reason is retried; if it still fails its points go
+  back to the front of the buffer, one warning says so, and the background thread keeps
+  trying. The caller meets the error only when its own write fails: a full buffer
+  (backpressure) or a ``flush``/``close`` that could not write the kept points.
+- Points the store refuses for good (their run was deleted or never existed) are dropped
+  and the error is kept for *that* run: the next ``add`` or ``flush`` for that run raises
+  it, no other run's call ever does.
+- After ``fork`` the child starts with an empty buffer and its own thread; the parent
+  writes its own points, so each point is written exactly once.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import os
 import signal
 import sys
 import threading
 import time
+import warnings
 import weakref
 
 from tunetrack.errors import InvalidInput, NotFound, StoreError, TunetrackError
@@ -47,39 +57,50 @@ class MetricWriter:
         self.max_buffer = max_buffer
         self.retries = retries
         self.retry_delay = retry_delay
+        self._closed = False
+        self._start()
+        _writers.add(self)
+
+    def _start(self) -> None:
+        """Fresh buffer, locks and background thread (at creation and in a forked child)."""
         self._buffer: collections.deque[MetricRow] = collections.deque()
+        self._done = 0  # points taken out of the buffer for good; changed under _write_lock
         self._write_lock = threading.RLock()  # one batch writer at a time, in buffer order
         self._wake = threading.Event()
-        self._closed = False
-        self._error: TunetrackError | None = None
+        self._refused: dict[str, TunetrackError] = {}  # run id -> why its points were dropped
+        self._failing = False  # the last background write failed (warned once)
         self._thread = threading.Thread(target=self._loop, name="tunetrack-writer", daemon=True)
         self._thread.start()
-        _writers.add(self)
 
     # -- user's thread -------------------------------------------------------------------
     def add(self, run_id: str, key: str, step: int, timestamp: int, value: float) -> None:
         """Buffer one point; never blocks unless the buffer is full."""
-        if self._error is not None:
-            self._raise_error()
+        if self._refused:
+            self._raise_refusal(run_id)
         buffer = self._buffer
         buffer.append((run_id, key, step, timestamp, value))
         if len(buffer) >= self.batch_size:
             self._wake.set()
             if len(buffer) >= self.max_buffer:
-                self._drain(until_below=self.batch_size)  # backpressure: the caller helps
+                self._drain(keep=self.batch_size)  # backpressure: the caller helps
 
     @property
     def pending(self) -> int:
         """Points buffered and not yet written."""
         return len(self._buffer)
 
-    def flush(self) -> None:
-        """Write every point added before this call; raise if writing failed."""
-        if self._error is not None:
-            self._raise_error()
-        self._drain()  # also waits for a batch the background thread is writing
-        if self._error is not None:
-            self._raise_error()
+    def sync(self) -> None:
+        """Write every point added before this call (read-your-writes).
+
+        Raises :class:`StoreError` if they could not be written; they stay buffered.
+        """
+        self._drain()
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write every point added before this call, then raise what the store refused:
+        for ``run_id`` only when given, else for any run."""
+        self.sync()
+        self._raise_refusal(run_id)
 
     def close(self) -> None:
         """Flush and stop the background thread."""
@@ -88,15 +109,21 @@ class MetricWriter:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=60)
-        self._drain()
         _writers.discard(self)
-        if self._error is not None:
-            self._raise_error()
+        self.flush()
 
-    def _raise_error(self) -> None:
-        error, self._error = self._error, None
-        assert error is not None
-        raise error
+    def _raise_refusal(self, run_id: str | None) -> None:
+        if run_id is not None:
+            error = self._refused.pop(run_id, None)
+        elif self._refused:
+            try:
+                error = self._refused.popitem()[1]
+            except KeyError:  # another thread took the last one
+                error = None
+        else:
+            error = None
+        if error is not None:
+            raise error
 
     # -- writing ---------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -107,20 +134,33 @@ class MetricWriter:
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            if self._error is None:  # after a failure, wait for the user to see it first
+            try:
                 self._drain()
+            except StoreError as exc:
+                if not self._failing:
+                    warnings.warn(
+                        f"tunetrack: {exc}; retrying in the background",
+                        RuntimeWarning,
+                        stacklevel=1,
+                    )
+                self._failing = True
+            else:
+                self._failing = False
 
-    def _drain(self, until_below: int = 1) -> None:
+    def _drain(self, keep: int = 0) -> None:
+        """Write the points buffered now (the watermark), down to ``keep`` left."""
         with self._write_lock:
             buffer = self._buffer
-            while len(buffer) >= until_below and self._error is None:
-                n = min(len(buffer), 5 * self.batch_size)
+            target = self._done + len(buffer) - keep
+            while self._done < target:
+                n = min(len(buffer), target - self._done, 5 * self.batch_size)
                 batch = [buffer.popleft() for _ in range(n)]
                 try:
                     self._write(batch)
                 except BaseException:  # e.g. SystemExit from a SIGTERM: keep the batch
                     buffer.extendleft(reversed(batch))
                     raise
+                self._done += n
 
     def _write(self, batch: list[MetricRow]) -> None:
         for attempt in range(self.retries):
@@ -134,11 +174,9 @@ class MetricWriter:
                 last = exc
                 if attempt + 1 < self.retries:
                     time.sleep(self.retry_delay * 2**attempt)
-        self._buffer.extendleft(reversed(batch))
-        self._error = StoreError(
+        raise StoreError(
             f"writing {len(batch)} metric points failed {self.retries} times ({last}); "
-            f"{len(self._buffer)} points are kept in memory and will be retried on the next "
-            "flush"
+            f"{len(batch) + len(self._buffer)} points are kept in memory"
         )
 
     def _write_per_run(self, batch: list[MetricRow]) -> None:
@@ -146,16 +184,17 @@ class MetricWriter:
         by_run: dict[str, list[MetricRow]] = {}
         for row in batch:
             by_run.setdefault(row[0], []).append(row)
-        refused = []
-        for rows in by_run.values():
+        for run_id, rows in by_run.items():
             try:
                 self.store.log_metric_rows(rows, validated=True)
             except _PERMANENT as exc:
-                refused.append((len(rows), exc))
-        if refused:
-            n = sum(count for count, _ in refused)
-            first = refused[0][1]
-            self._error = type(first)(f"{n} metric points were not written: {first.message}")
+                self._refused[run_id] = type(exc)(
+                    f"{exc.message} ({len(rows)} metric points were not written)"
+                )
+
+    def _after_fork_in_child(self) -> None:
+        if not self._closed:
+            self._start()  # the parent's buffered points are the parent's to write
 
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
@@ -179,15 +218,45 @@ def writer_for(store: Store) -> MetricWriter:
     return writer
 
 
+def close_writer(store: Store) -> None:
+    """Flush and stop the writer of ``store``; a later :func:`writer_for` makes a new one."""
+    with _by_store_lock:
+        writer = _by_store.pop(store, None)
+    if writer is not None:
+        writer.close()
+
+
 def flush_all() -> None:
-    """Flush every writer of this process (used at exit and on SIGTERM)."""
+    """Write every writer's buffered points (used at exit and on SIGTERM)."""
     for writer in list(_writers):
         try:
-            writer.flush()
+            writer.sync()
         except TunetrackError as exc:
             sys.stderr.write(
                 f"tunetrack: could not write buffered metrics: {exc} ({writer.pending} left)\n"
             )
 
 
+def _after_fork_in_child() -> None:
+    global _by_store_lock
+    _by_store_lock = threading.Lock()
+    for writer in list(_writers):
+        writer._after_fork_in_child()
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        # A multiprocessing child ends with os._exit (no atexit) and clears its finalizers
+        # after the fork: register the exit flush from its own after-fork hooks.
+        mp_util.register_after_fork(
+            _exit_flush_token, lambda _: mp_util.Finalize(None, flush_all, exitpriority=100)
+        )
+
+
+class _Token:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_exit_flush_token = _Token()
+
+
 atexit.register(flush_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)

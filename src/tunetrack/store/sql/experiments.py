@@ -23,7 +23,6 @@ class ExperimentsMixin:
 
     _engine: Engine
     artifact_root: str
-    _run_experiment: dict[str, int]  # cache of live runs, forgotten when runs are deleted
 
     _insert: Callable[..., Any]  # the dialect's insert(), which has on_conflict_*
 
@@ -182,7 +181,6 @@ class ExperimentsMixin:
         eid = self._exp_key(experiment_id)
         if eid == int(DEFAULT_EXPERIMENT_ID) and stage is LifecycleStage.DELETED:
             raise InvalidInput("the Default experiment (id 0) cannot be deleted")
-        self._run_experiment.clear()
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:

@@ -6,6 +6,7 @@ import operator
 import os
 import re
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -114,9 +115,9 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._engine = make_engine(db_uri)
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        self._run_experiment: dict[str, int] = {}
         self._metrics_sql, self._latest_sql = self._bulk_statements()
         with_retry(lambda: self._ensure_schema(migrate))
+        _open_stores.add(self)
 
     # -- schema ------------------------------------------------------------------------
     def _ensure_schema(self, migrate: bool) -> None:
@@ -173,8 +174,14 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         return metrics_sql, latest_sql
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Dispose of the connection pool (a later call opens new connections)."""
         self._engine.dispose()
+
+    def _after_fork_in_child(self) -> None:
+        # Connections inherited from the parent belong to the parent: forget them unclosed
+        # (closing would end the parent's sessions). An in-memory database has no other copy.
+        if self._engine.url.database not in (None, "", ":memory:"):
+            self._engine.dispose(close=False)
 
     # -- runs --------------------------------------------------------------------------
     def create_run(
@@ -237,7 +244,6 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                             insert(table),
                             [{"run_id": run_id, "key": k, "value": val} for k, val in rows],
                         )
-            self._run_experiment[run_id] = eid
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
         return with_retry(txn)
@@ -350,7 +356,6 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
-        self._run_experiment.pop(run_id, None)
         self._set_run_stage(run_id, LifecycleStage.DELETED.value)
 
     def restore_run(self, run_id: str) -> None:
@@ -393,9 +398,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
-                row = self._run_row(conn, run_id)
-                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                experiment_of = self._live_runs(conn, [run_id])
                 if new_params:
                     self._insert_params(conn, run_id, new_params)
                 if tag_rows:
@@ -408,7 +411,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                         )
                     )
                 if rows:
-                    self._write_metric_rows(conn, rows, {run_id: row.experiment_id})
+                    self._write_metric_rows(conn, rows, experiment_of)
 
         with_retry(txn)
 
@@ -441,44 +444,45 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             raise Conflict(f"params of run {run_id!r} cannot change once logged: " + "; ".join(bad))
 
     def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
-        """Bulk path of the batched writer: insert points of any runs, update latest values."""
+        """Bulk path of the batched writer: insert points of any runs, update latest values.
+
+        Every run is checked in the writing transaction: a run that another process deleted
+        is refused here exactly as :meth:`log_batch` refuses it.
+        """
         if not rows:
             return
         if not validated:
             rows = _checked_rows(rows)
-        experiment_of = self._experiments_of({r[0] for r in rows})
+        run_ids = sorted({r[0] for r in rows})
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
+                experiment_of = self._live_runs(conn, run_ids)
                 self._write_metric_rows(conn, rows, experiment_of)
 
         with_retry(txn)
 
-    def _experiments_of(self, run_ids: set[str]) -> dict[str, int]:
-        """Experiment of each run; NotFound/InvalidInput unless every run is live."""
-        missing = [r for r in run_ids if r not in self._run_experiment]
-        if missing:
+    def _live_runs(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
+        """Experiment of each run; NotFound/InvalidInput unless every run is live.
 
-            def read() -> dict[str, tuple[int, str]]:
-                found = {}
-                with self._engine.connect() as conn:
-                    for chunk in _chunks(missing):
-                        for r in conn.execute(
-                            select(
-                                m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage
-                            ).where(m.runs.c.run_id.in_(chunk))
-                        ):
-                            found[r.run_id] = (r.experiment_id, r.lifecycle_stage)
-                return found
-
-            for run_id, (experiment_id, stage) in with_retry(read).items():
-                if stage != LifecycleStage.ACTIVE.value:
-                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
-                self._run_experiment[run_id] = experiment_id
-        unknown = sorted(r for r in run_ids if r not in self._run_experiment)
+        On PostgreSQL the rows are share-locked until the transaction ends, so a concurrent
+        delete waits for the points being written instead of racing them.
+        """
+        found: dict[str, int] = {}
+        for chunk in _chunks(run_ids):
+            query = select(
+                m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage
+            ).where(m.runs.c.run_id.in_(chunk))
+            if self._dialect == "postgresql":
+                query = query.with_for_update(read=True)
+            for r in conn.execute(query):
+                if r.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidInput(f"run {r.run_id!r} is deleted: restore it to log to it")
+                found[r.run_id] = r.experiment_id
+        unknown = [r for r in run_ids if r not in found]
         if unknown:
             raise NotFound(f"no run with id {unknown[0]!r}")
-        return {r: self._run_experiment[r] for r in run_ids}
+        return found
 
     def _write_metric_rows(
         self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
@@ -565,3 +569,14 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             return PagedList(items, following.encode() if more else None)
 
         return with_retry(read)
+
+
+_open_stores: weakref.WeakSet[SqlStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_open_stores):
+        store._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
