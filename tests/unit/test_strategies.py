@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -68,7 +71,8 @@ _MISSING = {
 
 def _method_param(method: str) -> Any:
     missing = _MISSING.get(method)
-    marks = [pytest.mark.skip(reason=f"{method} needs {', '.join(missing)}")] if missing else []
+    reason = f"method {method} needs {', '.join(missing or ())}, which is not installed"
+    marks = [pytest.mark.skip(reason=reason)] if missing else []
     return pytest.param(method, marks=marks)
 
 
@@ -266,8 +270,38 @@ def test_make_strategy_errors(kwargs: dict[str, Any], message: str) -> None:
 
 @pytest.mark.skipif(not _MISSING["gp"], reason="torch is installed")
 def test_gp_without_torch_says_which_package() -> None:
-    with pytest.raises(ConfigError, match="method 'gp' needs the 'torch' package"):
+    message = r"method 'gp' needs the 'torch' package.*pip install 'tunetrack\[gp\]'"
+    with pytest.raises(ConfigError, match=message):
         make_strategy("gp", CONTINUOUS, MAX)
+
+
+def test_sweep_run_with_gp_and_no_torch_says_how_to_install_it(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    hide = tmp_path / "hide_torch"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
+    (tmp_path / "objective.py").write_text("def train(params):\n    return params['x']\n")
+    (tmp_path / "gp.yaml").write_text(
+        "objective: objective.py:train\n"
+        "metric: {name: score, goal: maximize}\n"
+        "method: gp\n"
+        "parameters: {x: {distribution: uniform, min: 0.0, max: 1.0}}\n"
+    )
+    tunetrack = str(Path(sys.executable).parent / "tunetrack")
+    pythonpath = os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [tunetrack, "sweep", "run", "gp.yaml", "--tracking-uri", tracking_uri, "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "error: method 'gp' needs the 'torch' package, which is not installed "
+        "(pip install 'tunetrack[gp]')"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "hyperopt-tpe": ("hyperopt",),
     "hyperopt-random": ("hyperopt",),
 }
+_INSTALL = {"torch": "'tunetrack[gp]'"}  # a package one of our extras brings: name the extra
 _PRUNER_ATTR = "tunetrack:pruner"  # study user attr: the PrunerSpec, for TrialHandle
 _JOURNAL = "journal:"
 
@@ -384,7 +385,7 @@ def _import_optuna(method: str | None = None) -> Any:
             needed_by = f"method {method!r}" if method else "a sweep trial handle"
             raise ConfigError(
                 f"{needed_by} needs the {module!r} package, which is not installed "
-                f"(pip install {module})"
+                f"(pip install {_INSTALL.get(module, module)})"
             )
     import optuna
 
