@@ -1,10 +1,23 @@
-"""Shared pieces of the autolog tests."""
+"""Shared pieces of the integration tests: autolog isolation, the CLI as a real process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+STARTUP_S = 90
+REQUEST_S = 30
 
 
 @pytest.fixture
@@ -17,3 +30,127 @@ def autolog_tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) ->
         yield isolated_tracking
     finally:
         autolog(disable=True)
+
+
+def _tunetrack_argv() -> list[str]:
+    """The argv prefix that runs the ``tunetrack`` command of this environment."""
+    script = Path(sys.executable).with_name("tunetrack")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from tunetrack.cli import main; main()"]
+
+
+def _cli_env() -> dict[str, str]:
+    """This process's environment without any TUNETRACK_* setting (the CLI gets flags)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TUNETRACK_")}
+
+
+RunTunetrack = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def run_tunetrack() -> RunTunetrack:
+    """``run_tunetrack(*args, cwd=dir)``: the ``tunetrack`` CLI in a real process, to the
+    end, with stdout and stderr captured apart (text)."""
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_tunetrack_argv(), *args],
+            capture_output=True,
+            text=True,
+            env=_cli_env(),
+            cwd=cwd,
+            timeout=600,
+        )
+
+    return run
+
+
+@dataclass
+class ModelServer:
+    """A running ``tunetrack models serve``: its URL, process and output files."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def post(self, body: Any = None, content: bytes | None = None) -> Any:
+        """POST /invocations with a JSON ``body`` or raw ``content``."""
+        import httpx
+
+        if content is not None:
+            return httpx.post(
+                f"{self.url}/invocations",
+                content=content,
+                headers={"Content-Type": "application/json"},
+                timeout=REQUEST_S,
+            )
+        return httpx.post(f"{self.url}/invocations", json=body, timeout=REQUEST_S)
+
+    def health(self) -> dict[str, Any]:
+        """The JSON of GET /health."""
+        import httpx
+
+        return httpx.get(f"{self.url}/health", timeout=REQUEST_S).json()
+
+    def output(self) -> str:
+        """What the process printed so far (for failure messages)."""
+        return f"stdout:\n{self.stdout.read_text()}\nstderr:\n{self.stderr.read_text()}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+ServeModel = Callable[..., AbstractContextManager[ModelServer]]
+
+
+@pytest.fixture(scope="session")
+def serve_model() -> ServeModel:
+    """``serve_model(tracking_uri, model_uri, out_dir, *flags)``: a context manager running
+    ``tunetrack models serve`` on a free port until ``/health`` answers, stopped after."""
+
+    @contextlib.contextmanager
+    def serve(
+        tracking_uri: str, model_uri: str, out_dir: Path, *flags: str
+    ) -> Iterator[ModelServer]:
+        import httpx
+
+        port = _free_port()
+        args = ["models", "serve", model_uri, "--port", str(port), *flags]
+        stdout, stderr = out_dir / "server.out", out_dir / "server.err"
+        with open(stdout, "wb") as out, open(stderr, "wb") as err:
+            proc = subprocess.Popen(
+                [*_tunetrack_argv(), *args, "--tracking-uri", tracking_uri],
+                stdout=out,
+                stderr=err,
+                env=_cli_env(),
+                cwd=out_dir,
+            )
+        server = ModelServer(f"http://127.0.0.1:{port}", proc, stdout, stderr)
+        try:
+            deadline = time.monotonic() + STARTUP_S
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"server exited with {proc.returncode}:\n{server.output()}")
+                try:
+                    if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server not healthy after {STARTUP_S}s:\n{server.output()}")
+                time.sleep(0.2)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+    return serve

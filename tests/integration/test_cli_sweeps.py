@@ -26,12 +26,10 @@ def uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def cli(*args: str) -> dict | list:  # type: ignore[type-arg]
-    """Run a command with --json and parse its JSON (what follows any message lines)."""
+    """Run a command with --json and parse its stdout (nothing but JSON)."""
     result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    first = next(i for i, line in enumerate(lines) if line[:1] in "{[")
-    return json.loads("\n".join(lines[first:]))
+    return json.loads(result.stdout)
 
 
 def run_file(path: Path, uri: str, *overrides: str) -> dict:  # type: ignore[type-arg]

@@ -3,22 +3,17 @@
 A RandomForest trained on iris (named columns) is logged with ``tunetrack.models.log_model``
 and registered twice over (version 1 a forest, version 2 a logistic regression), with
 ``champion`` on version 1. The server is started on a free port of 127.0.0.1 and polled
-until ``/health`` answers.
+until ``/health`` answers (the ``serve_model`` fixture of tests/integration/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -27,11 +22,13 @@ import tunetrack
 from tunetrack import models
 from tunetrack.tracking.client import Client
 
+if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
+    from conftest import ModelServer, ServeModel
+
 pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
 
 NAME = "iris-rf"
-STARTUP_S = 90
 REQUEST_S = 30
 
 
@@ -41,23 +38,6 @@ class Registry:
     features: pd.DataFrame
     forest: Any  # version 1, champion
     logistic: Any  # version 2
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def post(self, body: Any = None, content: bytes | None = None) -> httpx.Response:
-        if content is not None:
-            return httpx.post(
-                f"{self.url}/invocations",
-                content=content,
-                headers={"Content-Type": "application/json"},
-                timeout=REQUEST_S,
-            )
-        return httpx.post(f"{self.url}/invocations", json=body, timeout=REQUEST_S)
 
 
 def _iris() -> tuple[pd.DataFrame, Any]:
@@ -113,62 +93,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield Registry(uri, features, forest, logistic)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("tunetrack")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from tunetrack.cli import main; main()"]
-
-
-@contextlib.contextmanager
-def _serving(tracking_uri: str, model_uri: str, log_dir: Path) -> Iterator[Server]:
-    """``tunetrack models serve model_uri`` in a real process, healthy, for the block."""
-    port = _free_port()
-    log = log_dir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNETRACK_")}
-    args = ["models", "serve", model_uri, "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*_command(), *args, "--tracking-uri", tracking_uri],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=log.parent,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after {STARTUP_S}s:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield Server(url, proc, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
 @pytest.fixture(scope="module")
-def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log_dir = tmp_path_factory.mktemp("server")
-    with _serving(registry.uri, f"models:/{NAME}@champion", log_dir) as running:
+def server(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory, serve_model: ServeModel
+) -> Iterator[ModelServer]:
+    out_dir = tmp_path_factory.mktemp("server")
+    with serve_model(registry.uri, f"models:/{NAME}@champion", out_dir) as running:
         yield running
 
 
@@ -187,7 +117,7 @@ def _error(response: httpx.Response, status: int = 400) -> str:
 
 
 # -- the running server ----------------------------------------------------------------------
-def test_health(server: Server) -> None:
+def test_health(server: ModelServer) -> None:
     body = httpx.get(f"{server.url}/health", timeout=REQUEST_S).json()
     assert body["status"] == "ok"
     assert body["model_uri"] == f"models:/{NAME}@champion"
@@ -196,21 +126,21 @@ def test_health(server: Server) -> None:
     assert body["resolved_uri"] == f"models:/{NAME}/1"
 
 
-def test_dataframe_records(server: Server, registry: Registry) -> None:
+def test_dataframe_records(server: ModelServer, registry: Registry) -> None:
     records = registry.features.to_dict(orient="records")
     response = server.post({"dataframe_records": records})
     assert response.status_code == 200, response.text
     assert response.json() == {"predictions": _expected(registry)}
 
 
-def test_dataframe_split(server: Server, registry: Registry) -> None:
+def test_dataframe_split(server: ModelServer, registry: Registry) -> None:
     split = registry.features.to_dict(orient="split", index=False)
     response = server.post({"dataframe_split": split})
     assert response.status_code == 200, response.text
     assert response.json()["predictions"] == _expected(registry)
 
 
-def test_dataframe_split_in_another_column_order(server: Server, registry: Registry) -> None:
+def test_dataframe_split_in_another_column_order(server: ModelServer, registry: Registry) -> None:
     shuffled = registry.features[list(reversed(registry.features.columns))]
     split = shuffled.head(20).to_dict(orient="split", index=False)
     response = server.post({"dataframe_split": split})
@@ -218,7 +148,7 @@ def test_dataframe_split_in_another_column_order(server: Server, registry: Regis
     assert response.json()["predictions"] == _expected(registry, registry.features.head(20))
 
 
-def test_instances_as_rows_and_as_records(server: Server, registry: Registry) -> None:
+def test_instances_as_rows_and_as_records(server: ModelServer, registry: Registry) -> None:
     rows = registry.features.to_numpy().tolist()
     response = server.post({"instances": rows})
     assert response.status_code == 200, response.text
@@ -228,7 +158,7 @@ def test_instances_as_rows_and_as_records(server: Server, registry: Registry) ->
     assert response.json()["predictions"] == _expected(registry, registry.features.head(10))
 
 
-def test_integers_in_float_columns_are_accepted(server: Server, registry: Registry) -> None:
+def test_integers_in_float_columns_are_accepted(server: ModelServer, registry: Registry) -> None:
     row = {c: 5 for c in registry.features.columns}
     response = server.post({"dataframe_records": [row]})
     assert response.status_code == 200, response.text
@@ -236,33 +166,33 @@ def test_integers_in_float_columns_are_accepted(server: Server, registry: Regist
     assert response.json()["predictions"] == _expected(registry, frame)
 
 
-def test_missing_column_is_400_naming_it(server: Server, registry: Registry) -> None:
+def test_missing_column_is_400_naming_it(server: ModelServer, registry: Registry) -> None:
     records = registry.features.drop(columns=["petal width (cm)"]).head(3)
     message = _error(server.post({"dataframe_records": records.to_dict(orient="records")}))
     assert "missing" in message
     assert "petal width (cm)" in message
 
 
-def test_extra_column_is_400_naming_it(server: Server, registry: Registry) -> None:
+def test_extra_column_is_400_naming_it(server: ModelServer, registry: Registry) -> None:
     split = registry.features.head(3).assign(colour=1.0).to_dict(orient="split", index=False)
     message = _error(server.post({"dataframe_split": split}))
     assert "colour" in message
     assert "unexpected" in message
 
 
-def test_wrong_width_of_instances_is_400(server: Server) -> None:
+def test_wrong_width_of_instances_is_400(server: ModelServer) -> None:
     message = _error(server.post({"instances": [[1.0, 2.0, 3.0]]}))
     assert "4 columns" in message
     assert "sepal length (cm)" in message
 
 
-def test_text_in_a_float_column_is_400(server: Server, registry: Registry) -> None:
+def test_text_in_a_float_column_is_400(server: ModelServer, registry: Registry) -> None:
     row = {**registry.features.iloc[0].to_dict(), "sepal width (cm)": "wide"}
     message = _error(server.post({"dataframe_records": [row]}))
     assert "sepal width (cm)" in message
 
 
-def test_record_missing_a_key_is_400(server: Server, registry: Registry) -> None:
+def test_record_missing_a_key_is_400(server: ModelServer, registry: Registry) -> None:
     rows = registry.features.head(2).to_dict(orient="records")
     del rows[1]["petal length (cm)"]
     message = _error(server.post({"dataframe_records": rows}))
@@ -286,19 +216,19 @@ def test_record_missing_a_key_is_400(server: Server, registry: Registry) -> None
         (b'{"dataframe_split": {"columns": ["a"], "rows": []}}', "'rows'"),
     ],
 )
-def test_malformed_requests_are_400(server: Server, content: bytes, needle: str) -> None:
+def test_malformed_requests_are_400(server: ModelServer, content: bytes, needle: str) -> None:
     message = _error(server.post(content=content))
     assert needle in message
 
 
-def test_unknown_route_is_json_404(server: Server) -> None:
+def test_unknown_route_is_json_404(server: ModelServer) -> None:
     response = httpx.get(f"{server.url}/nope", timeout=REQUEST_S)
     assert response.status_code == 404
     assert response.json()["error_code"] == "RESOURCE_NOT_FOUND"
 
 
 # -- the registry behind models:/ URIs ---------------------------------------------------------
-def test_moving_an_alias_is_seen_by_the_next_load(registry: Registry, server: Server) -> None:
+def test_moving_an_alias_is_seen_by_the_next_load(registry: Registry, server: ModelServer) -> None:
     client = Client(registry.uri)
     sample = registry.features.iloc[::7]
     with _tracking(registry.uri):
@@ -351,7 +281,7 @@ def test_stage_transitions_and_latest(registry: Registry) -> None:
 
 
 def test_serving_a_stage_uri_serves_the_version_in_that_stage(
-    registry: Registry, tmp_path: Path
+    registry: Registry, tmp_path: Path, serve_model: ServeModel
 ) -> None:
     name = "iris-production"
     client = Client(registry.uri)
@@ -359,8 +289,8 @@ def test_serving_a_stage_uri_serves_the_version_in_that_stage(
         for model in (registry.forest, registry.logistic):
             _log(model, "model", input_example=registry.features.head(), registered_model_name=name)
     client.transition_model_version_stage(name, 1, "Production")
-    with _serving(registry.uri, f"models:/{name}/Production", tmp_path) as running:
-        health = httpx.get(f"{running.url}/health", timeout=REQUEST_S).json()
+    with serve_model(registry.uri, f"models:/{name}/Production", tmp_path) as running:
+        health = running.health()
         assert (health["model_version"], health["resolved_uri"]) == (1, f"models:/{name}/1")
         records = registry.features.to_dict(orient="records")
         response = running.post({"dataframe_records": records})

@@ -207,6 +207,7 @@ def models_serve(
             {
                 "model_uri": model_uri,
                 "resolved_uri": loaded.resolved_uri,
+                "model_version": loaded.version,
                 "flavor": loaded.manifest.flavor,
                 "url": f"http://{host}:{port}",
             }

@@ -247,11 +247,16 @@ def retrain_command(
     run = retrain(sweep_id, tracking_uri=tracking_uri, register_as=register, alias=alias)
     source = run.data.tags[T.RETRAIN_SOURCE]
     registered = run.data.tags.get(T.REGISTERED_VERSION)
-    if registered:
-        typer.echo(f"registered as {registered}" + (f" (alias {alias})" if alias else ""))
     if as_json:
         print_json(
-            {"run_id": run.info.run_id, "source_run_id": source, "metrics": dict(run.data.metrics)}
+            {
+                "run_id": run.info.run_id,
+                "source_run_id": source,
+                "metrics": dict(run.data.metrics),
+                "registered_version": registered,  # "<model name>/<version>" or None
+            }
         )
         return
+    if registered:
+        typer.echo(f"registered as {registered}" + (f" (alias {alias})" if alias else ""))
     typer.echo(f"retrained trial run {source} as run {run.info.run_id}")

@@ -259,10 +259,20 @@ def create_app(model_uri: str) -> FastAPI:
 
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 5001) -> None:
-    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
-    import uvicorn
+    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly).
 
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    Every log line, the per-request access log included, goes to stderr: stdout carries only
+    what the command prints (one JSON document under ``--json``).
+    """
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    for handler in log_config["handlers"].values():
+        handler["stream"] = "ext://sys.stderr"
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config)
 
 
 def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5001) -> None:
