@@ -21,6 +21,9 @@ _lock = threading.Lock()
 def load_objective(ref: ObjectiveRef) -> Callable[..., Any]:
     """Import the module or file of ``ref`` once per process and return the function.
 
+    An import that raised is not remembered: the next call imports again (and raises the
+    same error, or succeeds once the file is fixed).
+
     Thread-safe: with the threading backend, the other workers wait for the first import.
     """
     with _lock:
@@ -43,7 +46,11 @@ def _load(ref: ObjectiveRef) -> Callable[..., Any]:
             folder = str(ref.path.parent)
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(name, None)  # as import does: the next load runs it again
+                raise
     else:
         if ref.search_dir is not None and str(ref.search_dir) not in sys.path:
             sys.path.insert(0, str(ref.search_dir))
