@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 TOP_K = 20  # importances logged as metrics and drawn
 TRUNCATED_TAG = "tunetrack.autolog.truncated_params"
+#: The artifact path of the model autolog saved last in a run (the last fitted estimator).
+MODEL_TAG = "tunetrack.autolog.model"
 MAX_HASHED_ROWS = 1_000_000  # the digest covers at most this many rows (noted in dataset.json)
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-./ :]")
 
@@ -349,36 +351,55 @@ def write_json(session: Session, artifact_file: str, data: Any) -> None:
 
 
 def log_model(
-    session: Session, model: Any, model_input: Any = None, model_output: Any = None
-) -> None:
-    """Log ``model`` as the run's ``model`` artifact with its input signature.
+    session: Session,
+    model: Any,
+    model_input: Any = None,
+    model_output: Any = None,
+    path: str | None = None,
+) -> str:
+    """Log ``model`` with its input signature as a model artifact of the session's run and
+    name it the run's latest autologged model (tag :data:`MODEL_TAG`); return its path.
 
-    Uses :func:`tunetrack.models.log_model` (flavor, manifest, signature, hashes). When that
-    package is not available, falls back to a plain file: ``model/model.ubj`` for XGBoost,
-    ``model/model.joblib`` otherwise.
+    A new model takes the first free path (``model``, ``model_2``, ...); ``path`` (the
+    artifact of an earlier fit of the same object) is overwritten in place, so a refitted
+    estimator keeps one artifact. Uses :mod:`tunetrack.models` (flavor, manifest, hashes);
+    when that package is not available, falls back to a plain file: ``model/model.ubj``
+    for XGBoost, ``model/model.joblib`` otherwise.
     """
     try:
-        from tunetrack.models import infer_signature
-        from tunetrack.models import log_model as models_log_model
+        from tunetrack.models import infer_signature, save_model
     except ImportError:
         _fallback_model(session, model)
-        return
-    from tunetrack.errors import Conflict
-
+        return "model"
     signature = None
     if model_input is not None and not _is_dmatrix(model_input):
         signature = infer_signature(model_input, model_output)
-    for n in range(1, 100):  # a second fit in the same run: model_2, model_3...
+    if path is None:
+        path = log_model_at_free_path(model, session.run_id, signature=signature)
+    else:  # same object, same flavor: the same files, rewritten
+        with tempfile.TemporaryDirectory(prefix="tunetrack-model-") as tmp:
+            save_model(model, tmp, signature=signature)
+            session.artifacts.log_artifacts(tmp, path)
+    session.client.set_tag(session.run_id, MODEL_TAG, path)
+    return path
+
+
+def log_model_at_free_path(model: Any, run_id: str, **options: Any) -> str:
+    """Log ``model`` into ``run_id`` under its first free path: ``model``, ``model_2``...
+
+    ``options`` go to :func:`tunetrack.models.log_model`. Returns the path.
+    """
+    from tunetrack.errors import Conflict
+    from tunetrack.models import log_model as models_log_model
+
+    for n in range(1, 1000):
+        path = "model" if n == 1 else f"model_{n}"
         try:
-            models_log_model(
-                model,
-                "model" if n == 1 else f"model_{n}",
-                signature=signature,
-                run_id=session.run_id,
-            )
-            return
+            models_log_model(model, path, run_id=run_id, **options)
+            return path
         except Conflict:
             continue
+    raise Conflict(f"run {run_id} already holds 999 models")
 
 
 def _is_dmatrix(data: Any) -> bool:

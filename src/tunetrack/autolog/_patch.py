@@ -6,6 +6,9 @@ Contract (STYLE.md item 10, after MLflow's ``safe_patch``):
   the very objects that were in the class (or module) ``__dict__``;
 * only the outermost patched call logs: a context variable marks "inside a patched call",
   so the inner fits of a Pipeline, a search CV or a wrapper call the originals directly;
+* a call made by scikit-learn's own code (a metric's ``LabelBinarizer``, the folds of
+  ``cross_val_score``, a scorer) is never logged, nor is anything it calls: those fits are
+  the library's helpers, not the user's models;
 * exceptions from the user's function propagate unchanged; exceptions from our logging
   become one :class:`AutologWarning` per call (raised instead when
   ``TUNETRACK_AUTOLOG_TESTING=true``); the user's result is returned unchanged;
@@ -20,6 +23,7 @@ import contextvars
 import functools
 import logging
 import os
+import sys
 import threading
 import types
 import warnings
@@ -265,10 +269,14 @@ def report(
 
 
 def _invoke(integration: str, before: Before, obj: Any, fn: Callable[..., Any], args, kwargs):  # type: ignore[no-untyped-def]
-    """Run ``fn(*args, **kwargs)`` (the original), logging it if this is the outermost call."""
+    """Run ``fn(*args, **kwargs)`` (the original), logging it if this is the outermost call
+    and the user's own (called from outside scikit-learn)."""
     cfg = _configs.get(integration)
     if cfg is None or _inside.get() is not None:
         return fn(*args, **kwargs)
+    if _called_from_sklearn(sys._getframe(2)):  # 0: _invoke, 1: the patched wrapper
+        with paused():
+            return fn(*args, **kwargs)
     token = _inside.set(integration)
     try:
         session: Session | None = None
@@ -293,6 +301,12 @@ def _invoke(integration: str, before: Before, obj: Any, fn: Callable[..., Any], 
         return result
     finally:
         _inside.reset(token)
+
+
+def _called_from_sklearn(frame: types.FrameType | None) -> bool:
+    """Whether ``frame`` (the patched function's caller) runs scikit-learn's own code."""
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return module == "sklearn" or module.startswith("sklearn.")
 
 
 def _finish(session: Session, result: Any, error: BaseException | None) -> None:

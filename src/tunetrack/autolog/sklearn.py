@@ -7,15 +7,15 @@ candidate. :func:`eval_metrics` logs the same metric set on held-out data.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import importlib
 import os
 import pkgutil
 import warnings
-import weakref
 from typing import Any
 
 from tunetrack.autolog import _common as c
+from tunetrack.autolog import _refits as refits
 from tunetrack.autolog._patch import (
     AUTOLOG_TAG,
     AutologConfig,
@@ -37,9 +37,13 @@ SEARCH_CLASSES = (
     "HalvingGridSearchCV",
     "HalvingRandomSearchCV",
 )
+#: Data transformers: fitting one alone is not logged (see :func:`_is_transformer`).
+TRANSFORMER_PACKAGES = tuple(
+    f"sklearn.{name}."
+    for name in ("preprocessing", "impute", "feature_extraction", "feature_selection")
+)
 _SKIP_MODULES = {"tests", "externals", "experimental", "conftest", "setup", "estimator_checks"}
 _targets: list[tuple[type, str]] | None = None
-_model_runs: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def autolog(
@@ -111,8 +115,20 @@ def _public_modules(path: str, prefix: str) -> list[str]:
 
 
 def _not_ours(obj: Any) -> bool:
-    """XGBoost's sklearn wrappers are logged by the XGBoost integration."""
-    return type(obj).__module__.split(".", 1)[0] == "xgboost"
+    """Fits this integration leaves alone: XGBoost's sklearn wrappers (the XGBoost
+    integration logs them) and scikit-learn's data transformers (:func:`_is_transformer`)."""
+    return type(obj).__module__.split(".", 1)[0] == "xgboost" or _is_transformer(type(obj))
+
+
+@functools.cache
+def _is_transformer(cls: type) -> bool:
+    """Whether ``cls`` (or the scikit-learn class it extends) comes from one of
+    :data:`TRANSFORMER_PACKAGES`: a scaler, an encoder, an imputer, a vectorizer or a
+    feature selector prepares data for a model and is never the run's model (as in MLflow,
+    such a fit alone records nothing; inside a Pipeline it is part of the Pipeline's run).
+    """
+    base = next((k for k in cls.__mro__ if k.__module__.startswith("sklearn.")), None)
+    return base is not None and base.__module__.startswith(TRANSFORMER_PACKAGES)
 
 
 def _before(obj: Any, cfg: AutologConfig, args: tuple, kwargs: dict) -> Session:
@@ -137,29 +153,36 @@ class SklearnSession(Session):
         self.sample_weight = kwargs.get("sample_weight")
 
     def log_failure(self, exc: BaseException) -> None:
-        params, _ = c.params_of(self.est.get_params(deep=True))
-        self.log_batch(params=params)
+        known = refits.lookup(self.est)
+        if known is None or known.run_id != self.run_id:  # a refit keeps the first params
+            self.log_batch(params=c.params_of(self.est.get_params(deep=True))[0])
 
     def log(self, result: Any) -> None:
         est, cfg, attempt = self.est, self.config, self.attempt
-        params, truncated = c.params_of(est.get_params(deep=True))
+        values = est.get_params(deep=True)
         tags: dict[str, str] = {}
-        if truncated:
-            tags[c.TRUNCATED_TAG] = ",".join(truncated)[:7000]
         metrics: dict[str, float] = {}
         y_pred = None
         if self.y is not None:
             found = attempt(_metric_values, est, self.X, self.y, self.sample_weight)
             if found:
-                values, y_pred = found
-                metrics.update({f"training_{k}": val for k, val in values.items()})
+                scores, y_pred = found
+                metrics.update({f"training_{k}": val for k, val in scores.items()})
         search = _is_search(est)
         model = getattr(est, "best_estimator_", None) if search else est
         if search:
             best = getattr(est, "best_params_", None) or {}
-            params += c.params_of(best, prefix="best_")[0]
+            values.update({f"best_{k}": val for k, val in best.items()})
             if hasattr(est, "best_score_"):
                 metrics["best_cv_score"] = float(est.best_score_)
+        fits = refits.record(est, self.run_id, values)
+        params: list = []
+        if fits.count == 1:
+            params, truncated = c.params_of(values)
+            if truncated:
+                tags[c.TRUNCATED_TAG] = ",".join(truncated)[:7000]
+        else:
+            tags[refits.REFITS_TAG] = fits.tag()
         log_importances = cfg.log_importances and model is not None
         importances = attempt(_importances, model) if log_importances else None
         if importances:
@@ -168,9 +191,8 @@ class SklearnSession(Session):
         dataset = attempt(c.dataset_info, self.X, self.y) if log_dataset else None
         if dataset:
             tags.update(c.dataset_tags(dataset))
-        _remember(est, self.run_id)
         run_tags = [RunTag(k, val) for k, val in tags.items()]
-        attempt(self.log_batch, c.metrics_of(metrics), params, run_tags)
+        attempt(self.log_batch, c.metrics_of(metrics, fits.step), params, run_tags)
         if importances:
             attempt(_log_importances, self, *importances)
         if dataset:
@@ -178,12 +200,8 @@ class SklearnSession(Session):
         if search:
             attempt(_log_candidates, self, est)
         if cfg.log_models and model is not None:
-            attempt(c.log_model, self, model, self.X, y_pred)
-
-
-def _remember(est: Any, run_id: str) -> None:
-    with contextlib.suppress(TypeError):  # unhashable or not weak-referenceable
-        _model_runs[est] = run_id
+            path = attempt(c.log_model, self, model, self.X, y_pred, fits.model_path)
+            fits.model_path = path or fits.model_path
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -243,7 +261,8 @@ def eval_metrics(
     from tunetrack.tracking import fluent
 
     active = fluent.active_run()
-    run_id = active.info.run_id if active else _model_runs.get(model)
+    known = refits.lookup(model)
+    run_id = active.info.run_id if active else known.run_id if known else None
     if run_id is None:
         raise InvalidInput("eval_metrics needs an active run or a model fitted under autolog")
     found = _metric_values(model, X, y, sample_weight)
