@@ -185,6 +185,20 @@ def sweep_status(
     )
 
 
+def _model(run: Any) -> tuple[str | None, str]:
+    """The URI of the model retrain registers from ``run`` (None without one), and a line
+    saying which it is and why."""
+    from tunetrack.errors import NotFound
+    from tunetrack.sweep.select import run_model
+
+    try:
+        choice = run_model(run)
+    except NotFound as exc:
+        return None, f"model: none ({exc.message})"
+    among = f", of {', '.join(choice.candidates)}" if choice.ambiguous else ""
+    return choice.uri, f"model: {choice.uri} ({choice.reason}{among})"
+
+
 def _short(value: Any) -> str:
     if value is None:
         return ""
@@ -220,11 +234,13 @@ def best(
         "metrics": dict(run.data.metrics),
         "constraints": constraints,
     }
+    data["model_uri"], model_line = _model(run)
     if as_json:
         print_json(data)
         return
     typer.echo(f"best trial of {sweep_id}: run {run.info.run_id}")
     typer.echo(f"{goal.name} ({goal.direction}) = {data['value']:.6g}")
+    typer.echo(model_line)
     print_table("params", ["param", "value"], [[k, repr(v)] for k, v in data["params"].items()])
 
 
@@ -247,6 +263,7 @@ def retrain_command(
     run = retrain(sweep_id, tracking_uri=tracking_uri, register_as=register, alias=alias)
     source = run.data.tags[T.RETRAIN_SOURCE]
     registered = run.data.tags.get(T.REGISTERED_VERSION)
+    model_uri, model_line = _model(run)
     if as_json:
         print_json(
             {
@@ -254,9 +271,11 @@ def retrain_command(
                 "source_run_id": source,
                 "metrics": dict(run.data.metrics),
                 "registered_version": registered,  # "<model name>/<version>" or None
+                "model_uri": model_uri,  # the model registered (or that would be)
             }
         )
         return
     if registered:
         typer.echo(f"registered as {registered}" + (f" (alias {alias})" if alias else ""))
     typer.echo(f"retrained trial run {source} as run {run.info.run_id}")
+    typer.echo(model_line)

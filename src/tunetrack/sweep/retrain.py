@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
+import warnings
 from collections.abc import Sequence
 
 from tunetrack.entities import Run, RunStatus
-from tunetrack.errors import InvalidInput, NotFound, TunetrackError
+from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.runner import load_stored_config
-from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
+from tunetrack.sweep.select import ModelChoice, best_trial, run_model, sweep_goals, trial_params
 from tunetrack.sweep.worker import TrialTask, autolog_restored, execute_trial
 from tunetrack.tracking.client import Client
-
-MODEL_TAG = re.compile(r"tunetrack\.model\.(?P<name>.+)\.flavor")
 
 
 def retrain(
@@ -29,7 +27,8 @@ def retrain(
     ``constraints``, ``register_as`` and ``alias`` default to the sweep file's
     ``select.constraints`` and ``retrain`` section. The new run is tagged with its source
     trial; it FAILS (and this raises) if the objective fails. With ``register_as``, the
-    model it logged becomes the next version of that registered model (and gets ``alias``).
+    model behind its result (:func:`~tunetrack.sweep.select.run_model`) becomes the next
+    version of that registered model (and gets ``alias``).
     """
     client = Client(tracking_uri)
     parent = client.get_run(sweep_id)
@@ -73,9 +72,7 @@ def retrain(
     if final.info.status != RunStatus.FINISHED:
         raise TunetrackError(f"retraining failed in run {run.info.run_id}: {result.error}")
     if register_as is not None:
-        version = client.register_model(
-            f"runs:/{run.info.run_id}/{_model_path(final)}", register_as
-        )
+        version = client.register_model(_chosen_model(final).uri, register_as)
         client.set_tag(run.info.run_id, T.REGISTERED_VERSION, f"{register_as}/{version.version}")
         if alias is not None:
             client.set_registered_model_alias(register_as, alias, version.version)
@@ -83,15 +80,15 @@ def retrain(
     return final
 
 
-def _model_path(run: Run) -> str:
-    """The artifact path of the one model the run logged (``model`` if it logged several)."""
-    names = [m["name"] for k in run.data.tags if (m := MODEL_TAG.fullmatch(k))]
-    if len(names) == 1:
-        return names[0]
-    if "model" in names:
-        return "model"
-    raise NotFound(
-        f"retrained run {run.info.run_id} logged "
-        + ("no model" if not names else f"several models ({', '.join(sorted(names))})")
-        + ": log one with tunetrack.models.log_model(model, 'model') or turn on autolog"
-    )
+def _chosen_model(run: Run) -> ModelChoice:
+    """The run's model to register; a warning says which one when there was a choice."""
+    choice = run_model(run)
+    if choice.ambiguous:
+        warnings.warn(
+            f"retrained run {run.info.run_id} logged several models "
+            f"({', '.join(choice.candidates)}): registering {choice.path!r} ({choice.reason}); "
+            "name the model with trial.log_model(model) or return it as result['model']",
+            UserWarning,
+            stacklevel=3,
+        )
+    return choice

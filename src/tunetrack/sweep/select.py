@@ -1,10 +1,13 @@
-"""Pick a sweep's best trial (under constraints) and retrain it."""
+"""Pick a sweep's best trial (under constraints), and the model a run holds for retrain."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from tunetrack.autolog._common import MODEL_TAG as AUTOLOG_MODEL_TAG
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.sweep import tags as T
@@ -53,3 +56,49 @@ def best_trial(
 def trial_params(run: Run) -> dict:
     """A trial's params with their Python types (as proposed, not stringified)."""
     return json.loads(run.data.tags[T.TRIAL_PARAMS])
+
+
+_FLAVOR_TAG = re.compile(r"tunetrack\.model\.(?P<path>.+)\.flavor")
+NAMED = "named by the objective"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model of a run that retrain registers, and why that one."""
+
+    run_id: str
+    path: str
+    reason: str
+    candidates: tuple[str, ...]  # every model artifact the run holds
+
+    @property
+    def uri(self) -> str:
+        """``runs:/<run_id>/<path>``."""
+        return f"runs:/{self.run_id}/{self.path}"
+
+    @property
+    def ambiguous(self) -> bool:
+        """True when the run holds several models and the objective named none of them."""
+        return len(self.candidates) > 1 and self.reason != NAMED
+
+
+def run_model(run: Run) -> ModelChoice:
+    """The model that produced ``run``'s result: the one the objective named
+    (``trial.log_model`` or returned), else the last one autolog saved (the last fitted
+    estimator), else the run's only model, else the one at ``model``."""
+    tags = run.data.tags
+    found = tuple(sorted(m["path"] for k in tags if (m := _FLAVOR_TAG.fullmatch(k))))
+    rules = (
+        (tags.get(T.TRIAL_MODEL), NAMED),
+        (tags.get(AUTOLOG_MODEL_TAG), "the last model autolog saved"),
+        (found[0] if len(found) == 1 else None, "the run's only model"),
+        ("model", "the one logged as 'model'"),
+    )
+    for path, reason in rules:
+        if path in found:
+            return ModelChoice(run.info.run_id, path, reason, found)
+    raise NotFound(
+        f"run {run.info.run_id} logged "
+        + ("no model" if not found else f"several models ({', '.join(found)})")
+        + ": name one with trial.log_model(model) or turn on autolog"
+    )

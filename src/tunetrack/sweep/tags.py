@@ -7,6 +7,7 @@ SWEEP_OVERRIDES = "tunetrack.sweep.overrides"  # JSON list of --set overrides
 SWEEP_GOALS = "tunetrack.sweep.goals"  # JSON [[metric, direction], ...]
 TRIAL_NUMBER = "tunetrack.trial.number"
 TRIAL_PARAMS = "tunetrack.trial.params"  # JSON: the params with their Python types
+TRIAL_MODEL = "tunetrack.trial.model"  # the model the objective named (its artifact path)
 TRIAL_ABANDONED = "tunetrack.trial.abandoned"  # why a trial ended without a result
 RETRAIN_SOURCE = "tunetrack.retrain.source_run_id"
 REGISTERED_VERSION = "tunetrack.retrain.registered"  # <model name>/<version>

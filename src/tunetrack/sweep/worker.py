@@ -19,7 +19,7 @@ from tunetrack.errors import InvalidInput
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
 from tunetrack.sweep.strategies import Goal, TrialHandle
-from tunetrack.sweep.trial import Pruner, Trial, TrialPruned
+from tunetrack.sweep.trial import Pruner, Trial, TrialPruned, take_returned_model
 
 TrialState = Literal["complete", "pruned", "failed"]
 ERROR_TAG = "tunetrack.trial.error"
@@ -154,7 +154,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
             output = (
                 objective(task.params, trial) if wants_trial(objective) else objective(task.params)
             )
-            values = returned_metrics(output, task.goals)
+            values = returned_metrics(take_returned_model(trial, output), task.goals)
             state: TrialState = "complete"
             if any(math.isnan(values[g.name]) for g in task.goals):
                 state, error = "failed", "the objective returned NaN"
