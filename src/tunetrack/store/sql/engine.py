@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from tunetrack.errors import StoreError, TunetrackError
 
@@ -18,22 +21,53 @@ from tunetrack.errors import StoreError, TunetrackError
 SCHEMA_HEAD = "0002"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
+_WAIT_S = 60.0  # how long a caller waits for the one connection of an in-memory database
 _T = TypeVar("_T")
 
 
+class _TakeTurnsPool(StaticPool):
+    """One pinned connection, lent to one caller at a time.
+
+    An in-memory SQLite database lives and dies with its single connection, which the user's
+    threads and the batched writer's thread share; a sqlite3 connection must not run two
+    transactions at once, so a checkout waits until the previous caller has given it back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lent = threading.Lock()  # released by whichever thread returns the connection
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if not self._lent.acquire(timeout=_WAIT_S):
+            raise PoolTimeout(f"the in-memory database stayed busy for {_WAIT_S:.0f} s")
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._lent.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        self._lent.release()
+
+
 def make_engine(uri: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN handling."""
+    """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN handling.
+
+    An in-memory SQLite database gets one connection that every thread takes turns on.
+    """
     if not uri.startswith("sqlite"):
         return create_engine(uri, pool_pre_ping=True, future=True)
+    memory = ":memory:" in uri or uri in ("sqlite://", "sqlite:///")
     engine = create_engine(
         uri,
         connect_args={"timeout": 60, "check_same_thread": False, "isolation_level": None},
+        **({"poolclass": _TakeTurnsPool} if memory else {}),
     )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         cur = dbapi_conn.cursor()
-        if ":memory:" not in uri and uri not in ("sqlite://", "sqlite:///"):
+        if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
