@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -157,6 +158,37 @@ def make_run(store: Store, experiment_id: str) -> Callable[..., Run]:
         return store.create_run(experiment or experiment_id, **kwargs)
 
     return _make
+
+
+Race = Callable[..., list[BaseException | None]]
+RACE_TIMEOUT_S = 60.0  # a hang fails the test instead of blocking CI
+
+
+@pytest.fixture
+def race() -> Race:
+    """``race(*calls)``: run the calls at once, one thread each, released together by a
+    barrier; return what each raised (``None`` where the call returned)."""
+
+    def _race(*calls: Callable[[], object]) -> list[BaseException | None]:
+        barrier = threading.Barrier(len(calls))
+        outcomes: list[BaseException | None] = [None] * len(calls)
+
+        def run(index: int, call: Callable[[], object]) -> None:
+            barrier.wait()
+            try:
+                call()
+            except BaseException as exc:  # handed back to the test
+                outcomes[index] = exc
+
+        threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(RACE_TIMEOUT_S)
+            assert not thread.is_alive(), f"a racing call hung for {RACE_TIMEOUT_S:.0f} s"
+        return outcomes
+
+    return _race
 
 
 _TRACKING_ENV = (

@@ -1,18 +1,63 @@
-"""The alembic migrations build exactly the schema the code declares, on every backend."""
+"""The alembic migrations build exactly the schema the code declares, on every backend,
+and both backends enforce its foreign keys the same way."""
 
 from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
+from tunetrack.entities import Metric
 from tunetrack.errors import StoreError
 from tunetrack.store.sql import engine as sql_engine
+from tunetrack.store.sql import models as m
+from tunetrack.store.sql import store as store_module
 from tunetrack.store.sql.models import metadata
 from tunetrack.store.sql.store import SqlStore
+
+# A revision after the head, for a test: rebuild the runs table as alembic's batch mode does
+# on SQLite for most ALTERs (copy into a new table, drop the old one, rename), or add an orphan.
+MIGRATION_NEXT = """\
+from alembic import op
+
+revision = "next"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    {body}
+"""
+REBUILD_RUNS = 'with op.batch_alter_table("runs", recreate="always"):\n        pass'
+ADD_ORPHAN = "op.execute(\"INSERT INTO params VALUES ('missing-run', 'k', 'v')\")"
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each SQL backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/schema.db"
+    return request.getfixturevalue("fresh_postgres_uri")
+
+
+@pytest.fixture
+def sql_store(db_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
+    store = SqlStore(db_uri, default_artifact_root=str(tmp_path))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _head() -> str:
@@ -25,17 +70,9 @@ def test_schema_head_constant_matches_migrations() -> None:
     assert _head() == sql_engine.SCHEMA_HEAD
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def test_migrated_schema_matches_models(backend, tmp_path, request) -> None:
-    uri = (
-        f"sqlite:///{tmp_path}/schema.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("fresh_postgres_uri")
-    )
-    SqlStore(uri, default_artifact_root=str(tmp_path)).close()
-    engine = create_engine(uri)
+def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
+    SqlStore(db_uri, default_artifact_root=str(tmp_path)).close()
+    engine = create_engine(db_uri)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
@@ -53,3 +90,71 @@ def test_old_schema_needs_db_upgrade(tmp_path) -> None:
     engine.dispose()
     with pytest.raises(StoreError, match="tunetrack db upgrade"):
         SqlStore(uri)
+
+
+def test_the_database_refuses_a_row_whose_parent_is_missing(sql_store: SqlStore) -> None:
+    with pytest.raises(IntegrityError), sql_store._engine.begin() as conn:
+        conn.execute(insert(m.params).values(run_id="missing", key="k", value="v"))
+    assert sql_store.search_experiments()  # the store is usable afterwards
+
+
+def test_deleting_rows_cascades_to_their_children(sql_store: SqlStore) -> None:
+    eid = sql_store.create_experiment("e", tags={"team": "a"})
+    parent = sql_store.create_run(eid, start_time=1).info.run_id
+    child = sql_store.create_run(
+        eid, start_time=2, parent_run_id=parent, params={"p": "1"}, tags={"t": "1"}
+    ).info.run_id
+    sql_store.log_batch(child, metrics=[Metric("m", 1.0, 0, 0)])
+    with sql_store._engine.begin() as conn:
+        conn.execute(delete(m.runs).where(m.runs.c.run_id == parent))
+    assert sql_store.get_run(child).info.parent_run_id is None  # ON DELETE SET NULL
+    with sql_store._engine.begin() as conn:
+        conn.execute(delete(m.experiments).where(m.experiments.c.experiment_id == int(eid)))
+        tables = (m.experiment_tags, m.runs, m.params, m.tags, m.metrics, m.latest_metrics)
+        left = {t.name: conn.execute(select(func.count()).select_from(t)).scalar() for t in tables}
+    assert left == dict.fromkeys(left, 0)
+
+
+def _old_store_and_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> str:
+    """A SQLite store at the current head with one run in it, and a revision "next" running
+    ``body`` to upgrade it with; return the run's id."""
+    store = SqlStore(f"sqlite:///{tmp_path}/old.db", default_artifact_root=str(tmp_path))
+    run_id = store.create_run(store.create_experiment("e"), start_time=1, params={"p": "1"})
+    run_id = run_id.info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, 0, 0)])
+    store.close()
+    migrations = tmp_path / "migrations"
+    shutil.copytree(sql_engine._MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__py*"))
+    next_revision = MIGRATION_NEXT.format(head=sql_engine.SCHEMA_HEAD, body=body)
+    (migrations / "versions" / "next_test.py").write_text(next_revision)
+    monkeypatch.setattr(sql_engine, "_MIGRATIONS", migrations)
+    monkeypatch.setattr(store_module, "SCHEMA_HEAD", "next")
+    return run_id
+
+
+def test_a_migration_that_rebuilds_a_table_keeps_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _old_store_and_migration(tmp_path, monkeypatch, REBUILD_RUNS)
+    upgraded = SqlStore(f"sqlite:///{tmp_path}/old.db", migrate=True)
+    try:
+        assert dict(upgraded.get_run(run_id).data.params) == {"p": "1"}
+        assert [p.value for p in upgraded.get_metric_history(run_id, "m")] == [1.0]
+        with pytest.raises(IntegrityError), upgraded._engine.begin() as conn:
+            conn.execute(insert(m.params).values(run_id="missing", key="k", value="v"))
+    finally:
+        upgraded.close()
+
+
+def test_a_migration_that_leaves_an_orphan_row_is_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _old_store_and_migration(tmp_path, monkeypatch, ADD_ORPHAN)
+    with pytest.raises(StoreError, match="a row of params refers to a missing row of runs"):
+        SqlStore(f"sqlite:///{tmp_path}/old.db", migrate=True)
+    engine = create_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.connect() as conn:
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert revision == sql_engine.SCHEMA_HEAD
+        assert conn.execute(text("SELECT count(*) FROM params")).scalar() == 1
+    engine.dispose()

@@ -5,6 +5,8 @@ Runs on every backend of the ``store`` fixture (tests/conftest.py).
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from tunetrack.entities import LifecycleStage, ViewType
@@ -12,6 +14,7 @@ from tunetrack.errors import Conflict, InvalidInput, NotFound
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
 
 MISSING_ID = "987654321"
+RACE_ROUNDS = 25  # each round races renames to one name; one round is enough to show a bug
 
 
 def _names(experiments) -> list[str]:
@@ -220,6 +223,18 @@ def test_rename_experiment_to_a_taken_name_is_a_conflict(store: Store) -> None:
     with pytest.raises(Conflict):
         store.rename_experiment(exp_id, "b")
     assert store.get_experiment(exp_id).name == "a"
+
+
+def test_concurrent_renames_to_one_name_leave_one_winner_and_conflicts(
+    store: Store, race
+) -> None:
+    for i in range(RACE_ROUNDS):
+        ids = [store.create_experiment(f"round{i}-{k}") for k in range(3)]
+        outcomes = race(*(partial(store.rename_experiment, e, f"taken-{i}") for e in ids))
+        winners = [e for e, outcome in zip(ids, outcomes, strict=True) if outcome is None]
+        assert len(winners) == 1, outcomes
+        assert all(isinstance(o, Conflict) for o in outcomes if o is not None), outcomes
+        assert store.get_experiment_by_name(f"taken-{i}").experiment_id == winners[0]
 
 
 def test_rename_experiment_to_an_empty_name_is_invalid(store: Store) -> None:

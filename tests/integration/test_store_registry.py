@@ -6,12 +6,15 @@ Runs on every backend of the ``store`` fixture (tests/conftest.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
 from tunetrack.entities import ModelStage, ModelVersion, Run
 from tunetrack.errors import Conflict, InvalidInput, NotFound
 from tunetrack.store.base import Store
+
+RACE_ROUNDS = 25  # each round races writers against a delete; one round can show a bug
 
 
 def _register(store: Store, name: str, count: int, run_id: str | None = None) -> list[ModelVersion]:
@@ -152,10 +155,48 @@ def test_delete_registered_model_deletes_versions_tags_aliases(store: Store) -> 
     with pytest.raises(NotFound):
         store.get_model_version_by_alias("iris", "champion")
     assert [v.name for v in store.search_model_versions()] == ["wine"]
-    # the name is free again, and numbering starts over
+    # the name is free again, and numbering starts over with no tags or aliases left behind
     store.create_registered_model("iris")
     assert dict(store.get_registered_model("iris").tags) == {}
     assert store.create_model_version("iris", "runs:/r/m").version == 1
+    assert dict(store.get_model_version("iris", 1).tags) == {}
+    assert dict(store.get_registered_model("iris").aliases) == {}
+
+
+def _succeeded_or_not_found(outcomes: list[BaseException | None]) -> None:
+    assert all(o is None or isinstance(o, NotFound) for o in outcomes), outcomes
+
+
+def test_writes_racing_a_model_delete_are_done_or_not_found(store: Store, race) -> None:
+    for i in range(RACE_ROUNDS):
+        name = f"m{i}"
+        store.create_registered_model(name)
+        deleted, *writes = race(
+            partial(store.delete_registered_model, name),
+            partial(store.set_registered_model_tag, name, "team", "a"),
+            partial(store.create_model_version, name, "runs:/r/m"),
+        )
+        assert deleted is None
+        _succeeded_or_not_found(writes)
+        # nothing of the deleted model survives into a new one of the same name
+        store.create_registered_model(name)
+        assert dict(store.get_registered_model(name).tags) == {}
+        assert store.get_registered_model(name).latest_version is None
+
+
+def test_writes_racing_a_version_delete_are_done_or_not_found(store: Store, race) -> None:
+    store.create_registered_model("iris")
+    for i in range(RACE_ROUNDS):
+        version = store.create_model_version("iris", f"runs:/r/m{i}").version
+        deleted, *writes = race(
+            partial(store.delete_model_version, "iris", version),
+            partial(store.set_model_version_tag, "iris", version, "k", "v"),
+            partial(store.set_registered_model_alias, "iris", f"a{i}", version),
+        )
+        assert deleted is None
+        _succeeded_or_not_found(writes)
+    # no alias points at a deleted version
+    assert dict(store.get_registered_model("iris").aliases) == {}
 
 
 # -- versions ------------------------------------------------------------------------------

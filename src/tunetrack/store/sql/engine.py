@@ -71,6 +71,7 @@ def make_engine(uri: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL: refuse orphans, cascade deletes
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -115,6 +116,43 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(tunetrack_write=True)
         with conn.begin():
             yield conn
+
+
+@contextlib.contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """The write transaction of a schema change.
+
+    SQLite runs it with foreign keys off: a batch migration rebuilds a table by dropping the
+    old one, and with them on, that drop would cascade into the table's children. The
+    references are checked before the commit instead.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            _set_foreign_keys(conn, "OFF")  # before BEGIN: SQLite ignores it in a transaction
+        try:
+            conn.execution_options(tunetrack_write=True)
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    _check_foreign_keys(conn)
+        finally:
+            if sqlite:
+                _set_foreign_keys(conn, "ON")
+
+
+def _set_foreign_keys(conn: Connection, state: str) -> None:
+    conn.connection.driver_connection.execute(f"PRAGMA foreign_keys={state}")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    orphans = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if orphans:
+        table, _rowid, parent, _fk = orphans[0]
+        raise StoreError(
+            f"schema migration left {len(orphans)} rows pointing at missing rows "
+            f"(first: a row of {table} refers to a missing row of {parent}); nothing was changed"
+        )
 
 
 def schema_revision(conn: Connection) -> str | None:

@@ -18,6 +18,10 @@ from tunetrack.store.sql.engine import with_retry, write_transaction
 from tunetrack.store.sql.paging import PageToken
 
 
+def _name_taken(name: str, hint: str = "") -> Conflict:
+    return Conflict(f"an experiment named {name!r} already exists{hint}")
+
+
 class ExperimentsMixin:
     """Create, read, search, rename, tag, delete and restore experiments."""
 
@@ -68,8 +72,8 @@ class ExperimentsMixin:
                             last_update_time=now,
                         )
                     )
-                except IntegrityError as exc:
-                    raise Conflict(f"an experiment named {name!r} already exists") from exc
+                except IntegrityError as exc:  # a concurrent transaction took the name
+                    raise _name_taken(name) from exc
                 eid = result.inserted_primary_key[0]
                 if not artifact_location:
                     conn.execute(
@@ -93,7 +97,7 @@ class ExperimentsMixin:
         ).scalar()
         if taken is not None:
             hint = " (it is deleted: restore it or pick another name)" if taken == "deleted" else ""
-            raise Conflict(f"an experiment named {name!r} already exists{hint}")
+            raise _name_taken(name, hint)
 
     def _experiments(self, conn: Connection, rows: Sequence) -> list[Experiment]:
         ids = [row.experiment_id for row in rows]
@@ -215,11 +219,14 @@ class ExperimentsMixin:
         def txn() -> None:
             with write_transaction(self._engine) as conn:
                 self._check_experiment_name_free(conn, new_name)
-                done = conn.execute(
-                    update(m.experiments)
-                    .where(m.experiments.c.experiment_id == eid)
-                    .values(name=new_name, last_update_time=now_ms())
-                ).rowcount
+                try:
+                    done = conn.execute(
+                        update(m.experiments)
+                        .where(m.experiments.c.experiment_id == eid)
+                        .values(name=new_name, last_update_time=now_ms())
+                    ).rowcount
+                except IntegrityError as exc:  # a concurrent transaction took the name
+                    raise _name_taken(new_name) from exc
                 if not done:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tunetrack import _validation as v
@@ -28,6 +28,10 @@ def _version_number(version: object) -> int:
     if number < 1:
         raise InvalidInput(f"model version must be a positive integer, got {version!r}")
     return number
+
+
+def _locked(query: Select, lock: bool) -> Select:
+    return query.with_for_update(read=True, key_share=True) if lock else query
 
 
 class RegistryMixin:
@@ -53,8 +57,12 @@ class RegistryMixin:
         return with_retry(run)
 
     @staticmethod
-    def _model_row(conn: Connection, name: str) -> Any:
-        row = conn.execute(select(m.registered_models).where(_rm.name == name)).first()
+    def _model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
+        """The model's row; ``lock`` keeps it from being deleted until the transaction ends
+        (PostgreSQL; SQLite's write transactions are serial), so rows written under it stay
+        valid."""
+        query = select(m.registered_models).where(_rm.name == name)
+        row = conn.execute(_locked(query, lock)).first()
         if row is None:
             raise NotFound(f"no registered model named {name!r}")
         return row
@@ -124,11 +132,13 @@ class RegistryMixin:
             for r in rows
         ]
 
-    def _version_row(self, conn: Connection, name: str, version: object) -> Any:
+    def _version_row(
+        self, conn: Connection, name: str, version: object, *, lock: bool = False
+    ) -> Any:
+        """The version's row (``lock``: as in :meth:`_model_row`)."""
         number = _version_number(version)
-        row = conn.execute(
-            select(m.model_versions).where(_mv.name == name, _mv.version == number)
-        ).first()
+        query = select(m.model_versions).where(_mv.name == name, _mv.version == number)
+        row = conn.execute(_locked(query, lock)).first()
         if row is None:
             self._model_row(conn, name)
             raise NotFound(f"registered model {name!r} has no version {number}")
@@ -213,15 +223,11 @@ class RegistryMixin:
         return self._write(txn)
 
     def delete_registered_model(self, name: str) -> None:
-        """Delete a model name with all its versions, tags and aliases."""
+        """Delete a model name with all its versions, tags and aliases (the foreign keys
+        cascade)."""
 
         def txn(conn: Connection) -> None:
             self._model_row(conn, name)
-            for table in (m.model_aliases, m.model_version_tags, m.model_versions):
-                conn.execute(delete(table).where(table.c.name == name))
-            conn.execute(
-                delete(m.registered_model_tags).where(m.registered_model_tags.c.name == name)
-            )
             conn.execute(delete(m.registered_models).where(_rm.name == name))
 
         self._write(txn)
@@ -231,7 +237,7 @@ class RegistryMixin:
         ((key, value),) = self._tag_values({key: value})
 
         def txn(conn: Connection) -> None:
-            self._model_row(conn, name)
+            self._model_row(conn, name, lock=True)
             stmt = self._insert(m.registered_model_tags).values(name=name, key=key, value=value)
             conn.execute(
                 stmt.on_conflict_do_update(index_elements=["name", "key"], set_={"value": value})
@@ -378,14 +384,13 @@ class RegistryMixin:
         return self._write(txn)
 
     def delete_model_version(self, name: str, version: int) -> None:
-        """Delete one version (its aliases go with it)."""
+        """Delete one version (its tags and aliases go with it: the foreign keys cascade)."""
 
         def txn(conn: Connection) -> None:
             row = self._version_row(conn, name, version)
-            for table in (m.model_aliases, m.model_version_tags, m.model_versions):
-                conn.execute(
-                    delete(table).where(table.c.name == name, table.c.version == row.version)
-                )
+            conn.execute(
+                delete(m.model_versions).where(_mv.name == name, _mv.version == row.version)
+            )
 
         self._write(txn)
 
@@ -394,7 +399,7 @@ class RegistryMixin:
         ((key, value),) = self._tag_values({key: value})
 
         def txn(conn: Connection) -> None:
-            row = self._version_row(conn, name, version)
+            row = self._version_row(conn, name, version, lock=True)
             stmt = self._insert(m.model_version_tags).values(
                 name=name, version=row.version, key=key, value=value
             )
@@ -418,7 +423,7 @@ class RegistryMixin:
             )
 
         def txn(conn: Connection) -> None:
-            row = self._version_row(conn, name, version)
+            row = self._version_row(conn, name, version, lock=True)
             stmt = self._insert(m.model_aliases).values(name=name, alias=alias, version=row.version)
             conn.execute(
                 stmt.on_conflict_do_update(

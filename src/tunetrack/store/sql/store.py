@@ -37,6 +37,7 @@ from tunetrack.store.sql.engine import (
     make_engine,
     run_migrations,
     schema_revision,
+    schema_transaction,
     with_retry,
     write_transaction,
 )
@@ -136,7 +137,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         """Bring the schema to the newest revision (safe with concurrent processes)."""
 
         def txn() -> None:
-            with write_transaction(self._engine) as conn:
+            with schema_transaction(self._engine) as conn:
                 lock_schema(conn)
                 if schema_revision(conn) != SCHEMA_HEAD:
                     run_migrations(conn)
