@@ -215,6 +215,8 @@ class ModelVersion:
     last_updated_time: int
     tags: Mapping[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    #: sha256 of the version's model.yaml, recorded at registration (None before schema 0003)
+    manifest_sha256: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", _frozen_map(self.tags))

@@ -237,6 +237,22 @@ def test_create_model_version_with_description_and_tags(store: Store) -> None:
         store.create_model_version("iris", "")
 
 
+def test_a_version_keeps_the_sha256_of_its_manifest(store: Store) -> None:
+    store.create_registered_model("iris")
+    digest = "0123456789abcdef" * 4
+    assert store.create_model_version("iris", "runs:/r/m", manifest_sha256=digest).version == 1
+    assert store.create_model_version("iris", "runs:/r/m").version == 2
+    assert store.get_model_version("iris", 1).manifest_sha256 == digest
+    assert store.get_model_version("iris", 2).manifest_sha256 is None
+    assert [v.manifest_sha256 for v in store.search_model_versions("name = 'iris'")] == [
+        None,
+        digest,
+    ]
+    for bad in ("abc", digest.upper(), digest + "0"):
+        with pytest.raises(InvalidInput, match="manifest_sha256"):
+            store.create_model_version("iris", "runs:/r/m", manifest_sha256=bad)
+
+
 def test_get_model_version_and_latest(store: Store) -> None:
     _register(store, "iris", 3)
     assert store.get_model_version("iris", 2).version == 2

@@ -1,6 +1,6 @@
 """Several processes register versions of one model at once: numbering stays 1..N.
 
-Each child logs a tiny model file into its own run, waits at a barrier (a go-file it
+Each child logs a tiny model manifest into its own run, waits at a barrier (a go-file it
 polls), then races the others through ``Client.register_model`` — which also races to
 create the registered model itself on first use.
 """
@@ -34,7 +34,9 @@ client = Client()
 experiment = client.get_experiment_by_name("race")
 run = client.create_run(experiment.experiment_id, run_name=f"proc-{index}")
 run_id = run.info.run_id
-client.log_text(run_id, f"model of process {index}", "model/model.txt")
+# the smallest model.yaml register_model accepts (the race is about version numbers)
+manifest = f"flavor: sklearn\\nmodel_module: m{index}\\nmodel_class: C\\nfiles: {{}}\\n"
+client.log_text(run_id, manifest, "model/model.yaml")
 open(f"{go}.ready{index}", "w").close()
 deadline = time.monotonic() + 120
 while not os.path.exists(go):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -546,6 +548,40 @@ def test_models_uri_checks_the_sha256_too(no_joblib_load: None) -> None:
     _flip_byte(_artifact_dir(info.run_id, "model") / "model.joblib")
     with pytest.raises(ModelIntegrityError, match=r"'model\.joblib'"):
         load_model("models:/tampered/1")
+
+
+def test_registering_records_the_sha256_of_the_model_yaml() -> None:
+    info = log_model(_iris_rf()[0], registered_model_name="hashed")
+    manifest = _artifact_dir(info.run_id, "model") / "model.yaml"
+    expected = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    client = tunetrack.Client()
+    assert client.get_model_version("hashed", 1).manifest_sha256 == expected
+    again = client.register_model(info.model_uri, "hashed-again")
+    assert again.manifest_sha256 == expected
+
+
+def test_registering_a_directory_that_is_no_model_is_refused() -> None:
+    with tunetrack.start_run() as run:
+        tunetrack.log_text("not a model", "model/notes.txt")
+    with pytest.raises(NotFound, match=r"model\.yaml"):
+        tunetrack.Client().register_model(f"runs:/{run.info.run_id}/model", "not-a-model")
+
+
+def test_swapping_a_registered_models_files_and_manifest_is_refused(
+    tmp_path: Path, no_joblib_load: None
+) -> None:
+    model, X = _iris_rf()
+    info = log_model(model, registered_model_name="swapped")
+    directory = _artifact_dir(info.run_id, "model")
+    other = LogisticRegression(max_iter=500).fit(X, load_iris().target)
+    save_model(other, tmp_path / "other")  # its model.yaml lists its own sha256s
+    shutil.rmtree(directory)
+    shutil.copytree(tmp_path / "other", directory)
+    assert read_manifest(directory).model_class == "LogisticRegression"  # files match
+    for load in (load_model, read_manifest):
+        with pytest.raises(ModelIntegrityError, match=r"swapped version 1.*registered") as err:
+            load("models:/swapped/1")
+        assert "model.yaml" in str(err.value)
 
 
 def test_unknown_registered_model_version_or_alias_is_not_found() -> None:

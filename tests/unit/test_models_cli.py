@@ -17,14 +17,19 @@ def uri(tmp_path) -> str:
 
 
 @pytest.fixture
-def registry(uri) -> Client:
-    """``iris`` with versions 1-3 (champion -> 2) and ``wine`` with version 1."""
+def registry(uri, tmp_path) -> Client:
+    """``iris`` with versions 1-3 (champion -> 2) and ``wine`` with version 1 (tiny models)."""
+    from sklearn.dummy import DummyClassifier
+
+    from tunetrack.models import save_model
+
+    save_model(DummyClassifier().fit([[0], [1]], [0, 1]), tmp_path / "model")
     client = Client(uri)
     experiment_id = client.create_experiment("models")
     for name, count in (("iris", 3), ("wine", 1)):
         for _ in range(count):
             run_id = client.create_run(experiment_id).info.run_id
-            client.log_text(run_id, "not really a model", "model/model.txt")
+            client.log_artifacts(run_id, tmp_path / "model", "model")
             client.register_model(f"runs:/{run_id}/model", name)
     client.set_registered_model_alias("iris", "champion", 2)
     return client
@@ -204,7 +209,12 @@ def test_serve_bad_uri_is_one_line_error(uri, registry, model_uri, needles) -> N
 
 
 def test_serve_a_version_that_is_no_model_is_one_line_error(uri, registry) -> None:
-    result = CliRunner().invoke(app, ["models", "serve", "models:/iris/1", "--tracking-uri", uri])
+    # Client.register_model refuses such a source; the store below it records any source
+    run = registry.create_run(registry.get_experiment_by_name("models").experiment_id)
+    registry.log_text(run.info.run_id, "not a model", "notes/readme.txt")
+    version = registry.store.create_model_version("iris", f"runs:/{run.info.run_id}/notes")
+    model_uri = f"models:/iris/{version.version}"
+    result = CliRunner().invoke(app, ["models", "serve", model_uri, "--tracking-uri", uri])
     assert_one_line_error(result, "model.yaml")
 
 

@@ -42,6 +42,7 @@ def _version_dict(v) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "aliases": list(v.aliases),
         "run_id": v.run_id,
         "source": v.source,
+        "manifest_sha256": v.manifest_sha256,
         "status": v.status,
         "description": v.description,
         "tags": dict(v.tags),

@@ -208,5 +208,5 @@ def read_manifest(model_uri: str | os.PathLike[str], *, dst_path: str | None = N
 
 
 def _verified(found: ResolvedModel) -> ModelDir:
-    """The model directory, every file checked against its manifest."""
-    return ModelDir(found.path)
+    """The model directory, its manifest checked against the registry, its files against it."""
+    return ModelDir(found.path, registered=found.version)

@@ -3,7 +3,9 @@
 Library versions come from :mod:`importlib.metadata` (never a pip subprocess) and are
 cached per process. :class:`ModelDir` checks every listed sha256 before anything is read
 for loading, and re-checks the bytes it hands to a loader, so a file changed between the
-check and the load is refused too.
+check and the load is refused too. For a registered version it first checks ``model.yaml``
+itself against the sha256 recorded at registration, so files swapped together with their
+manifest are refused as well.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.models.signature import ModelSignature
+
+if TYPE_CHECKING:
+    from tunetrack.entities import ModelVersion
 
 MANIFEST = "model.yaml"
 REQUIREMENTS = "requirements.txt"
@@ -191,15 +196,31 @@ def write_manifest(directory: str | os.PathLike[str], manifest: Manifest) -> Non
         fh.write(text)
 
 
+def parse_manifest(data: bytes, where: str) -> Manifest:
+    """The manifest in the bytes of a ``model.yaml``; InvalidInput when it is malformed."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{where} is not valid YAML: {exc}") from None
+    return Manifest.from_dict(document, where)
+
+
 class ModelDir:
     """A local model directory whose files have been checked against its ``model.yaml``.
 
     Opening it reads the manifest (NotFound when the directory or model.yaml is missing)
     and verifies every listed file; :meth:`read_bytes` hands out only listed files, and
-    re-checks their hash on the bytes returned.
+    re-checks their hash on the bytes returned. ``registered`` is the version a
+    ``models:/`` URI named: a ``model.yaml`` whose sha256 differs from the one recorded
+    when that version was registered is refused before anything else is read (versions
+    registered before schema revision 0003 recorded none: they get the file checks only).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], registered: ModelVersion | None = None
+    ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         if not os.path.isdir(self.path):
             what = "is not a directory" if os.path.exists(self.path) else "does not exist"
@@ -207,14 +228,19 @@ class ModelDir:
         manifest_path = os.path.join(self.path, MANIFEST)
         if not os.path.isfile(manifest_path):
             raise NotFound(f"no {MANIFEST} in {self.path}: not a tunetrack model directory")
-        import yaml
-
-        with open(manifest_path, encoding="utf-8") as fh:
-            try:
-                document = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise InvalidInput(f"{manifest_path} is not valid YAML: {exc}") from None
-        self.manifest = Manifest.from_dict(document, manifest_path)
+        with open(manifest_path, "rb") as fh:
+            data = fh.read()
+        expected = None if registered is None else registered.manifest_sha256
+        if registered is not None and expected is not None:
+            actual = sha256_bytes(data)
+            if actual != expected:
+                raise ModelIntegrityError(
+                    f"{MANIFEST} of {registered.name} version {registered.version} in "
+                    f"{self.path} is not the one registered (sha256 {expected[:12]}… recorded "
+                    f"at registration, found {actual[:12]}…): the model's files changed after "
+                    "it was registered; refusing to load it"
+                )
+        self.manifest = parse_manifest(data, manifest_path)
         self._real_root = os.path.realpath(self.path)
         for rel, expected in self.manifest.files.items():
             actual = sha256_file(self._file(rel))

@@ -55,8 +55,13 @@ class ModelRegistry(abc.ABC):
         run_id: str | None = None,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        manifest_sha256: str | None = None,
     ) -> ModelVersion:
-        """Register ``source`` as the next version of an existing model."""
+        """Register ``source`` as the next version of an existing model.
+
+        ``manifest_sha256`` is the sha256 of the model's ``model.yaml``; loading the version
+        refuses a manifest that no longer matches it.
+        """
 
     @abc.abstractmethod
     def get_model_version(self, name: str, version: int) -> ModelVersion:

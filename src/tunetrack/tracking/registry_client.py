@@ -46,18 +46,32 @@ class RegistryClientMixin:
     ) -> ModelVersion:
         """Register the model at ``runs:/<run_id>/<path>`` as the next version of ``name``.
 
-        Creates the registered model on first use. NotFound if the run has no such model.
+        Creates the registered model on first use. NotFound if the run has no model there.
+        The version records the sha256 of the model's ``model.yaml``, so loading it later
+        refuses a model whose files were swapped after registration.
         """
+        from tunetrack.models.manifest import MANIFEST, parse_manifest, sha256_bytes
+
         run_id, path = parse_runs_uri(model_uri)
         run = self.store.get_run(run_id)
-        files = ArtifactRepository(run.info.artifact_uri).list_artifacts(path)
-        if not files:
-            raise NotFound(f"run {run_id} has no model at artifact path {path!r}")
+        try:
+            manifest = ArtifactRepository(run.info.artifact_uri).read_bytes(f"{path}/{MANIFEST}")
+        except NotFound:
+            raise NotFound(
+                f"run {run_id} has no model at artifact path {path!r} (no {MANIFEST}): log one "
+                "with tunetrack.models.log_model"
+            ) from None
+        parse_manifest(manifest, f"{MANIFEST} of {model_uri}")  # InvalidInput when malformed
         with contextlib.suppress(Conflict):  # it exists already: add a version
             self.store.create_registered_model(name)
         tags = {k: str(v) for k, v in (tags or {}).items()}
         return self.store.create_model_version(
-            name, f"runs:/{run_id}/{path}", run_id=run_id, description=description, tags=tags
+            name,
+            f"runs:/{run_id}/{path}",
+            run_id=run_id,
+            description=description,
+            tags=tags,
+            manifest_sha256=sha256_bytes(manifest),
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:

@@ -158,6 +158,8 @@ model_versions = Table(
     Column("description", Text, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
+    # sha256 of the version's model.yaml when it was registered; NULL before revision 0003
+    Column("manifest_sha256", String(64), nullable=True),
     PrimaryKeyConstraint("name", "version"),
     Index("ix_model_versions_run", "run_id"),
 )

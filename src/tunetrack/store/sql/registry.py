@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from tunetrack.store.sql.paging import PageToken
 
 _mv = m.model_versions.c
 _rm = m.registered_models.c
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _version_number(version: object) -> int:
@@ -128,6 +130,7 @@ class RegistryMixin:
                 last_updated_time=r.last_updated_time,
                 tags=tags[(r.name, r.version)],
                 aliases=tuple(sorted(aliases[(r.name, r.version)])),
+                manifest_sha256=r.manifest_sha256,
             )
             for r in rows
         ]
@@ -253,10 +256,15 @@ class RegistryMixin:
         run_id: str | None = None,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        manifest_sha256: str | None = None,
     ) -> ModelVersion:
         """Register ``source`` as the next version of an existing model."""
         if not source:
             raise InvalidInput("a model version needs a source (where its files are)")
+        if manifest_sha256 is not None and not _SHA256.fullmatch(manifest_sha256):
+            raise InvalidInput(
+                f"manifest_sha256 must be 64 lowercase hex digits, got {manifest_sha256!r}"
+            )
         tag_rows = self._tag_values(tags or {})
 
         def txn(conn: Connection) -> ModelVersion:
@@ -281,6 +289,7 @@ class RegistryMixin:
                     description=description or "",
                     creation_time=now,
                     last_updated_time=now,
+                    manifest_sha256=manifest_sha256,
                 )
             )
             if tag_rows:

@@ -1,0 +1,112 @@
+"""``tunetrack db upgrade`` brings a store written by an older tunetrack to the newest schema,
+keeping every row; what the older revision could not record stays NULL and still works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import create_engine, insert, inspect, text
+
+import tunetrack
+from tunetrack.errors import StoreError
+from tunetrack.models import ModelIntegrityError, load_model, save_model
+from tunetrack.store.sql import engine as sql_engine
+from tunetrack.store.sql import models as m
+from tunetrack.store.sql.store import SqlStore
+
+if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
+    from conftest import RunTunetrack
+
+def _fill_0002_store(uri: str, artifacts: Path) -> tuple[Any, Any]:
+    """A store at revision 0002 with a run, its metrics and a registered model (version 1,
+    ``champion``) as tunetrack of that revision wrote them; return the model and its data."""
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    run_id = "a" * 32
+    artifact_uri = str(artifacts / "1" / run_id)
+    save_model(tree, Path(artifact_uri) / "model")
+    t = 1_700_000_000_000
+    version = {"name": "old", "version": 1, "creation_time": t, "last_updated_time": t}
+    rows = [
+        (m.experiments, {"experiment_id": 0, "name": "Default", "artifact_location": str(artifacts / "0")}),  # noqa: E501
+        (m.experiments, {"experiment_id": 1, "name": "iris", "artifact_location": str(artifacts / "1")}),  # noqa: E501
+        (m.runs, {"run_id": run_id, "experiment_id": 1, "run_name": "r", "user_id": "u",
+                  "status": "FINISHED", "start_time": t, "end_time": t + 5,
+                  "artifact_uri": artifact_uri}),
+        (m.params, {"run_id": run_id, "key": "max_depth", "value": "2"}),
+        (m.tags, {"run_id": run_id, "key": "team", "value": "x"}),
+        (m.metrics, {"run_id": run_id, "key": "acc", "step": 0, "timestamp": t, "value": 0.9}),
+        (m.latest_metrics, {"run_id": run_id, "key": "acc", "experiment_id": 1, "step": 0,
+                            "timestamp": t, "value": 0.9}),
+        (m.registered_models, {"name": "old", "description": "", "creation_time": t,
+                               "last_updated_time": t, "last_version": 1}),
+        (m.model_versions, {**version, "source": f"runs:/{run_id}/model", "run_id": run_id,
+                            "status": "READY", "current_stage": "Production",
+                            "description": "before 0003"}),
+        (m.model_version_tags, {"name": "old", "version": 1, "key": "k", "value": "v"}),
+        (m.model_aliases, {"name": "old", "alias": "champion", "version": 1}),
+    ]  # fmt: skip
+    engine = sql_engine.make_engine(uri)
+    with sql_engine.write_transaction(engine) as conn:
+        sql_engine.run_migrations(conn, "0002")
+        for table, values in rows:
+            if table in (m.experiments, m.runs):
+                values = {"lifecycle_stage": "active", **values}
+            if table is m.experiments:
+                values = {**values, "creation_time": t, "last_update_time": t}
+            conn.execute(insert(table).values(**values))
+    engine.dispose()
+    return tree, X
+
+
+def _all_rows(uri: str) -> dict[str, list[dict[str, Any]]]:
+    engine = create_engine(uri)
+    with engine.connect() as conn:
+        names = sorted(set(inspect(conn).get_table_names()) - {"alembic_version"})
+        found = {
+            name: sorted(
+                (dict(r) for r in conn.execute(text(f"SELECT * FROM {name}")).mappings()), key=repr
+            )
+            for name in names
+        }
+    engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_db_upgrade_migrates_a_0002_store_and_keeps_its_data(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    run_tunetrack: RunTunetrack,
+    isolated_tracking: str,
+) -> None:
+    uri = (
+        f"sqlite:///{tmp_path}/old.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("fresh_postgres_uri")
+    )
+    tree, X = _fill_0002_store(uri, tmp_path / "artifacts")
+    before = _all_rows(uri)
+    with pytest.raises(StoreError, match="tunetrack db upgrade"):
+        SqlStore(uri)
+    done = run_tunetrack("db", "upgrade", "--tracking-uri", uri, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    after = _all_rows(uri)
+    assert [row.pop("manifest_sha256") for row in after["model_versions"]] == [None]
+    assert after == before
+
+    tunetrack.set_tracking_uri(uri)  # a version registered before 0003: file checks only
+    loaded = load_model("models:/old@champion")
+    assert loaded.predict(X).tolist() == tree.predict(X).tolist()
+    model_file = tmp_path / "artifacts" / "1" / ("a" * 32) / "model" / "model.joblib"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    with pytest.raises(ModelIntegrityError, match=r"'model\.joblib'"):
+        load_model("models:/old/Production")
