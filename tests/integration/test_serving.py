@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,11 +215,122 @@ def test_record_missing_a_key_is_400(server: ModelServer, registry: Registry) ->
         (b'{"dataframe_records": [[1, 2, 3, 4]]}', "JSON objects"),
         (b'{"dataframe_split": {"data": [[1, 2], [1]]}}', "different lengths"),
         (b'{"dataframe_split": {"columns": ["a"], "rows": []}}', "'rows'"),
+        pytest.param(b"[" * 100_000, "nested too deeply", id="deep-arrays"),
+        pytest.param(b'{"a": ' * 100_000, "nested too deeply", id="deep-objects"),
+        pytest.param(b'{"instances": [[' + b"1" * 5000 + b"]]}", "not valid JSON", id="long-int"),
+        pytest.param(b'{"instances": [{"\\ud800": 1}]}', "not valid Unicode", id="surrogate"),
     ],
 )
 def test_malformed_requests_are_400(server: ModelServer, content: bytes, needle: str) -> None:
     message = _error(server.post(content=content))
     assert needle in message
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/x-www-form-urlencoded"])
+def test_a_body_sent_as_another_content_type_is_415(server: ModelServer, content_type: str) -> None:
+    response = httpx.post(
+        f"{server.url}/invocations",
+        content=b'{"instances": [[1, 2, 3, 4]]}',
+        headers={"Content-Type": content_type},
+        timeout=REQUEST_S,
+    )
+    assert content_type in _error(response, 415)
+    assert "application/json" in response.json()["message"]
+
+
+# -- request limits ----------------------------------------------------------------------------
+LIMIT = 1024 * 1024  # the limited server's --max-body-size 1MB
+OVERSIZED = 64 * LIMIT  # more than the kernel buffers between client and server hold
+
+
+@pytest.fixture(scope="module")
+def limited(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory, serve_model: ServeModel
+) -> Iterator[ModelServer]:
+    out_dir = tmp_path_factory.mktemp("limited")
+    uri = f"models:/{NAME}@champion"
+    with serve_model(registry.uri, uri, out_dir, "--max-body-size", "1MB") as running:
+        yield running
+
+
+class _Counted:
+    """A lazily made body of ``size`` bytes (64 KiB chunks) counting what was taken from it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.taken = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunk = b" " * 65536
+        while self.taken < self.size:
+            self.taken += len(chunk)
+            yield chunk
+
+
+def _assert_413_before_the_body_was_read(
+    server: ModelServer, body: _Counted, **headers: str
+) -> None:
+    response = httpx.post(
+        f"{server.url}/invocations",
+        content=body,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=REQUEST_S,
+    )
+    assert "1 MiB" in _error(response, 413)
+    assert "--max-body-size" in response.json()["message"]
+    assert body.taken < body.size  # answered with most of the body never sent
+    assert server.health()["status"] == "ok"
+
+
+def test_body_declared_over_max_body_size_is_413_before_it_is_read(limited: ModelServer) -> None:
+    body = _Counted(OVERSIZED)
+    _assert_413_before_the_body_was_read(limited, body, **{"Content-Length": str(body.size)})
+
+
+def test_chunked_body_over_max_body_size_is_413_once_the_limit_is_passed(
+    limited: ModelServer,
+) -> None:
+    _assert_413_before_the_body_was_read(limited, _Counted(OVERSIZED))  # no Content-Length
+
+
+def test_body_at_max_body_size_is_read(limited: ModelServer) -> None:
+    row = b"[5.1, 3.5, 1.4, 0.2]"
+    rows = b", ".join([row] * ((LIMIT - 20) // (len(row) + 2)))
+    content = b'{"instances": [' + rows + b"]}"
+    content += b" " * (LIMIT - len(content))
+    response = limited.post(content=content)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == rows.count(b"[")
+
+
+def test_health_answers_while_a_large_body_is_parsed(server: ModelServer) -> None:
+    """A 30 MB body takes the server a while to parse; /health must not wait for it."""
+    rows = ", ".join(f"[{i}.5, {i}.25, {i}.125, {i}.75]" for i in range(700_000)).encode()
+    step = 1 << 20
+    pieces = [b"[", *(rows[i : i + step] for i in range(0, len(rows), step)), b"]"]
+    sent, finished = threading.Event(), []
+
+    def chunks() -> Iterator[bytes]:
+        yield from pieces
+        sent.set()  # every piece has been written to the socket
+
+    def post_large() -> None:
+        size = str(sum(map(len, pieces)))
+        headers = {"Content-Type": "application/json", "Content-Length": size}
+        url = f"{server.url}/invocations"
+        response = httpx.post(url, content=chunks(), headers=headers, timeout=REQUEST_S)
+        finished.append(("large", response.status_code))
+
+    poster = threading.Thread(target=post_large)
+    poster.start()
+    try:
+        assert sent.wait(REQUEST_S)
+        health = httpx.get(f"{server.url}/health", timeout=REQUEST_S)
+        finished.append(("health", health.status_code))
+    finally:
+        poster.join(REQUEST_S)
+    # the large body is a JSON list, not an object: a 400 once it has been parsed
+    assert finished == [("health", 200), ("large", 400)]
 
 
 def test_unknown_route_is_json_404(server: ModelServer) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tunetrack._sizes import parse_size
 from tunetrack.cli._common import (
     JsonOption,
     UriOption,
@@ -180,6 +181,14 @@ def models_stage(
         typer.echo(f"{name} version {moved.version} is now in {moved.current_stage.value}")
 
 
+def _size(value: str) -> int:
+    """``--max-body-size`` as bytes (a usage error names the option)."""
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @models_app.command("serve")
 @friendly
 def models_serve(
@@ -192,16 +201,28 @@ def models_serve(
     ],
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 5001,
+    max_body_size: Annotated[
+        int | None,
+        typer.Option(
+            parser=_size,
+            metavar="SIZE",
+            help="Largest request body accepted (default 100MB); a bigger one gets HTTP 413 "
+            "before it is read. Bytes or a size like 512k, 100MB, 1G (k, M, G are powers of "
+            "1024).",
+            show_default=False,
+        ),
+    ] = None,
     tracking_uri: UriOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Serve a model over HTTP: GET /health, POST /invocations."""
     import tunetrack
-    from tunetrack.models.serving import create_app, run
+    from tunetrack.models.serving import DEFAULT_MAX_BODY_SIZE, create_app, run
 
     if tracking_uri:
         tunetrack.set_tracking_uri(tracking_uri)
-    app = create_app(model_uri)  # load errors become one line before the server starts
+    # load errors become one line before the server starts
+    app = create_app(model_uri, max_body_size=max_body_size or DEFAULT_MAX_BODY_SIZE)
     loaded = app.state.loaded
     if as_json:
         print_json(

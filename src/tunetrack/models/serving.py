@@ -12,6 +12,11 @@ MLflow's JSON shapes::
 
 and are checked against the model's signature before predicting: missing or extra
 columns are a 400 naming them. Every error is ``{"error_code": ..., "message": ...}``.
+
+Limits: a body larger than ``max_body_size`` is a 413 sent before it is read (by its
+Content-Length, or once a chunked body passes the limit), a body of another content type a
+415, and JSON nested too deeply a 400. Parsing and predicting run in worker threads, so
+``/health`` answers while a large request is being worked on.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
 
+from tunetrack._sizes import format_size
 from tunetrack.errors import InvalidInput, TunetrackError
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from tunetrack.models.manifest import Manifest
     from tunetrack.models.signature import ModelSignature
 
+DEFAULT_MAX_BODY_SIZE = 100 << 20  # bytes
 INPUT_KEYS = ("dataframe_records", "dataframe_split", "instances")
 _SHAPES = (
     '{"dataframe_records": [{...}, ...]}, '
@@ -68,13 +76,53 @@ def load_for_serving(model_uri: str) -> LoadedModel:
 
 
 # -- request parsing -----------------------------------------------------------------------
-def parse_body(body: bytes) -> Any:
+def check_content_type(content_type: str | None) -> None:
+    """Refuse (415) a body declared as anything but JSON; an undeclared one is taken as JSON."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(
+            415, f"unsupported content type {content_type!r}: send application/json"
+        )
+
+
+async def read_body(request: Request, limit: int) -> bytearray:
+    """The request body, refused (413) as soon as it is known to be longer than ``limit``:
+    by its Content-Length before any of it is read, else while it streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return body
+
+
+def _too_large(limit: int) -> HTTPException:
+    message = (
+        f"the request body is larger than this server's limit of {format_size(limit)} "
+        "(tunetrack models serve --max-body-size)"
+    )
+    # close the connection rather than read (and discard) the rest of the body
+    return HTTPException(413, message, headers={"Connection": "close"})
+
+
+def _float(text: str) -> float:
+    # A Python-level hook: the thread parsing a large body lets go of the GIL between
+    # numbers, so the event loop (and /health) is not frozen for the whole parse.
+    return float(text)
+
+
+def parse_body(body: bytes | bytearray) -> Any:
     """The JSON document of a request body; InvalidInput when it is not JSON."""
     if not body.strip():
         raise InvalidInput(f"the request body is empty: send JSON such as {_SHAPES}")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(body, parse_float=_float)
+    except RecursionError:
+        raise InvalidInput("the request body is JSON nested too deeply to read") from None
+    except ValueError as exc:  # not JSON, not UTF-8/16/32, or an integer too long to convert
         raise InvalidInput(f"the request body is not valid JSON ({exc}): send {_SHAPES}") from None
 
 
@@ -171,7 +219,13 @@ def _from_rows(
 # -- predicting ----------------------------------------------------------------------------
 def predict(loaded: LoadedModel, payload: Any) -> dict[str, Any]:
     """Check ``payload`` against the signature and return ``{"predictions": [...]}``."""
-    frame = to_frame(payload, loaded.signature)
+    try:
+        frame = to_frame(payload, loaded.signature)
+    except UnicodeEncodeError:  # JSON allows "\ud800"; pandas' Arrow strings refuse it
+        raise InvalidInput(
+            "the request holds text that is not valid Unicode (an unpaired surrogate such as "
+            "\\ud800)"
+        ) from None
     if loaded.signature is not None:
         frame = loaded.signature.check(frame)
     try:
@@ -207,29 +261,36 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _answer(loaded: LoadedModel, body: bytearray) -> dict[str, Any]:
+    return predict(loaded, parse_body(body))
+
+
 # -- the app -------------------------------------------------------------------------------
-def create_app(model_uri: str) -> FastAPI:
-    """A FastAPI app serving the model at ``model_uri`` (loaded now, once)."""
+def create_app(model_uri: str, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> FastAPI:
+    """A FastAPI app serving the model at ``model_uri`` (loaded now, once), refusing request
+    bodies over ``max_body_size`` bytes."""
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     loaded = load_for_serving(model_uri)
     app = FastAPI(title=f"tunetrack model {model_uri}", docs_url=None, redoc_url=None)
     app.state.loaded = loaded
 
-    def error(status: int, code: str, message: str) -> JSONResponse:
-        return JSONResponse({"error_code": code, "message": message}, status_code=status)
+    def error(
+        status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> JSONResponse:
+        body = {"error_code": code, "message": message}
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(TunetrackError)
     async def _tunetrack_error(_: Request, exc: TunetrackError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.http_status)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = "RESOURCE_NOT_FOUND" if exc.status_code == 404 else InvalidInput.code
-        return error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -252,8 +313,9 @@ def create_app(model_uri: str) -> FastAPI:
 
     @app.post("/invocations")
     async def invocations(request: Request) -> dict[str, Any]:
-        payload = parse_body(await request.body())
-        return await run_in_threadpool(predict, loaded, payload)
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, max_body_size)
+        return await run_in_threadpool(_answer, loaded, body)
 
     return app
 
@@ -275,6 +337,11 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 5001) -> None:
     uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config)
 
 
-def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5001) -> None:
+def serve(
+    model_uri: str,
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+) -> None:
     """Load ``model_uri`` and serve it until interrupted."""
-    run(create_app(model_uri), host, port)
+    run(create_app(model_uri, max_body_size), host, port)
