@@ -375,3 +375,24 @@ def test_fluent_logging_in_objective_reaches_the_sweep_store(tmp_path: Path, bac
     for run in trials:
         assert run.data.tags["objective.mode"] == "train"
         assert "fluent_metric" in run.data.metrics
+
+
+def test_system_metrics_cover_the_whole_sweep_on_its_parent_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from tunetrack.tracking import system_metrics as sm
+
+    monkeypatch.setenv(sm.ENABLE_ENV, "1")
+    monkeypatch.setenv(sm.INTERVAL_ENV, "0.2")
+    _, client, parent, trials = sweep(
+        tmp_path, "sleepy", parameters={**X, "delay": 0.4}, budget={"trials": 3}
+    )
+    history = client.get_metric_history(parent.info.run_id, "system/cpu_utilization_percentage")
+    assert len(history) >= 3
+    assert [m.step for m in history] == list(range(len(history)))
+    assert all(0.0 <= m.value <= 100.0 for m in history)
+    for run in trials:  # the parent speaks for the machine; trials keep their own metrics
+        assert not any(key.startswith("system/") for key in run.data.metrics)
+    assert not any(t.name == sm.THREAD_NAME for t in threading.enumerate())

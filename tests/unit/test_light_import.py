@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tunetrack
 
-HEAVY = ("pandas", "sklearn", "xgboost", "optuna", "hyperopt", "plotly", "matplotlib")
+HEAVY = ("pandas", "sklearn", "xgboost", "optuna", "hyperopt", "plotly", "matplotlib", "psutil")
 
 PROBE = """\
 import json

@@ -211,11 +211,13 @@ class _SweepRun:
         total = self.budget
         title = f"sweep {self.config.name}"
         from tunetrack.sweep.summary import write_summary
+        from tunetrack.tracking.system_metrics import system_metrics
 
         try:
             with (
                 SweepProgress(total, enabled=progress, title=title) as self.progress,
                 autolog_restored(),
+                system_metrics(self.client, self.sweep_id),  # when on: for the whole sweep
             ):
                 self._show()
                 self._dispatch()
