@@ -17,11 +17,15 @@ _FLUENT = (
     "active_run",
     "create_experiment",
     "delete_experiment",
+    "delete_run",
     "delete_tag",
     "end_run",
+    "flush",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_parent_run",
     "get_run",
     "get_tracking_uri",
     "last_active_run",
@@ -29,25 +33,38 @@ _FLUENT = (
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
+    "register_model",
     "search_experiments",
     "search_runs",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
     "start_run",
 )
+_SYSTEM_METRICS = (
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
+    "set_system_metrics_sampling_interval",
+)
 _LAZY: dict[str, str] = {name: "tunetrack.tracking.fluent" for name in _FLUENT}
+_LAZY.update({name: "tunetrack.tracking.system_metrics" for name in _SYSTEM_METRICS})
 _LAZY.update(
     {
         "Client": "tunetrack.tracking.client",
         "TrialPruned": "tunetrack.sweep.trial",
         "autolog": "tunetrack.autolog",
+        "data": "tunetrack.data",
         "models": "tunetrack.models",
         "sklearn": "tunetrack.sklearn",
         "xgboost": "tunetrack.xgboost",
@@ -63,12 +80,17 @@ _LAZY.update(
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
-    from tunetrack import autolog, entities, errors, models, sklearn, xgboost  # noqa: F401
+    from tunetrack import autolog, data, entities, errors, models, sklearn, xgboost  # noqa: F401
     from tunetrack.entities import RunStatus, ViewType  # noqa: F401
     from tunetrack.models import load_model, log_model  # noqa: F401
     from tunetrack.sweep.trial import TrialPruned  # noqa: F401
     from tunetrack.tracking.client import Client  # noqa: F401
     from tunetrack.tracking.fluent import *  # noqa: F403
+    from tunetrack.tracking.system_metrics import (  # noqa: F401
+        disable_system_metrics_logging,
+        enable_system_metrics_logging,
+        set_system_metrics_sampling_interval,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunetrack import _validation as v
 from tunetrack._clock import now_ms
@@ -28,6 +28,9 @@ from tunetrack.store.uri import acquire_store, release_store, resolve_tracking_u
 from tunetrack.tracking.context import current_user
 from tunetrack.tracking.registry_client import RegistryClientMixin
 from tunetrack.tracking.writer import MetricWriter, close_writer, existing_writer, writer_for
+
+if TYPE_CHECKING:
+    from tunetrack.data import Dataset
 
 
 class Client(RegistryClientMixin):
@@ -239,8 +242,13 @@ class Client(RegistryClientMixin):
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        synchronous: bool | None = None,
     ) -> None:
-        """Buffer one metric point (written in the background, in batches)."""
+        """Buffer one metric point (written in the background, in batches).
+
+        ``synchronous=True`` writes it before returning (with every point logged before it)
+        and raises what the store refused of this run's points.
+        """
         key = v.validate_key(key, "metric")
         value = v.to_metric_value(value, key)
         step = 0 if step is None else v.to_step(step, key)
@@ -249,14 +257,21 @@ class Client(RegistryClientMixin):
             self.store.get_run(run_id)  # NotFound now rather than at flush time
             self._checked_runs.add(run_id)
         (self._writer or self.writer).add(run_id, key, step, timestamp, value)
+        if synchronous:
+            self.flush(run_id)
 
-    def log_param(self, run_id: str, key: str, value: Any) -> Any:
-        """Log one param; it cannot change afterwards. Returns ``value``."""
+    def log_param(
+        self, run_id: str, key: str, value: Any, synchronous: bool | None = None
+    ) -> Any:
+        """Log one param; it cannot change afterwards. Returns ``value``.
+
+        Params and tags are always written before returning, whatever ``synchronous`` says.
+        """
         self.store.log_batch(run_id, params=[Param(key, _stringify(value))])
         return value
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        """Set one run tag."""
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
+        """Set one run tag (always written before returning)."""
         self.store.log_batch(run_id, tags=[RunTag(key, _stringify(value))])
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -269,8 +284,9 @@ class Client(RegistryClientMixin):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        synchronous: bool | None = None,
     ) -> None:
-        """Write metrics, params and tags synchronously in one transaction."""
+        """Write metrics, params and tags in one transaction before returning (always)."""
         self.store.log_batch(run_id, metrics, params, tags)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -316,6 +332,44 @@ class Client(RegistryClientMixin):
         from tunetrack.tracking.figures import figure_bytes
 
         self._artifacts(run_id).write_bytes(artifact_file, figure_bytes(figure, artifact_file))
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
+        """Save a numpy array or PIL image as an image file (.png, .jpg...)."""
+        from tunetrack.tracking.images import image_bytes
+
+        self._artifacts(run_id).write_bytes(artifact_file, image_bytes(image, artifact_file))
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Save a dict of lists or a DataFrame as a JSON table (MLflow's format); logging
+        to the same file again appends the rows."""
+        from tunetrack.tracking.tables import table_json
+
+        if not artifact_file.endswith(".json"):
+            raise InvalidInput(f"log_table writes JSON: name it *.json, not {artifact_file!r}")
+        artifacts = self._artifacts(run_id)
+        try:
+            existing: bytes | None = artifacts.read_bytes(artifact_file)
+        except NotFound:
+            existing = None
+        artifacts.write_bytes(artifact_file, table_json(data, existing))
+
+    def log_input(
+        self,
+        run_id: str,
+        dataset: Dataset,
+        context: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a dataset the run used (from :mod:`tunetrack.data`): tags
+        ``dataset.<name>.digest`` (and ``.context``), and ``datasets/<name>.json`` with the
+        digest, source, schema, profile, context and ``tags``."""
+        name = v.validate_key(dataset.name, "dataset name")
+        run_tags = {f"dataset.{name}.digest": dataset.digest}
+        if context is not None:
+            run_tags[f"dataset.{name}.context"] = context
+        self.log_batch(run_id, tags=[RunTag(k, val) for k, val in run_tags.items()])
+        record = {**dataset.to_dict(), "context": context, "tags": _str_values(tags)}
+        self.log_dict(run_id, record, f"datasets/{name}.json")
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Files and directories directly under ``path`` in the run's artifacts."""

@@ -25,9 +25,14 @@ from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
 from tunetrack.tracking.client import Client
 from tunetrack.tracking.context import run_context_tags
+from tunetrack.tracking.system_metrics import start_sampler
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from tunetrack.data import Dataset
+    from tunetrack.entities import ModelVersion
+    from tunetrack.tracking.system_metrics import SystemMetricsSampler
 
 NOTE_TAG = "tunetrack.note.content"
 PARENT_TAG = "tunetrack.parentRunId"
@@ -50,9 +55,12 @@ class ActiveRun:
     KeyboardInterrupt or SystemExit.
     """
 
-    def __init__(self, run: Run, client: Client) -> None:
+    def __init__(
+        self, run: Run, client: Client, sampler: SystemMetricsSampler | None = None
+    ) -> None:
         self._run = run
         self.client = client  #: the client of the store this run lives in
+        self._sampler = sampler  # system metrics, stopped when the run ends
 
     @property
     def info(self):  # type: ignore[no-untyped-def]
@@ -152,12 +160,16 @@ def start_run(
     parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
     log_system_context: bool = True,
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run of this thread.
 
     ``nested=True`` nests it under the active run; ``parent_run_id`` nests it under a run
     started elsewhere (another process). Use it as a context manager to end it.
+    ``log_system_metrics`` samples CPU, memory, disk and network into ``system/*`` metrics
+    until the run ends (None: as $TUNETRACK_LOG_SYSTEM_METRICS or
+    :func:`~tunetrack.enable_system_metrics_logging` say).
     """
     global _last_run_id
     client = _get_client()
@@ -188,7 +200,7 @@ def start_run(
             run_name=run_name,
             parent_run_id=parent_run_id,
         )
-    active = ActiveRun(run, client)
+    active = ActiveRun(run, client, start_sampler(client, run.info.run_id, log_system_metrics))
     _stack.set((*stack, active))
     with _state_lock:
         _live[run.info.run_id] = active
@@ -217,6 +229,8 @@ def _end(active: ActiveRun, status: RunStatus) -> None:
         _stack.set(tuple(r for r in stack if r is not active))
     with _state_lock:
         live = _live.pop(active.info.run_id, None)
+    if active._sampler is not None:
+        active._sampler.stop()
     if live is not None:
         active.client.set_terminated(active.info.run_id, status)
 
@@ -257,44 +271,78 @@ def target_run(run_id: str | None = None) -> tuple[str, Client]:
 
 # -- logging ---------------------------------------------------------------------------
 def log_metric(
-    key: str, value: float, step: int | None = None, timestamp: int | None = None
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
 ) -> None:
-    """Log a metric point to the active run (buffered; about a microsecond)."""
-    stack = _stack.get()
-    active = stack[-1] if stack else start_run()
-    active.client.log_metric(active.info.run_id, key, value, timestamp, step)
+    """Log a metric point to the active run or ``run_id`` (buffered; about a microsecond).
+
+    ``synchronous=True`` writes it before returning and raises what the store refused of
+    that run's points; otherwise it is written in the background, in batches.
+    """
+    if run_id is None:
+        stack = _stack.get()
+        active = stack[-1] if stack else start_run()
+        active.client.log_metric(active.info.run_id, key, value, timestamp, step, synchronous)
+    else:
+        run_id, client = target_run(run_id)
+        client.log_metric(run_id, key, value, timestamp, step, synchronous)
 
 
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
 ) -> None:
-    """Log several metric points at one step."""
-    run_id, client = target_run()
+    """Log several metric points at one step (``synchronous`` as in :func:`log_metric`)."""
+    run_id, client = target_run(run_id)
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, timestamp, step)
+    if synchronous:
+        client.flush(run_id)
 
 
-def log_param(key: str, value: Any) -> Any:
-    """Log one param of the active run; returns ``value``."""
+def flush() -> None:
+    """Write every metric point logged so far into the current tracking URI's store and the
+    stores of this process's active runs; raise what those stores refused."""
+    with _state_lock:
+        clients = {id(c): c for c in (_get_client(), *(a.client for a in _live.values()))}
+    for client in clients.values():
+        client.flush()
+
+
+flush_async_logging = flush  # MLflow's name
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log one param of the active run; returns ``value``. Params and tags are always
+    written before returning, whatever ``synchronous`` says."""
     run_id, client = target_run()
     return client.log_param(run_id, key, value)
 
 
-def log_params(params: Mapping[str, Any]) -> None:
-    """Log several params of the active run in one write."""
+def log_params(
+    params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
+    """Log several params of the active run (or ``run_id``) in one write."""
     from tunetrack.entities import Param
 
-    run_id, client = target_run()
+    run_id, client = target_run(run_id)
     client.log_batch(run_id, params=[Param(k, str(val)) for k, val in params.items()])
 
 
-def set_tag(key: str, value: Any) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     """Set one tag of the active run."""
     run_id, client = target_run()
     client.set_tag(run_id, key, value)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags of the active run in one write."""
     from tunetrack.entities import RunTag
 
@@ -308,27 +356,31 @@ def delete_tag(key: str) -> None:
     client.delete_tag(run_id, key)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    """Copy one local file into the active run's artifacts."""
-    run_id, client = target_run()
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    """Copy one local file into the artifacts of the active run (or ``run_id``)."""
+    run_id, client = target_run(run_id)
     client.log_artifact(run_id, local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    """Copy a local directory's contents into the active run's artifacts."""
-    run_id, client = target_run()
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    """Copy a local directory's contents into the artifacts of the active run (or ``run_id``)."""
+    run_id, client = target_run(run_id)
     client.log_artifacts(run_id, local_dir, artifact_path)
 
 
-def log_text(text: str, artifact_file: str) -> None:
-    """Save a string as an artifact of the active run."""
-    run_id, client = target_run()
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a string as an artifact of the active run (or ``run_id``)."""
+    run_id, client = target_run(run_id)
     client.log_text(run_id, text, artifact_file)
 
 
-def log_dict(dictionary: Any, artifact_file: str) -> None:
-    """Save a dict as JSON (or YAML for .yaml/.yml) in the active run's artifacts."""
-    run_id, client = target_run()
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict as JSON (or YAML for .yaml/.yml) in the run's artifacts."""
+    run_id, client = target_run(run_id)
     client.log_dict(run_id, dictionary, artifact_file)
 
 
@@ -336,6 +388,30 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     """Save a matplotlib or plotly figure in the active run's artifacts."""
     run_id, client = target_run()
     client.log_figure(run_id, figure, artifact_file)
+
+
+def log_image(image: Any, artifact_file: str) -> None:
+    """Save a numpy array (HxW, HxWx3, HxWx4; 0-255 or floats in 0-1) or a PIL image in the
+    active run's artifacts, in the format the extension names (.png, .jpg...)."""
+    run_id, client = target_run()
+    client.log_image(run_id, image, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict of lists or a pandas DataFrame as a JSON table (MLflow's format) in the
+    run's artifacts; logging to the same file again appends the rows."""
+    run_id, client = target_run(run_id)
+    client.log_table(run_id, data, artifact_file)
+
+
+def log_input(
+    dataset: Dataset, context: str | None = None, tags: Mapping[str, Any] | None = None
+) -> None:
+    """Record a dataset the active run used (``tunetrack.data.from_pandas``/``from_numpy``):
+    its digest as tag ``dataset.<name>.digest``, its schema and profile in
+    ``datasets/<name>.json``; ``context`` says how it was used (``training``, ``eval``...)."""
+    run_id, client = target_run()
+    client.log_input(run_id, dataset, context, tags)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -349,6 +425,43 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 def get_run(run_id: str) -> Run:
     """The run with this id."""
     return _get_client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run, or None."""
+    return _get_client().get_parent_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    """Soft-delete a run."""
+    _get_client().delete_run(run_id)
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    await_registration_for: int = 300,
+    *,
+    tags: Mapping[str, Any] | None = None,
+) -> ModelVersion:
+    """Register the model at ``runs:/<run_id>/<path>`` as the next version of ``name``.
+
+    Registration is synchronous here: the version is ready when this returns, so
+    ``await_registration_for`` has nothing to wait for.
+    """
+    return _get_client().register_model(model_uri, name, tags)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Set one tag of the active experiment."""
+    _get_client().set_experiment_tag(_active_experiment_id(), key, value)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags of the active experiment."""
+    client, experiment_id = _get_client(), _active_experiment_id()
+    for key, value in tags.items():
+        client.set_experiment_tag(experiment_id, key, value)
 
 
 def create_experiment(name: str, artifact_location: str | None = None, tags=None) -> str:  # type: ignore[no-untyped-def]
@@ -394,9 +507,14 @@ def search_runs(
     max_results: int = 100_000,
     order_by: Sequence[str] | None = None,
     output_format: str = "pandas",
+    search_all_experiments: bool = False,
     experiment_names: Sequence[str] | None = None,
 ) -> pd.DataFrame | list[Run]:
-    """Runs as a DataFrame (columns ``params.*``, ``metrics.*``, ``tags.*``) or a list."""
+    """Runs as a DataFrame (columns ``params.*``, ``metrics.*``, ``tags.*``) or a list.
+
+    With no experiment given: the active experiment's runs, or every experiment's with
+    ``search_all_experiments=True``.
+    """
     client = _get_client()
     ids = list(experiment_ids or [])
     for name in experiment_names or ():
@@ -404,6 +522,8 @@ def search_runs(
         if found is None:
             raise InvalidInput(f"no experiment named {name!r}")
         ids.append(found.experiment_id)
+    if not ids and search_all_experiments:
+        ids = [e.experiment_id for e in search_experiments(view_type=run_view_type)]
     if not ids:
         ids = [_active_experiment_id()]
     runs = _all_pages(

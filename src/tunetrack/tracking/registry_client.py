@@ -74,6 +74,21 @@ class RegistryClientMixin:
             manifest_sha256=sha256_bytes(manifest),
         )
 
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        description: str = "",
+    ) -> ModelVersion:
+        """Add ``source`` (where the model's files are) as the next version of ``name``."""
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_model_version(
+            name, source, run_id=run_id, description=description, tags=tags
+        )
+
     def get_registered_model(self, name: str) -> RegisteredModel:
         """A registered model with its aliases and latest version number."""
         return self.store.get_registered_model(name)
