@@ -560,6 +560,19 @@ def test_registering_records_the_sha256_of_the_model_yaml() -> None:
     assert again.manifest_sha256 == expected
 
 
+def test_create_model_version_records_the_sha256_of_a_source_with_a_model_yaml() -> None:
+    info = log_model(_iris_rf()[0])
+    manifest = _artifact_dir(info.run_id, "model") / "model.yaml"
+    expected = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    client = tunetrack.Client()
+    client.create_registered_model("by-source")
+    by_uri = client.create_model_version("by-source", info.model_uri, info.run_id)
+    by_dir = client.create_model_version("by-source", str(manifest.parent))
+    elsewhere = client.create_model_version("by-source", "s3://bucket/not-reachable-here")
+    assert (by_uri.manifest_sha256, by_dir.manifest_sha256) == (expected, expected)
+    assert elsewhere.manifest_sha256 is None  # nothing to read: the file check only
+
+
 def test_registering_a_directory_that_is_no_model_is_refused() -> None:
     with tunetrack.start_run() as run:
         tunetrack.log_text("not a model", "model/notes.txt")

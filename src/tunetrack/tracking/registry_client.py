@@ -50,29 +50,41 @@ class RegistryClientMixin:
         The version records the sha256 of the model's ``model.yaml``, so loading it later
         refuses a model whose files were swapped after registration.
         """
-        from tunetrack.models.manifest import MANIFEST, parse_manifest, sha256_bytes
-
         run_id, path = parse_runs_uri(model_uri)
-        run = self.store.get_run(run_id)
-        try:
-            manifest = ArtifactRepository(run.info.artifact_uri).read_bytes(f"{path}/{MANIFEST}")
-        except NotFound:
+        source = f"runs:/{run_id}/{path}"
+        manifest_sha256 = self._manifest_sha256(source)
+        if manifest_sha256 is None:
             raise NotFound(
-                f"run {run_id} has no model at artifact path {path!r} (no {MANIFEST}): log one "
+                f"run {run_id} has no model at artifact path {path!r} (no model.yaml): log one "
                 "with tunetrack.models.log_model"
-            ) from None
-        parse_manifest(manifest, f"{MANIFEST} of {model_uri}")  # InvalidInput when malformed
+            )
         with contextlib.suppress(Conflict):  # it exists already: add a version
             self.store.create_registered_model(name)
         tags = {k: str(v) for k, v in (tags or {}).items()}
         return self.store.create_model_version(
             name,
-            f"runs:/{run_id}/{path}",
+            source,
             run_id=run_id,
             description=description,
             tags=tags,
-            manifest_sha256=sha256_bytes(manifest),
+            manifest_sha256=manifest_sha256,
         )
+
+    def _manifest_sha256(self, source: str) -> str | None:
+        """The sha256 of the ``model.yaml`` at ``source`` (checked), or None if it has none."""
+        from tunetrack.models.manifest import MANIFEST, parse_manifest, sha256_bytes
+
+        if source.startswith("runs:/"):
+            run_id, path = parse_runs_uri(source)
+            location, name = self.store.get_run(run_id).info.artifact_uri, f"{path}/{MANIFEST}"
+        else:
+            location, name = source, MANIFEST
+        try:
+            manifest = ArtifactRepository(location).read_bytes(name)
+        except (NotFound, OSError, ImportError, ValueError):  # absent, or unreachable from here
+            return None
+        parse_manifest(manifest, f"{MANIFEST} of {source}")  # InvalidInput when malformed
+        return sha256_bytes(manifest)
 
     def create_model_version(
         self,
@@ -83,10 +95,19 @@ class RegistryClientMixin:
         *,
         description: str = "",
     ) -> ModelVersion:
-        """Add ``source`` (where the model's files are) as the next version of ``name``."""
+        """Add ``source`` (where the model's files are) as the next version of ``name``.
+
+        When ``source`` holds a ``model.yaml`` (a ``runs:/`` URI or a model directory), the
+        version records its sha256 as :meth:`register_model` does.
+        """
         tags = {k: str(v) for k, v in (tags or {}).items()}
         return self.store.create_model_version(
-            name, source, run_id=run_id, description=description, tags=tags
+            name,
+            source,
+            run_id=run_id,
+            description=description,
+            tags=tags,
+            manifest_sha256=self._manifest_sha256(source),
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
