@@ -11,6 +11,7 @@ import io
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,38 @@ def test_parallel_sweep_records_parent_and_complete_children(tmp_path: Path, bac
     assert result.best_run_id == parent.data.tags[T.BEST_RUN]
     assert sorted(t.number for t in result.trials) == list(range(6))
     assert parent.data.params["parallel.backend"] == backend
+
+
+def test_threading_sweep_of_many_quick_trials_counts_every_trial_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """Results are counted in the main thread while joblib's callback thread asks for and
+    registers the next trials: with threads switching as often as possible, no update of
+    the shared counters, in-flight set or best value is lost."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        result, _, parent, trials = sweep(
+            tmp_path,
+            "fail_on_bad",
+            method="grid",
+            parameters={"kind": {"values": ["good", "bad"]}, "x": {"values": list(range(40))}},
+            budget={"trials": 80},
+            parallel={"n_jobs": 4, "backend": "threading"},
+        )
+    finally:
+        sys.setswitchinterval(previous)
+    assert result.counts == {"finished": 40, "pruned": 0, "failed": 40, "killed": 0}
+    assert sorted(t.number for t in result.trials) == list(range(80))
+    assert sorted(numbers(trials)) == list(range(80))
+    by_kind = {
+        kind: {r.info.status for r in trials if r.data.params["kind"] == kind}
+        for kind in ("good", "bad")
+    }
+    assert by_kind == {"good": {RunStatus.FINISHED}, "bad": {RunStatus.FAILED}}
+    assert parent.data.metrics["trials_finished"] == 40
+    assert parent.data.metrics["trials_failed"] == 40
+    assert result.best_value == 39.0
 
 
 @pytest.mark.slow

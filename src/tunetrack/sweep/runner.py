@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,13 @@ def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
 
 
 class _SweepRun:
-    """One invocation of a sweep (a first run or a resume)."""
+    """One invocation of a sweep (a first run or a resume).
+
+    Two threads share its bookkeeping (``asked``, ``in_flight``, ``counts``, ``failures``,
+    ``best``, ``stop_reason``) and the progress line: joblib's callback thread asks for and
+    registers the next trials (``_tasks``), the main thread counts results (``_finish``).
+    Every read and write of that state holds ``_lock``.
+    """
 
     def __init__(
         self, config: SweepConfig, client: Client, parent: Run, *, resuming: bool = False
@@ -174,6 +181,7 @@ class _SweepRun:
         if "trials" not in config.budget.model_fields_set and self.strategy.total is not None:
             self.budget = self.strategy.total  # a grid runs to the end unless told otherwise
         self.offset = 0  # our trial number = optuna's number + offset (after a resume)
+        self._lock = threading.RLock()  # guards the state below (see the class docstring)
         self.counted = 0  # trials that used the budget, this and earlier invocations
         self.asked = 0
         self.failures = 0
@@ -300,15 +308,24 @@ class _SweepRun:
             yield
 
     def _tasks(self) -> Iterator[TrialTask]:
-        while True:
+        """The trials to dispatch, asked for one at a time (joblib pulls them from its
+        callback thread when a worker frees up)."""
+        while (task := self._next_task()) is not None:
+            yield task
+
+    def _next_task(self) -> TrialTask | None:
+        """Ask for the next trial, create its run and register it in flight, all under the
+        lock: the main thread sees a trial not yet asked or in flight, never in between.
+        None once the sweep stops (``stop_reason`` says why)."""
+        with self._lock:
             reason = self._should_stop()
             if reason is not None:
                 self.stop_reason = reason
-                return
+                return None
             proposal = self.strategy.ask()
             if proposal is None:
                 self.stop_reason = "exhausted"
-                return
+                return None
             number = proposal.number + self.offset
             run = self.client.create_run(
                 self.parent.info.experiment_id,
@@ -325,7 +342,7 @@ class _SweepRun:
             self.in_flight[proposal.number] = run.info.run_id
             self.asked += 1
             self._show()
-            yield TrialTask(
+            return TrialTask(
                 tracking_uri=self.client.tracking_uri,
                 run=run,
                 sweep_id=self.sweep_id,
@@ -358,16 +375,18 @@ class _SweepRun:
         return None
 
     def _finish(self, result: TrialResult) -> None:
+        """Count a trial's result (in the main thread)."""
         optuna_number = result.number - self.offset
-        self.in_flight.pop(optuna_number, None)
-        self.strategy.tell(optuna_number, result.goal_values(self.goals), result.state)
-        self.results.append(result)
-        self.counts[result.state] += 1
-        if result.state == "failed":
-            self.failures += 1
-        if result.state == "complete":
-            self._track_best(result)
-        self._show()
+        with self._lock:
+            self.in_flight.pop(optuna_number, None)
+            self.strategy.tell(optuna_number, result.goal_values(self.goals), result.state)
+            self.results.append(result)
+            self.counts[result.state] += 1
+            if result.state == "failed":
+                self.failures += 1
+            if result.state == "complete":
+                self._track_best(result)
+            self._show()
 
     def _track_best(self, result: TrialResult) -> None:
         goal = self.goals[0]
@@ -380,17 +399,19 @@ class _SweepRun:
             self.stop_reason = "target"
 
     def _show(self) -> None:
+        """Update the progress line (under the lock: one consistent snapshot, in order)."""
         progress = getattr(self, "progress", None)
         if progress is None:
             return
-        best = "-" if self.best is None else f"{self.best[0]:.6g}"
-        progress.update(
-            done=self.counted + sum(self.counts.values()),
-            running=len(self.in_flight),
-            pruned=self.counts["pruned"],
-            failed=self.counts["failed"],
-            best=best,
-        )
+        with self._lock:
+            best = "-" if self.best is None else f"{self.best[0]:.6g}"
+            progress.update(
+                done=self.counted + sum(self.counts.values()),
+                running=len(self.in_flight),
+                pruned=self.counts["pruned"],
+                failed=self.counts["failed"],
+                best=best,
+            )
 
     def _abandon_in_flight(self, status: RunStatus, why: str) -> None:
         """End the runs of trials whose result never came back; tell the strategy.
@@ -398,18 +419,19 @@ class _SweepRun:
         A worker may have finished (and recorded) its trial just before the orchestrator
         stopped listening: such a run keeps its status and its result counts.
         """
-        for optuna_number, run_id in list(self.in_flight.items()):
-            run = self.client.get_run(run_id)
-            if run.info.status.is_terminal:
-                state, values = self._outcome(run.info.status, run.data.metrics)
-            else:
-                self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
-                self.client.set_terminated(run_id, status)
-                state, values = "failed", None
-                self.asked -= 1  # an abandoned trial does not use up the budget
-            with contextlib.suppress(InvalidInput):
-                self.strategy.tell(optuna_number, values, state)
-        self.in_flight.clear()
+        with self._lock:
+            for optuna_number, run_id in list(self.in_flight.items()):
+                run = self.client.get_run(run_id)
+                if run.info.status.is_terminal:
+                    state, values = self._outcome(run.info.status, run.data.metrics)
+                else:
+                    self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
+                    self.client.set_terminated(run_id, status)
+                    state, values = "failed", None
+                    self.asked -= 1  # an abandoned trial does not use up the budget
+                with contextlib.suppress(InvalidInput):
+                    self.strategy.tell(optuna_number, values, state)
+            self.in_flight.clear()
 
     # -- resume ----------------------------------------------------------------------------
     def _outcome(
