@@ -17,7 +17,9 @@ sampler (optuna's multivariate TPE, seeded, as tunetrack's ``method: tpe`` build
   (timed by wrapping it; it is once per sweep, though it reads every trial back).
 
 Each database is created (and migrated) before the clock starts, as ``benchmarks/ingest.py``
-does; imports and first-use costs are paid by a warm-up sweep of every contender first.
+does; imports and first-use costs are paid by a warm-up sweep of every contender first. Each
+side's ``journal_mode`` and ``synchronous``, read back from the connection it wrote through,
+are printed under the table.
 
 Two per-trial figures: ``ms/trial`` is wall clock / trials (one-time costs included).
 ``marginal`` is the slope between a sweep of N and one of N/10 trials,
@@ -53,6 +55,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _sqlite_durability import SqliteEngines
 
 SEED = 42
 TARGET_RATIO = 2.0  # tunetrack ms/trial <= 2x optuna alone, tracking included
@@ -90,6 +94,7 @@ class Sample:
     best: float | None = None  # best loss found (same sampler + seed: same for everyone)
     summary_seconds: float | None = None  # tunetrack: time inside write_summary
     problem: str = ""  # a failed check (wrong number of trials or runs stored)
+    db: Path | None = None  # the SQLite file it tracked into
 
 
 @dataclass
@@ -99,6 +104,7 @@ class Row:
     best: dict[int, set[float]] = field(default_factory=dict)  # trials -> best loss found
     target: bool = False  # a tunetrack row: judged against TARGET_RATIO
     note: str = ""
+    durability: set[str] = field(default_factory=set)  # journal_mode, synchronous used
 
     def add(self, n: int, seconds: float, best: float | None, problem: str) -> None:
         self.times[n] = min(self.times.get(n, float("inf")), seconds)
@@ -209,7 +215,7 @@ def bench_optuna_mlflow(tmp: Path, n: int, objective: Callable[..., float]) -> S
     finally:
         con.close()
     problem = "" if runs == n + 1 else f"{runs} mlflow runs stored, not {n + 1}"
-    return Sample(seconds, study.best_value, problem=problem)
+    return Sample(seconds, study.best_value, problem=problem, db=db)
 
 
 @contextlib.contextmanager
@@ -256,7 +262,8 @@ def bench_tunetrack(tmp: Path, n: int, config: Any) -> Sample:
     problem = "" if finished == n else f"{finished} trials finished, not {n}"
     if len(spent) != 1:
         problem = f"write_summary called {len(spent)} times; {problem}"
-    return Sample(seconds, result.best_value, spent[0] if spent else None, problem)
+    db = Path(uri.removeprefix("sqlite:///"))
+    return Sample(seconds, result.best_value, spent[0] if spent else None, problem, db)
 
 
 # -- profile ----------------------------------------------------------------------------
@@ -465,6 +472,7 @@ def main() -> None:
     if n <= small:
         parser.error("--trials must be at least 2")
     have_mlflow = importlib.util.find_spec("mlflow") is not None
+    engines = SqliteEngines()
 
     import optuna
 
@@ -506,6 +514,8 @@ def main() -> None:
                 for row, bench in contenders:
                     sample = bench(k)
                     row.add(k, sample.seconds, sample.best, sample.problem)
+                    if sample.db is not None:
+                        row.durability.add(engines.settings_of(sample.db))
                     if row is ours_row:
                         summary = sample.summary_seconds
                         if summary is None:
@@ -532,6 +542,10 @@ def main() -> None:
         )
         print()
         print_table([optuna_row, mlflow_row, ours_row, trials_row], n, small)
+        print("\ndurability, read back from the connection each contender wrote through:")
+        for row in (optuna_row, mlflow_row, ours_row):
+            settings = " | ".join(sorted(row.durability)) or "in memory, no database"
+            print(f"  {row.name:<50} {settings}")
 
         if args.profile:
             profile_tunetrack(tmp, n, configs[n], args.repeats)
