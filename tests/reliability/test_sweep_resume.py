@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tunetrack.entities import Run, RunStatus
+from tunetrack.errors import Conflict
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.runner import _SweepRun, resume_sweep, trial_runs
@@ -46,7 +47,7 @@ except KeyboardInterrupt:
 """
 
 
-def write_sweep(tmp_path: Path, n_jobs: int, backend: str) -> Path:
+def write_sweep(tmp_path: Path, n_jobs: int, backend: str, delay: float = 0.3) -> Path:
     folder = tmp_path / "sweep"
     folder.mkdir()
     shutil.copy(OBJECTIVES, folder / "objectives.py")
@@ -62,7 +63,7 @@ def write_sweep(tmp_path: Path, n_jobs: int, backend: str) -> Path:
             method: tpe
             parameters:
               x: {{distribution: uniform, min: 0.0, max: 1.0}}
-              delay: 0.3
+              delay: {delay}
             budget: {{trials: {BUDGET}}}
             parallel: {{n_jobs: {n_jobs}, backend: {backend}}}
             seed: 1
@@ -75,11 +76,13 @@ def write_sweep(tmp_path: Path, n_jobs: int, backend: str) -> Path:
 class SweepProcess:
     """The sweep's orchestrator in a subprocess, and what the test sees of it in the store."""
 
-    def __init__(self, tmp_path: Path, uri: str, n_jobs: int, backend: str) -> None:
+    def __init__(
+        self, tmp_path: Path, uri: str, n_jobs: int, backend: str, delay: float
+    ) -> None:
         self.uri = uri
         self.markers = tmp_path / "markers"
         self.markers.mkdir()
-        path = write_sweep(tmp_path, n_jobs, backend)
+        path = write_sweep(tmp_path, n_jobs, backend, delay)
         self.log = (tmp_path / "sweep.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, str(path.parent / "run.py"), str(path), uri],
@@ -146,8 +149,9 @@ class SweepProcess:
 def start_sweep(tmp_path: Path, tracking_uri: str):
     processes: list[SweepProcess] = []
 
-    def start(n_jobs: int, backend: str) -> SweepProcess:
-        processes.append(SweepProcess(tmp_path, tracking_uri, n_jobs, backend))
+    def start(n_jobs: int, backend: str, delay: float = 0.3) -> SweepProcess:
+        """A sweep of BUDGET trials that sleep ``delay`` seconds each."""
+        processes.append(SweepProcess(tmp_path, tracking_uri, n_jobs, backend, delay))
         return processes[-1]
 
     yield start
@@ -213,7 +217,8 @@ def test_resume_after_sigkill_finishes_the_budget(
     assert len(finished) >= 3
     assert client.get_run(sweep_id).info.status == RunStatus.RUNNING
 
-    result = resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
+    # killed a moment ago, the orchestrator's last heartbeat is fresh: force says it is dead
+    result = resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False, force=True)
     assert result.sweep_id == sweep_id
     assert result.stopped_because == "budget"
     trials = check_resumed(client, sweep_id, BUDGET)
@@ -244,7 +249,7 @@ def test_resume_with_a_larger_budget_right_after_a_crash(
     client = Client(tracking_uri)
     result = resume_sweep(
         parent.info.run_id, tracking_uri=tracking_uri, overrides=["budget.trials=15"],
-        progress=False,
+        progress=False, force=True,
     )  # fmt: skip
     assert result.stopped_because == "budget"
     check_resumed(client, parent.info.run_id, 15)
@@ -288,7 +293,7 @@ def test_resume_does_not_repeat_earlier_params(
     parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
     sweep.stop()
     client = Client(tracking_uri)
-    resume_sweep(parent.info.run_id, tracking_uri=tracking_uri, progress=False)
+    resume_sweep(parent.info.run_id, tracking_uri=tracking_uri, progress=False, force=True)
     trials = check_resumed(client, parent.info.run_id, BUDGET)
     xs = [r.data.params["x"] for r in trials if r.info.status == RunStatus.FINISHED]
     assert len(set(xs)) == len(xs), "x is continuous: a repeat means a replayed proposal"
@@ -319,3 +324,86 @@ def test_abandoning_keeps_a_trial_its_worker_finished(tmp_path: Path, tracking_u
     kept = client.get_run(runs[done.number])
     assert kept.info.status == RunStatus.FINISHED
     assert T.TRIAL_ABANDONED not in kept.data.tags
+
+
+TUNETRACK = str(Path(sys.executable).with_name("tunetrack"))  # the CLI of this environment
+
+
+def cli_resume(uri: str, sweep_id: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``tunetrack sweep resume`` in a real process, to the end."""
+    argv = [TUNETRACK, "sweep", "resume", sweep_id, "--tracking-uri", uri, "--no-progress"]
+    return subprocess.run([*argv, *flags], capture_output=True, text=True, timeout=300)
+
+
+def heartbeat(client: Client, sweep_id: str) -> int:
+    return int(client.get_run(sweep_id).data.tags[T.SWEEP_HEARTBEAT])
+
+
+def test_resume_refuses_a_sweep_whose_orchestrator_is_alive(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str
+) -> None:
+    sweep = start_sweep(1, "sequential", delay=1.0)  # 12 s: alive throughout the resumes
+    parent, _ = sweep.wait_for("a finished trial", lambda: sweep.in_flight_after(1))
+    sweep_id = parent.info.run_id
+    client = Client(tracking_uri)
+
+    with pytest.raises(Conflict) as refused:
+        resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
+    message = refused.value.message
+    assert "\n" not in message
+    assert f"sweep {sweep_id} looks alive" in message
+    assert f"pid {sweep.proc.pid}" in message
+    assert "--force" in message
+    cli = cli_resume(tracking_uri, sweep_id)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    [line] = cli.stderr.strip().splitlines()
+    assert line.startswith(f"error: sweep {sweep_id} looks alive")
+    assert "--force" in line
+
+    trials = trial_runs(client, client.get_run(sweep_id))
+    assert {r.info.status for r in trials} <= {RunStatus.RUNNING, RunStatus.FINISHED}
+    assert not [r for r in trials if T.TRIAL_ABANDONED in r.data.tags]
+    assert client.get_run(sweep_id).info.status == RunStatus.RUNNING
+
+    assert sweep.proc.wait(timeout=120) == 0, sweep.output()  # untouched, it finishes
+    groups = by_status(trial_runs(client, client.get_run(sweep_id)))
+    assert set(groups) == {RunStatus.FINISHED}
+    assert len(groups[RunStatus.FINISHED]) == BUDGET
+    assert client.get_run(sweep_id).info.status == RunStatus.FINISHED
+
+
+def test_a_running_sweep_refreshes_its_heartbeat(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str
+) -> None:
+    sweep = start_sweep(1, "sequential", delay=1.0)
+    parent, _ = sweep.wait_for("a running trial", lambda: sweep.in_flight_after(0))
+    client = Client(tracking_uri)
+    first = heartbeat(client, parent.info.run_id)
+    sweep.wait_for("a newer heartbeat", lambda: heartbeat(client, parent.info.run_id) > first)
+    assert f"pid {sweep.proc.pid}" in client.get_run(parent.info.run_id).data.tags[
+        T.SWEEP_ORCHESTRATOR
+    ]
+
+
+@pytest.mark.parametrize("how", ["short timeout", "--force"])
+def test_resume_after_sigkill_needs_a_stale_heartbeat_or_force(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str, how: str
+) -> None:
+    sweep = start_sweep(1, "sequential")
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    sweep.stop()  # SIGKILL: its last heartbeat is a moment old
+    sweep_id = parent.info.run_id
+    client = Client(tracking_uri)
+    with pytest.raises(Conflict, match="looks alive"):
+        resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False)
+
+    if how == "--force":
+        cli = cli_resume(tracking_uri, sweep_id, "--force")
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+    else:
+        last = heartbeat(client, sweep_id)
+        while time.time() * 1000 - last <= 1000:  # wait until the beat is older than 1 s
+            time.sleep(0.05)
+        resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False, heartbeat_timeout=1.0)
+    trials = check_resumed(client, sweep_id, BUDGET)
+    assert "orphaned" in {r.data.tags.get(T.TRIAL_ABANDONED) for r in trials}

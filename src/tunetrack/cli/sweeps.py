@@ -17,6 +17,7 @@ from tunetrack.cli._common import (
     run_dict,
     when,
 )
+from tunetrack.sweep.heartbeat import TIMEOUT_S
 
 sweep_app = typer.Typer(help="Run, resume and inspect sweeps.", no_args_is_help=True)
 
@@ -84,13 +85,36 @@ def sweep_resume(
     overrides: SetOption = None,
     tracking_uri: UriOption = None,
     progress: ProgressOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Resume even if the sweep's orchestrator still beats its heartbeat."
+        ),
+    ] = False,
+    heartbeat_timeout: Annotated[
+        float,
+        typer.Option(
+            "--heartbeat-timeout",
+            min=0,
+            help="Seconds since the orchestrator's last heartbeat after which it counts as gone.",
+        ),
+    ] = TIMEOUT_S,
     as_json: JsonOption = False,
 ) -> None:
-    """Resume a sweep: replay its finished trials, fail orphans, finish the budget."""
+    """Resume a sweep: replay its finished trials, fail orphans, finish the budget.
+
+    Refused while the sweep's orchestrator looks alive (it beat its heartbeat within
+    --heartbeat-timeout seconds): resuming would fail its running trials.
+    """
     from tunetrack.sweep.runner import resume_sweep
 
     result = resume_sweep(
-        sweep_id, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
+        sweep_id,
+        tracking_uri=tracking_uri,
+        overrides=overrides or (),
+        progress=progress,
+        force=force,
+        heartbeat_timeout=heartbeat_timeout,
     )
     _report(result, as_json)
 

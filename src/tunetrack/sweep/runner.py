@@ -22,6 +22,7 @@ from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
+from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.progress import SweepProgress
 from tunetrack.sweep.strategies import Strategy, make_strategy
 from tunetrack.sweep.worker import (
@@ -104,12 +105,20 @@ def resume_sweep(
     tracking_uri: str | None = None,
     overrides: Sequence[str] = (),
     progress: bool | None = None,
+    force: bool = False,
+    heartbeat_timeout: float = TIMEOUT_S,
 ) -> SweepResult:
-    """Continue a sweep: replay its finished trials, fail the orphans, finish the budget."""
+    """Continue a sweep: replay its finished trials, fail the orphans, finish the budget.
+
+    Refuses (:class:`Conflict`) a RUNNING sweep whose orchestrator beat its heartbeat less
+    than ``heartbeat_timeout`` seconds ago, unless ``force``: its trials may be running.
+    """
     client = Client(tracking_uri)
     parent = client.get_run(sweep_id)
     if parent.data.tags.get(T.RUN_TYPE) != "sweep":
         raise InvalidInput(f"run {sweep_id!r} is not a sweep (it has no tunetrack.run_type=sweep)")
+    if not force:
+        check_orchestrator_gone(parent, heartbeat_timeout)
     config = load_stored_config(client, parent, overrides)
     all_overrides = [*json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]")), *overrides]
     client.set_tag(sweep_id, T.SWEEP_OVERRIDES, json.dumps(all_overrides))
@@ -214,22 +223,22 @@ class _SweepRun:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, progress: bool | None) -> SweepResult:
-        if self.resuming:
-            self._replay()
-        total = self.budget
         title = f"sweep {self.config.name}"
         from tunetrack.sweep.summary import write_summary
         from tunetrack.tracking.system_metrics import system_metrics
 
         try:
-            with (
-                SweepProgress(total, enabled=progress, title=title) as self.progress,
-                autolog_restored(),
-                system_metrics(self.client, self.sweep_id),  # when on: for the whole sweep
-            ):
-                self._show()
-                self._dispatch()
-            summary = write_summary(self.client, self.parent, self.config, self.strategy)
+            with Heartbeat(self.client, self.sweep_id):  # from before the replay to the summary
+                if self.resuming:
+                    self._replay()
+                with (
+                    SweepProgress(self.budget, enabled=progress, title=title) as self.progress,
+                    autolog_restored(),
+                    system_metrics(self.client, self.sweep_id),  # when on: for the whole sweep
+                ):
+                    self._show()
+                    self._dispatch()
+                summary = write_summary(self.client, self.parent, self.config, self.strategy)
         except KeyboardInterrupt:
             self._abandon_in_flight(RunStatus.KILLED, "interrupted")
             self.client.set_terminated(self.sweep_id, RunStatus.KILLED)
