@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 
-from tunetrack._sizes import format_size
+from tunetrack._body_limit import BodyLimit
 from tunetrack.errors import InvalidInput, TunetrackError
 
 if TYPE_CHECKING:
@@ -83,29 +83,6 @@ def check_content_type(content_type: str | None) -> None:
         raise HTTPException(
             415, f"unsupported content type {content_type!r}: send application/json"
         )
-
-
-async def read_body(request: Request, limit: int) -> bytearray:
-    """The request body, refused (413) as soon as it is known to be longer than ``limit``:
-    by its Content-Length before any of it is read, else while it streams in."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return body
-
-
-def _too_large(limit: int) -> HTTPException:
-    message = (
-        f"the request body is larger than this server's limit of {format_size(limit)} "
-        "(tunetrack models serve --max-body-size)"
-    )
-    # close the connection rather than read (and discard) the rest of the body
-    return HTTPException(413, message, headers={"Connection": "close"})
 
 
 def _float(text: str) -> float:
@@ -261,7 +238,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _answer(loaded: LoadedModel, body: bytearray) -> dict[str, Any]:
+def _answer(loaded: LoadedModel, body: bytes) -> dict[str, Any]:
     return predict(loaded, parse_body(body))
 
 
@@ -276,6 +253,8 @@ def create_app(model_uri: str, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> Fa
     loaded = load_for_serving(model_uri)
     app = FastAPI(title=f"tunetrack model {model_uri}", docs_url=None, redoc_url=None)
     app.state.loaded = loaded
+    limit = (max_body_size, "tunetrack models serve --max-body-size")
+    app.add_middleware(BodyLimit, limit_for=lambda _scope: limit)
 
     def error(
         status: int, code: str, message: str, headers: Mapping[str, str] | None = None
@@ -314,7 +293,7 @@ def create_app(model_uri: str, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> Fa
     @app.post("/invocations")
     async def invocations(request: Request) -> dict[str, Any]:
         check_content_type(request.headers.get("content-type"))
-        body = await read_body(request, max_body_size)
+        body = await request.body()  # BodyLimit refuses (413) one over max_body_size
         return await run_in_threadpool(_answer, loaded, body)
 
     return app
