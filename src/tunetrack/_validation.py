@@ -42,12 +42,20 @@ def validate_key(key: object, what: str) -> str:
 
 
 def validate_value(value: object, what: str, key: str, limit: int) -> str:
-    """Stringify a param/tag value and check its length."""
+    """Stringify a param/tag value and check its length and characters."""
     text = value if isinstance(value, str) else str(value)
     if len(text) > limit:
         raise InvalidInput(
             f"{what} {key!r} value is {len(text)} characters long; at most {limit} are allowed"
         )
+    return validate_text(text, f"{what} {key!r} value")
+
+
+def validate_text(text: str, what: str) -> str:
+    """Refuse a NUL character, which PostgreSQL cannot store (SQLite could: the backends
+    must agree)."""
+    if "\x00" in text:
+        raise InvalidInput(f"{what} contains a NUL character (\\x00): {text[:80]!r}")
     return text
 
 
@@ -80,7 +88,7 @@ def validate_name(name: object, what: str, limit: int) -> str:
         raise InvalidInput(f"{what} name must be a non-empty string, got {name!r}")
     if len(name) > limit:
         raise InvalidInput(f"{what} name is {len(name)} characters long; at most {limit}")
-    return name
+    return validate_text(name, f"{what} name")
 
 
 def validate_max_results(max_results: int) -> int:

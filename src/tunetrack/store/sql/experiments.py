@@ -56,6 +56,7 @@ class ExperimentsMixin:
     ) -> str:
         """Create an experiment with a unique ``name`` and return its id."""
         v.validate_name(name, "experiment", v.MAX_EXPERIMENT_NAME_LENGTH)
+        v.validate_text(artifact_location or "", "artifact location")
         tag_rows = self._tag_values(tags or {})
 
         def txn() -> str:

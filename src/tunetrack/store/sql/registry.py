@@ -153,6 +153,7 @@ class RegistryMixin:
     ) -> RegisteredModel:
         """Create a model name (Conflict if it exists)."""
         v.validate_name(name, "registered model", 256)
+        description = v.validate_text(description or "", "registered model description")
         if "/" in name or "@" in name:
             raise InvalidInput(
                 f"registered model name {name!r} cannot contain '/' or '@' (models:/ URIs use them)"
@@ -165,7 +166,7 @@ class RegistryMixin:
                 conn.execute(
                     insert(m.registered_models).values(
                         name=name,
-                        description=description or "",
+                        description=description,
                         creation_time=now,
                         last_updated_time=now,
                     )
@@ -213,6 +214,7 @@ class RegistryMixin:
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
         """Change a registered model's description."""
+        v.validate_text(description, "registered model description")
 
         def txn(conn: Connection) -> RegisteredModel:
             self._model_row(conn, name)
@@ -261,6 +263,8 @@ class RegistryMixin:
         """Register ``source`` as the next version of an existing model."""
         if not source:
             raise InvalidInput("a model version needs a source (where its files are)")
+        v.validate_text(source, "model version source")
+        description = v.validate_text(description or "", "model version description")
         if manifest_sha256 is not None and not _SHA256.fullmatch(manifest_sha256):
             raise InvalidInput(
                 f"manifest_sha256 must be 64 lowercase hex digits, got {manifest_sha256!r}"
@@ -286,7 +290,7 @@ class RegistryMixin:
                     run_id=run_id,
                     status="READY",
                     current_stage=ModelStage.NONE.value,
-                    description=description or "",
+                    description=description,
                     creation_time=now,
                     last_updated_time=now,
                     manifest_sha256=manifest_sha256,
@@ -363,6 +367,7 @@ class RegistryMixin:
 
     def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
         """Change a version's description."""
+        v.validate_text(description, "model version description")
         return self._update_version(name, version, description=description)
 
     def transition_model_version_stage(
