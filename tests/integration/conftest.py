@@ -50,15 +50,17 @@ RunTunetrack = Callable[..., "subprocess.CompletedProcess[str]"]
 
 @pytest.fixture(scope="session")
 def run_tunetrack() -> RunTunetrack:
-    """``run_tunetrack(*args, cwd=dir)``: the ``tunetrack`` CLI in a real process, to the
-    end, with stdout and stderr captured apart (text)."""
+    """``run_tunetrack(*args, cwd=dir, env=None)``: the ``tunetrack`` CLI in a real process,
+    to the end, with stdout and stderr captured apart (text); ``env`` adds variables."""
 
-    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, cwd: Path, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*_tunetrack_argv(), *args],
             capture_output=True,
             text=True,
-            env=_cli_env(),
+            env={**_cli_env(), **(env or {})},
             cwd=cwd,
             timeout=600,
         )

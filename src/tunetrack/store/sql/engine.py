@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from tunetrack.errors import StoreError, TunetrackError
+from tunetrack.errors import ConfigError, StoreError, TunetrackError
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
 SCHEMA_HEAD = "0003"
@@ -56,7 +56,7 @@ def make_engine(uri: str) -> Engine:
     An in-memory SQLite database gets one connection that every thread takes turns on.
     """
     if not uri.startswith("sqlite"):
-        return create_engine(uri, pool_pre_ping=True, future=True)
+        return _server_engine(uri)
     memory = ":memory:" in uri or uri in ("sqlite://", "sqlite:///")
     engine = create_engine(
         uri,
@@ -82,6 +82,18 @@ def make_engine(uri: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _server_engine(uri: str) -> Engine:
+    """An engine for a database server; a missing driver says which extra installs it."""
+    try:
+        return create_engine(uri, pool_pre_ping=True, future=True)
+    except ImportError as exc:
+        missing = f"the {exc.name} package" if exc.name else f"its driver ({exc})"
+        raise ConfigError(
+            f"a PostgreSQL tracking URI needs {missing}, which is not installed: "
+            "pip install 'tunetrack[postgres]'"
+        ) from None
 
 
 def _is_transient(exc: BaseException) -> bool:
