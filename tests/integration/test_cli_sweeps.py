@@ -65,7 +65,7 @@ def test_status_list_best_compare_and_retrain(uri: str) -> None:
     out = run_file(SWEEPS / "wine_grid.yaml", uri, "budget.trials=4")
     sweep_id = out["sweep_id"]
     listed = cli("sweep", "list", "--tracking-uri", uri)
-    assert [s["run_id"] for s in listed] == [sweep_id]
+    assert [s["sweep_id"] for s in listed] == [sweep_id]
     status = cli("sweep", "status", sweep_id, "--tracking-uri", uri)
     assert [t["number"] for t in status["trials"]] == [0, 1, 2, 3]
     assert status["counts"] == {"FINISHED": 4}
@@ -111,3 +111,31 @@ def test_a_bad_sweep_file_is_one_line_per_problem(tmp_path: Path, uri: str) -> N
     assert "Traceback" not in result.output
     assert f"{bad}:1: objective:" in result.output
     assert f"{bad}:4: parameters.lr" in result.output
+
+
+def test_sweep_run_says_what_it_registered(tmp_path: Path, uri: str) -> None:
+    (tmp_path / "stumps.py").write_text(
+        "from sklearn.datasets import load_wine\n"
+        "from sklearn.tree import DecisionTreeClassifier\n\n\n"
+        "def train(params):\n"
+        "    X, y = load_wine(return_X_y=True)\n"
+        "    tree = DecisionTreeClassifier(max_depth=params['depth'], random_state=0)\n"
+        "    return {'accuracy': float(tree.fit(X, y).score(X, y))}\n"
+    )
+    sweep = tmp_path / "stumps.yaml"
+    sweep.write_text(
+        "name: stumps\nexperiment: stumps\nobjective: stumps.py:train\n"
+        "metric: {name: accuracy, goal: maximize}\nmethod: grid\n"
+        "parameters:\n  depth: {values: [1, 2]}\n"
+        "parallel: {n_jobs: 1, backend: sequential}\n"
+        "retrain: {register_as: wine-stump, alias: champion}\n"
+    )
+    args = ["sweep", "run", str(sweep), "--tracking-uri", uri, "--no-progress"]
+    human = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert human.exit_code == 0, human.output
+    assert "registered wine-stump version 1 (alias champion)" in human.stdout
+    out = cli(*args)
+    assert out["registered"] == {
+        "name": "wine-stump", "version": 2, "aliases": ["champion"],
+        "model_uri": "models:/wine-stump/2",
+    }  # fmt: skip

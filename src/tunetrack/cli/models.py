@@ -8,12 +8,14 @@ import typer
 
 from tunetrack._sizes import parse_size
 from tunetrack.cli._common import (
+    Column,
     JsonOption,
     UriOption,
     client,
     friendly,
     print_json,
-    print_table,
+    print_records,
+    short_id,
     when,
 )
 
@@ -52,6 +54,30 @@ def _version_dict(v) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
 
 
+_MODEL_COLUMNS = (
+    Column("name"),
+    Column("latest_version"),
+    Column("aliases"),
+    Column("last_updated_time", when),
+    Column("creation_time", when, rank=1),
+    Column("description", rank=2),
+    Column("tags", rank=3),
+)
+_VERSION_COLUMNS = (  # a version's name is the table's title
+    Column("version"),
+    Column("current_stage"),
+    Column("aliases"),
+    Column("run_id", short_id),
+    Column("creation_time", when),
+    Column("source", rank=1),
+    Column("status", rank=2),
+    Column("description", rank=2),
+    Column("last_updated_time", when, rank=3),
+    Column("tags", rank=3),
+    Column("manifest_sha256", rank=4),
+)
+
+
 def _all_pages(search, filter_string: str | None) -> list[Any]:  # type: ignore[no-untyped-def]
     items: list[Any] = []
     token = None
@@ -74,19 +100,11 @@ def models_list(
 ) -> None:
     """List registered models with their latest version and aliases."""
     items = _all_pages(client(tracking_uri).search_registered_models, filter_string)
+    records = [_model_dict(m) for m in items]
     if as_json:
-        print_json([_model_dict(m) for m in items])
+        print_json(records)
         return
-    rows = [
-        [
-            m.name,
-            "" if m.latest_version is None else str(m.latest_version),
-            ", ".join(f"{a}→{n}" for a, n in sorted(m.aliases.items())),
-            when(m.last_updated_time),
-        ]
-        for m in items
-    ]
-    print_table("Registered models", ["name", "latest", "aliases", "updated (UTC)"], rows)
+    print_records("Registered models", _MODEL_COLUMNS, records)
 
 
 @models_app.command("show")
@@ -101,24 +119,13 @@ def models_show(
     model = c.get_registered_model(name)  # NotFound for an unknown name
     escaped = name.replace("'", "''")
     versions = _all_pages(c.search_model_versions, f"name = '{escaped}'")
+    records = [_version_dict(v) for v in versions]
     if as_json:
-        print_json({**_model_dict(model), "versions": [_version_dict(v) for v in versions]})
+        print_json({**_model_dict(model), "versions": records})
         return
     if model.description:
         typer.echo(model.description)
-    rows = [
-        [
-            str(v.version),
-            v.current_stage.value,
-            ", ".join(v.aliases),
-            v.run_id or "",
-            v.source,
-            when(v.creation_time),
-        ]
-        for v in versions
-    ]
-    columns = ["version", "stage", "aliases", "run_id", "source", "created (UTC)"]
-    print_table(f"Model {name}", columns, rows)
+    print_records(f"Model {name}", _VERSION_COLUMNS, records)
 
 
 @models_app.command("alias")

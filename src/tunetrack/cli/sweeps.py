@@ -8,13 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from tunetrack.cli._common import (
+    Column,
     JsonOption,
     UriOption,
     client,
+    duration,
     friendly,
     print_json,
+    print_records,
     print_table,
-    run_dict,
+    run_value,
+    short_id,
     when,
 )
 from tunetrack.sweep.heartbeat import TIMEOUT_S
@@ -31,7 +35,33 @@ ProgressOption = Annotated[
 ]
 
 
-def _result_dict(result: Any) -> dict[str, Any]:
+def _registered(c: Any, run: Any) -> dict[str, Any] | None:
+    """The model version a retrained ``run`` registered (None when it registered none)."""
+    from tunetrack.sweep import tags as T
+
+    tag = run.data.tags.get(T.REGISTERED_VERSION)  # "<model name>/<version>"
+    if tag is None:
+        return None
+    name, _, number = tag.rpartition("/")
+    version = c.get_model_version(name, int(number))
+    return {
+        "name": name,
+        "version": version.version,
+        "aliases": list(version.aliases),
+        "model_uri": f"models:/{name}/{version.version}",
+    }
+
+
+def _registered_line(registered: dict[str, Any]) -> str:
+    aliases = registered["aliases"]
+    alias = f" (alias {', '.join(aliases)})" if aliases else ""
+    return (
+        f"registered {registered['name']} version {registered['version']}{alias}: "
+        f"{registered['model_uri']}"
+    )
+
+
+def _result_dict(result: Any, registered: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "sweep_id": result.sweep_id,
         "experiment_id": result.experiment_id,
@@ -41,12 +71,17 @@ def _result_dict(result: Any) -> dict[str, Any]:
         "best_value": result.best_value,
         "best_params": result.best_params,
         "retrain_run_id": result.retrain_run_id,
+        "registered": registered,  # name, version, aliases, model_uri; None without one
     }
 
 
-def _report(result: Any, as_json: bool) -> None:
+def _report(result: Any, as_json: bool, tracking_uri: str | None) -> None:
+    registered = None
+    if result.retrain_run_id is not None:
+        c = client(tracking_uri)
+        registered = _registered(c, c.get_run(result.retrain_run_id))
     if as_json:
-        print_json(_result_dict(result))
+        print_json(_result_dict(result, registered))
         return
     counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
     typer.echo(f"sweep {result.sweep_id} stopped ({result.stopped_because}): {counts}")
@@ -55,6 +90,8 @@ def _report(result: Any, as_json: bool) -> None:
         typer.echo(f"      params {result.best_params}")
     if result.retrain_run_id is not None:
         typer.echo(f"retrained in run {result.retrain_run_id}")
+    if registered is not None:
+        typer.echo(_registered_line(registered))
     typer.echo(f"resume or inspect it with: tunetrack sweep status {result.sweep_id}")
 
 
@@ -75,7 +112,7 @@ def sweep_run(
     result = run_sweep(
         config, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
     )
-    _report(result, as_json)
+    _report(result, as_json, tracking_uri)
 
 
 @sweep_app.command("resume")
@@ -116,7 +153,7 @@ def sweep_resume(
         force=force,
         heartbeat_timeout=heartbeat_timeout,
     )
-    _report(result, as_json)
+    _report(result, as_json, tracking_uri)
 
 
 @sweep_app.command("list")
@@ -132,21 +169,38 @@ def sweep_list(
     c = client(tracking_uri)
     experiments = [e.experiment_id for e in c.search_experiments(max_results=50_000)]
     sweeps = c.search_runs(experiments, f"tags.`{T.RUN_TYPE}` = 'sweep'", max_results=max_results)
+    records = [_sweep_record(r) for r in sweeps]
     if as_json:
-        print_json([run_dict(r) for r in sweeps])
+        print_json(records)
         return
-    rows = [
-        [
-            r.info.run_id,
-            r.info.run_name,
-            r.info.status.value,
-            when(r.info.start_time),
-            _short(next((v for k, v in r.data.metrics.items() if k.startswith("best_")), None)),
-            _short(r.data.metrics.get("trials_finished")),
-        ]
-        for r in sweeps
-    ]
-    print_table("Sweeps", ["sweep_id", "name", "status", "started (UTC)", "best", "finished"], rows)
+    print_records("Sweeps", _SWEEP_COLUMNS, records)
+
+
+_SWEEP_COLUMNS = (
+    Column("sweep_id"),
+    Column("name"),
+    Column("status"),
+    Column("start_time", when, rank=2),
+    Column("best", rank=1),  # {metric: best value}
+    Column("trials_finished", rank=3),
+    Column("duration", duration, rank=4),
+)
+
+
+def _sweep_record(run: Any) -> dict[str, Any]:
+    """A sweep (its parent run) as the machine values of :data:`_SWEEP_COLUMNS`."""
+    metrics = run.data.metrics.items()
+    best = {k.removeprefix("best_"): v for k, v in metrics if k.startswith("best_")} or None
+    finished = run.data.metrics.get("trials_finished")
+    return {
+        "sweep_id": run.info.run_id,
+        "name": run.info.run_name,
+        "status": run.info.status.value,
+        "start_time": run.info.start_time,
+        "best": best,
+        "trials_finished": None if finished is None else int(finished),
+        "duration": run_value(run, "duration"),
+    }
 
 
 @sweep_app.command("status")
@@ -166,6 +220,17 @@ def sweep_status(
     counts: dict[str, int] = {}
     for run in trials:
         counts[run.info.status.value] = counts.get(run.info.status.value, 0) + 1
+    records = [
+        {
+            "number": int(r.data.tags[T.TRIAL_NUMBER]),
+            "run_id": r.info.run_id,
+            "status": r.info.status.value,
+            goal.name: r.data.metrics.get(goal.name),
+            "duration": run_value(r, "duration"),
+            "params": trial_params(r),
+        }
+        for r in trials
+    ]
     if as_json:
         print_json(
             {
@@ -175,37 +240,28 @@ def sweep_status(
                 "metric": {"name": goal.name, "goal": goal.direction},
                 "counts": counts,
                 "best_run_id": parent.data.tags.get(T.BEST_RUN),
-                "trials": [
-                    {
-                        "number": int(r.data.tags[T.TRIAL_NUMBER]),
-                        "run_id": r.info.run_id,
-                        "status": r.info.status.value,
-                        goal.name: r.data.metrics.get(goal.name),
-                        "params": trial_params(r),
-                    }
-                    for r in trials
-                ],
+                "trials": records,
             }
         )
         return
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     typer.echo(f"sweep {parent.info.run_name} ({sweep_id}): {parent.info.status.value}; {summary}")
-    params = [trial_params(r) for r in trials]
-    names = sorted({k for p in params for k in p})
     rows = [
-        [
-            r.data.tags[T.TRIAL_NUMBER],
-            r.info.run_id,
-            r.info.status.value,
-            _short(r.data.metrics.get(goal.name)),
-            *(_short(p.get(k)) for k in names),
-        ]
-        for r, p in zip(trials, params, strict=True)
+        {k: v for k, v in t.items() if k != "params"}
+        | {f"params.{k}": v for k, v in t["params"].items()}
+        for t in records
     ]
-    print_table(
-        f"Trials of {parent.info.run_name} ({goal.name}, {goal.direction})",
-        ["#", "run_id", "status", goal.name, *names],
-        rows,
+    names = sorted({k for row in rows for k in row if k.startswith("params.")})
+    columns = [
+        Column("number"),
+        Column("run_id", short_id),
+        Column("status"),
+        Column(goal.name),
+        Column("duration", duration, rank=1),
+        *(Column(name, rank=2) for name in names),
+    ]
+    print_records(
+        f"Trials of {parent.info.run_name} ({goal.name}, {goal.direction})", columns, rows
     )
 
 
@@ -221,12 +277,6 @@ def _model(run: Any) -> tuple[str | None, str]:
         return None, f"model: none ({exc.message})"
     among = f", of {', '.join(choice.candidates)}" if choice.ambiguous else ""
     return choice.uri, f"model: {choice.uri} ({choice.reason}{among})"
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @friendly
@@ -299,7 +349,7 @@ def retrain_command(
             }
         )
         return
-    if registered:
-        typer.echo(f"registered as {registered}" + (f" (alias {alias})" if alias else ""))
     typer.echo(f"retrained trial run {source} as run {run.info.run_id}")
+    if registered:
+        typer.echo(_registered_line(_registered(client(tracking_uri), run)))
     typer.echo(model_line)

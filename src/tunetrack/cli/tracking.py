@@ -7,13 +7,20 @@ from typing import Annotated, Any
 import typer
 
 from tunetrack.cli._common import (
+    RUN_ATTRIBUTES,
+    Column,
     JsonOption,
     UriOption,
     client,
+    duration,
     friendly,
     print_json,
+    print_records,
     print_table,
     run_dict,
+    run_value,
+    short_id,
+    text,
     when,
 )
 
@@ -49,6 +56,16 @@ def _experiment_dict(e) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
 
 
+_EXPERIMENT_COLUMNS = (
+    Column("experiment_id"),
+    Column("name"),
+    Column("lifecycle_stage"),
+    Column("artifact_location", rank=2),
+    Column("creation_time", when),
+    Column("tags", rank=3),
+)
+
+
 @experiments_app.command("list")
 @friendly
 def experiments_list(
@@ -64,13 +81,11 @@ def experiments_list(
 
     view = ViewType.ALL if all_ else ViewType.ACTIVE_ONLY
     items = client(tracking_uri).search_experiments(view, 50_000, filter_string)
+    records = [_experiment_dict(e) for e in items]
     if as_json:
-        print_json([_experiment_dict(e) for e in items])
+        print_json(records)
         return
-    rows = [
-        [e.experiment_id, e.name, e.lifecycle_stage.value, when(e.creation_time)] for e in items
-    ]
-    print_table("Experiments", ["id", "name", "stage", "created (UTC)"], rows)
+    print_records("Experiments", _EXPERIMENT_COLUMNS, records)
 
 
 @experiments_app.command("create")
@@ -119,6 +134,68 @@ def _experiment_ids(client, experiment: str | None) -> list[str]:  # type: ignor
     return [found.experiment_id]
 
 
+_SECTIONS = ("params", "metrics", "tags")
+_SECTION_OF = {"param": "params", "metric": "metrics", "tag": "tags"}  # search entity -> section
+_SHOW = {"start_time": when, "end_time": when, "duration": duration}
+_ALWAYS = ("run_id", "run_name", "status", "start_time")  # in runs list, besides duration
+
+
+def _run_column(key: str, rank: int) -> Column:
+    if key in ("run_id", "parent_run_id"):
+        return Column(key, short_id, rank)
+    return Column(key, _SHOW.get(key, text), rank)
+
+
+def _sort_columns(order_by: list[str] | None) -> list[str]:
+    """The columns ``--order-by`` sorts by."""
+    from tunetrack.search import parse_order_by
+
+    found = []
+    for key in parse_order_by(order_by):
+        if key.entity in _SECTION_OF:
+            found.append(f"{_SECTION_OF[key.entity]}.{key.key}")
+        elif key.key in RUN_ATTRIBUTES:
+            found.append(key.key)
+    return found
+
+
+def _default_columns(runs, sort: list[str]) -> list[Column]:  # type: ignore[no-untyped-def]
+    """Name, status and times, then params, then metrics, the sort columns first in each;
+    the terminal shows the sort columns before duration, params before metrics."""
+    keys = [*_ALWAYS, "duration", *(c for c in sort if c in RUN_ATTRIBUTES)]
+    for section in ("params", "metrics"):
+        logged = sorted({f"{section}.{k}" for r in runs for k in getattr(r.data, section)})
+        keys += [c for c in sort if c.startswith(f"{section}.")] + logged
+    keys += [c for c in sort if c.startswith("tags.")]
+    ranks = {"duration": 2, "params": 3, "metrics": 4}
+
+    def rank(key: str) -> int:
+        if key in _ALWAYS:
+            return 0
+        return 1 if key in sort else ranks[key.partition(".")[0]]
+
+    return [_run_column(key, rank(key)) for key in dict.fromkeys(keys)]
+
+
+def _chosen_columns(spec: list[str]) -> list[Column]:
+    """The columns of ``--columns`` (comma-separated, repeatable), run_id first."""
+    from tunetrack.errors import InvalidInput
+
+    keys = ["run_id"]
+    for key in (k.strip() for item in spec for k in item.split(",")):
+        section, _, name = key.partition(".")
+        if section in _SECTIONS and name.strip("`"):
+            keys.append(f"{section}.{name.strip('`')}")
+        elif key in RUN_ATTRIBUTES:
+            keys.append(key)
+        elif key:
+            raise InvalidInput(
+                f"unknown column {key!r}: use {', '.join(RUN_ATTRIBUTES)}, "
+                "params.<key>, metrics.<key> or tags.<key>"
+            )
+    return [_run_column(key, 0) for key in dict.fromkeys(keys)]
+
+
 @runs_app.command("list")
 @friendly
 def runs_list(
@@ -132,45 +209,66 @@ def runs_list(
     order_by: Annotated[
         list[str] | None, typer.Option("--order-by", help="e.g. 'metrics.acc DESC'")
     ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--columns",
+            "-c",
+            help="The columns to show, comma-separated, e.g. params.max_depth,metrics.acc,"
+            f"tags.team (run_id comes first); also {', '.join(RUN_ATTRIBUTES[1:])}.",
+        ),
+    ] = None,
     max_results: Annotated[int, typer.Option("--max-results", "-n")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List runs, newest first, with a filter and sort in the search language."""
+    """List runs, newest first, with a filter and sort in the search language.
+
+    Without --columns: name, status, start time and duration, then the sort columns, the
+    params and the metrics that fit the terminal (--json has them all).
+    """
     c = client(tracking_uri)
+    sort = _sort_columns(order_by)
     runs = c.search_runs(
         _experiment_ids(c, experiment),
         filter_string,
         max_results=max_results,
         order_by=order_by,
     )
+    shown = _chosen_columns(columns) if columns else _default_columns(runs, sort)
+    records = [{column.key: run_value(r, column.key) for column in shown} for r in runs]
     if as_json:
-        print_json([run_dict(r) for r in runs])
+        print_json(records)
         return
-    metric_keys = sorted({k for r in runs for k in r.data.metrics})[:6]
-    rows = [
-        [
-            r.info.run_id,
-            r.info.run_name,
-            r.info.status.value,
-            when(r.info.start_time),
-            *(f"{r.data.metrics[k]:.4g}" if k in r.data.metrics else "" for k in metric_keys),
-        ]
-        for r in runs
-    ]
-    print_table("Runs", ["run_id", "name", "status", "started (UTC)", *metric_keys], rows)
+    print_records(
+        "Runs", shown, records, hint="pick with --columns params.a,metrics.b or see all with --json"
+    )
+
+
+def _full_run_id(c, run_id: str) -> str:  # type: ignore[no-untyped-def]
+    """The id of the one run whose id starts with ``run_id`` (as tables show it, see
+    :func:`short_id`); ``run_id`` itself when it is whole or starts no run's id."""
+    from tunetrack.errors import InvalidInput
+
+    if len(run_id) >= 32 or not run_id.isalnum():
+        return run_id
+    found = c.search_runs(_experiment_ids(c, None), f"run_id LIKE '{run_id}%'", max_results=2)
+    if len(found) > 1:
+        raise InvalidInput(f"several runs' ids start with {run_id!r}: give more of it")
+    return found[0].info.run_id if found else run_id
 
 
 @runs_app.command("show")
 @friendly
 def runs_show(run_id: str, tracking_uri: UriOption = None, as_json: JsonOption = False) -> None:
-    """Show one run: info, params, latest metrics and tags."""
-    run = client(tracking_uri).get_run(run_id)
+    """Show one run (by its id or the start of it): info, params, latest metrics and tags."""
+    c = client(tracking_uri)
+    run = c.get_run(_full_run_id(c, run_id))
     data = run_dict(run)
     if as_json:
         print_json(data)
         return
-    info_rows = [[k, "" if data[k] is None else str(data[k])] for k in list(data)[:8]]
-    print_table(f"Run {run_id}", ["field", "value"], info_rows)
+    info_rows = [[k, _SHOW.get(k, text)(data[k])] for k in RUN_ATTRIBUTES]
+    print_table(f"Run {run.info.run_id}", ["field", "value"], info_rows)
     for section in ("params", "metrics", "tags"):
         if data[section]:
             print_table(
@@ -188,7 +286,7 @@ def runs_compare(
 ) -> None:
     """Compare runs side by side: params and metrics that differ (all with --all)."""
     c = client(tracking_uri)
-    runs = [c.get_run(r) for r in run_ids]
+    runs = [c.get_run(_full_run_id(c, r)) for r in run_ids]
     if as_json:
         print_json([run_dict(r) for r in runs])
         return
@@ -209,6 +307,8 @@ def runs_compare(
 @runs_app.command("delete")
 @friendly
 def runs_delete(run_id: str, tracking_uri: UriOption = None) -> None:
-    """Soft-delete a run."""
-    client(tracking_uri).delete_run(run_id)
+    """Soft-delete a run (by its id or the start of it)."""
+    c = client(tracking_uri)
+    run_id = _full_run_id(c, run_id)
+    c.delete_run(run_id)
     typer.echo(f"deleted run {run_id}")
