@@ -429,3 +429,36 @@ def test_system_metrics_cover_the_whole_sweep_on_its_parent_run(
     for run in trials:  # the parent speaks for the machine; trials keep their own metrics
         assert not any(key.startswith("system/") for key in run.data.metrics)
     assert not any(t.name == sm.THREAD_NAME for t in threading.enumerate())
+
+
+MEMORY_URI = "sqlite:///:memory:"
+
+
+@pytest.mark.parametrize(("backend", "n_jobs"), [("loky", 2), ("dask", 2)])
+def test_an_in_memory_store_with_process_workers_is_refused_up_front(
+    tmp_path: Path, backend: str, n_jobs: int
+) -> None:
+    parallel = {"n_jobs": n_jobs, "backend": backend}
+    config = load_sweep_config(write_sweep(tmp_path, "plain", parallel=parallel))
+    with pytest.raises(ConfigError, match=rf"backend {backend} .*in-memory.*threading"):
+        run_sweep(config, tracking_uri=MEMORY_URI, progress=False)
+
+
+@pytest.mark.parametrize(("backend", "n_jobs"), [("threading", 2), ("sequential", 1), ("loky", 1)])
+def test_an_in_memory_store_runs_a_sweep_whose_trials_stay_in_this_process(
+    tmp_path: Path, backend: str, n_jobs: int
+) -> None:
+    parallel = {"n_jobs": n_jobs, "backend": backend}
+    config = load_sweep_config(write_sweep(tmp_path, "plain", parallel=parallel))
+    result = run_sweep(config, tracking_uri=MEMORY_URI, progress=False)
+    assert result.counts["finished"] == 2
+
+
+def test_sweep_run_with_an_in_memory_store_and_loky_is_one_error_line(
+    tmp_path: Path, run_tunetrack
+) -> None:
+    path = write_sweep(tmp_path, "plain", parallel={"n_jobs": 2, "backend": "loky"})
+    done = run_tunetrack("sweep", "run", str(path), "--tracking-uri", MEMORY_URI, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "in-memory" in done.stderr

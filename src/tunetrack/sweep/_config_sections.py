@@ -124,6 +124,19 @@ class Parallel(_Section):
             raise fail_at(f"expected a scheduler address like tcp://host:8786, got {value!r}")
         return value
 
+    def check_store(self, tracking_uri: str) -> None:
+        """Refuse an in-memory store when trials run in other processes: each worker would
+        open an empty database of its own, and the trials' results would be lost."""
+        from tunetrack.store.uri import MEMORY_URI
+
+        in_this_process = self.backend in ("threading", "sequential") or self.n_jobs == 1
+        if tracking_uri == MEMORY_URI and not in_this_process:
+            raise ConfigError(
+                f"parallel.backend {self.backend} runs trials in other processes, which cannot "
+                f"open this process's in-memory store ({MEMORY_URI}): use backend threading "
+                "or sequential, or a database file (sqlite:///path/to/file.db)"
+            )
+
 
 def _check_filter(value: str) -> str:
     """Check a constraint with the search filter language, if it is available."""

@@ -175,6 +175,7 @@ class _SweepRun:
     def __init__(
         self, config: SweepConfig, client: Client, parent: Run, *, resuming: bool = False
     ) -> None:
+        config.parallel.check_store(client.tracking_uri)  # before any trial is dispatched
         self.config = config
         self.client = client
         self.parent = parent
