@@ -32,6 +32,14 @@ def autolog_tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) ->
         autolog(disable=True)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each SQL backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/schema.db"
+    return request.getfixturevalue("fresh_postgres_uri")
+
+
 def _tunetrack_argv() -> list[str]:
     """The argv prefix that runs the ``tunetrack`` command of this environment."""
     script = Path(sys.executable).with_name("tunetrack")

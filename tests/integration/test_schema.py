@@ -41,16 +41,6 @@ REBUILD_RUNS = 'with op.batch_alter_table("runs", recreate="always"):\n        p
 ADD_ORPHAN = "op.execute(\"INSERT INTO params VALUES ('missing-run', 'k', 'v')\")"
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database on each SQL backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/schema.db"
-    return request.getfixturevalue("fresh_postgres_uri")
-
-
 @pytest.fixture
 def sql_store(db_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
     store = SqlStore(db_uri, default_artifact_root=str(tmp_path))

@@ -1,5 +1,6 @@
 """``tunetrack db upgrade`` brings a store written by an older tunetrack to the newest schema,
-keeping every row; what the older revision could not record stays NULL and still works."""
+keeping every row; what the older revision could not record stays NULL and still works, and
+the artifact root it used is recorded."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from tunetrack.store.sql.store import SqlStore
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
     from conftest import RunTunetrack
 
-def _fill_0002_store(uri: str, artifacts: Path) -> tuple[Any, Any]:
-    """A store at revision 0002 with a run, its metrics and a registered model (version 1,
-    ``champion``) as tunetrack of that revision wrote them; return the model and its data."""
+def _fill_old_store(uri: str, artifacts: Path, revision: str) -> tuple[Any, Any]:
+    """A store at ``revision`` (0002 or 0003) with a run, its metrics and a registered model
+    (version 1, ``champion``) as tunetrack of that revision wrote them, its artifacts under
+    ``artifacts``; return the model and its data."""
     from sklearn.datasets import load_iris
     from sklearn.tree import DecisionTreeClassifier
 
@@ -53,7 +55,7 @@ def _fill_0002_store(uri: str, artifacts: Path) -> tuple[Any, Any]:
     ]  # fmt: skip
     engine = sql_engine.make_engine(uri)
     with sql_engine.write_transaction(engine) as conn:
-        sql_engine.run_migrations(conn, "0002")
+        sql_engine.run_migrations(conn, revision)
         for table, values in rows:
             if table in (m.experiments, m.runs):
                 values = {"lifecycle_stage": "active", **values}
@@ -78,10 +80,12 @@ def _all_rows(uri: str) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@pytest.mark.parametrize("revision", ["0002", "0003"])
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_db_upgrade_migrates_a_0002_store_and_keeps_its_data(
+def test_db_upgrade_migrates_an_old_store_keeps_its_data_and_records_its_artifact_root(
+    revision: str,
     backend: str,
     tmp_path: Path,
     request: pytest.FixtureRequest,
@@ -93,15 +97,22 @@ def test_db_upgrade_migrates_a_0002_store_and_keeps_its_data(
         if backend == "sqlite"
         else request.getfixturevalue("fresh_postgres_uri")
     )
-    tree, X = _fill_0002_store(uri, tmp_path / "artifacts")
+    artifacts = tmp_path / "artifacts"  # not where a new store would put them
+    tree, X = _fill_old_store(uri, artifacts, revision)
     before = _all_rows(uri)
     with pytest.raises(StoreError, match="tunetrack db upgrade"):
         SqlStore(uri)
-    done = run_tunetrack("db", "upgrade", "--tracking-uri", uri, cwd=tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    done = run_tunetrack("db", "upgrade", "--tracking-uri", uri, cwd=tmp_path / "elsewhere")
     assert done.returncode == 0, done.stderr
     after = _all_rows(uri)
-    assert [row.pop("manifest_sha256") for row in after["model_versions"]] == [None]
+    assert after.pop("store_settings") == [{"key": "artifact_root", "value": str(artifacts)}]
+    for rows in (before, after):  # a 0002 store has no such column, a 0003 one left it NULL
+        assert [row.pop("manifest_sha256", None) for row in rows["model_versions"]] == [None]
     assert after == before
+    store = SqlStore(uri)  # its default would be tmp_path/tunetrack-artifacts
+    store.close()
+    assert store.artifact_root == str(artifacts)
 
     tunetrack.set_tracking_uri(uri)  # a version registered before 0003: file checks only
     loaded = load_model("models:/old@champion")

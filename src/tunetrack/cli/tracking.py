@@ -34,14 +34,29 @@ runs_app = typer.Typer(help="List, show, compare and delete runs.", no_args_is_h
 # -- db ------------------------------------------------------------------------------------
 @db_app.command("upgrade")
 @friendly
-def db_upgrade(tracking_uri: UriOption = None) -> None:
-    """Create or migrate the tracking schema to the newest revision."""
+def db_upgrade(
+    tracking_uri: UriOption = None,
+    artifact_root: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact-root",
+            help="Where new experiments keep their artifacts (a directory or an fsspec URL), "
+            "recorded in the store for every client. A new store records "
+            "$TUNETRACK_ARTIFACT_ROOT, else a directory beside a SQLite file or "
+            "./tunetrack-artifacts.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Create or migrate the tracking schema to the newest revision; record the artifact root."""
     from tunetrack.store.sql.store import SqlStore
     from tunetrack.store.uri import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
-    SqlStore(uri, migrate=True).close()
+    store = SqlStore(uri, artifact_root, migrate=True)
+    store.close()
     typer.echo(f"schema of {uri} is up to date")
+    typer.echo(f"new experiments keep their artifacts in {store.artifact_root}")
 
 
 # -- experiments -----------------------------------------------------------------------------

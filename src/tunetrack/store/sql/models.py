@@ -25,6 +25,14 @@ _RunId = String(32)
 _Key = String(250)
 _Double = Float(precision=53)
 
+# The store's own settings, one row per key: ``artifact_root``, recorded when it is created.
+store_settings = Table(
+    "store_settings",
+    metadata,
+    Column("key", _Key, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 experiments = Table(
     "experiments",
     metadata,

@@ -6,9 +6,9 @@ import operator
 import os
 import re
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,17 +45,18 @@ from tunetrack.store.sql.experiments import ExperimentsMixin
 from tunetrack.store.sql.naming import random_run_name
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.registry import RegistryMixin
+from tunetrack.store.sql.settings import (
+    ARTIFACT_ROOT,
+    ENV_ARTIFACT_ROOT,
+    artifact_root_for,
+    normalize_root,
+    read_setting,
+    write_setting,
+)
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 _IN_CHUNK = 500  # ids per IN (...) list
 _STEP_TIME = operator.itemgetter(2, 3)
-
-
-def artifact_root_for(db_uri: str) -> str:
-    """Artifacts go beside a SQLite file, else into ./tunetrack-artifacts."""
-    match = re.match(r"sqlite:///(?!:memory:)(.+)", db_uri)
-    base = Path(match.group(1)).parent if match else Path.cwd()
-    return str((base / "tunetrack-artifacts").resolve())
 
 
 def _float(value: float | None) -> float:
@@ -102,45 +103,71 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     The schema is created on first use of an empty database; an older schema must be
     upgraded with ``tunetrack db upgrade``. SQLite runs in WAL mode with a busy timeout,
     and writes that still meet a lock are retried.
+
+    A new store records its artifact root in the database: ``default_artifact_root``, else
+    ``$TUNETRACK_ARTIFACT_ROOT``, else beside a SQLite file or ./tunetrack-artifacts. Every
+    client then uses the recorded root (:attr:`artifact_root`); one asking for another is
+    warned. ``migrate=True`` (``tunetrack db upgrade``) upgrades an older schema and records
+    ``default_artifact_root``, when given, as the root of experiments created from then on.
     """
 
     def __init__(
         self, db_uri: str, default_artifact_root: str | None = None, *, migrate: bool = False
     ) -> None:
         self.db_uri = db_uri
-        self.artifact_root = (
-            default_artifact_root
-            or os.environ.get("TUNETRACK_ARTIFACT_ROOT")
-            or artifact_root_for(db_uri)
-        ).rstrip("/")
+        requested = default_artifact_root or os.environ.get(ENV_ARTIFACT_ROOT)
+        self.artifact_root = normalize_root(requested or artifact_root_for(db_uri))
         self._engine = make_engine(db_uri)
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         self._metrics_sql, self._latest_sql = self._bulk_statements()
-        with_retry(lambda: self._ensure_schema(migrate))
+        new_root = default_artifact_root if migrate else None
+        with_retry(lambda: self._ensure_schema(migrate, new_root))
+        self.artifact_root = with_retry(lambda: self._recorded_artifact_root(requested))
         _open_stores.add(self)
 
     # -- schema ------------------------------------------------------------------------
-    def _ensure_schema(self, migrate: bool) -> None:
+    def _ensure_schema(self, migrate: bool, artifact_root: str | None) -> None:
         with self._engine.connect() as conn:
             revision = schema_revision(conn)
-        if revision == SCHEMA_HEAD:
+        if revision == SCHEMA_HEAD and artifact_root is None:
             return
         if revision is not None and not migrate:
             raise StoreError(
                 f"database {self._engine.url!r} has schema revision {revision}; this tunetrack "
                 f"needs {SCHEMA_HEAD}: run `tunetrack db upgrade`"
             )
-        self.upgrade_schema()
+        self.upgrade_schema(artifact_root)
 
-    def upgrade_schema(self) -> None:
-        """Bring the schema to the newest revision (safe with concurrent processes)."""
+    def _recorded_artifact_root(self, requested: str | None) -> str:
+        """The root recorded in the database; a client that asked for another is told."""
+        with self._engine.connect() as conn:
+            recorded = read_setting(conn, ARTIFACT_ROOT) or self.artifact_root
+        if requested and normalize_root(requested) != recorded:
+            warnings.warn(
+                f"this store keeps new experiments' artifacts in {recorded}, not {requested} "
+                "(change it with `tunetrack db upgrade --artifact-root URL`)",
+                stacklevel=3,
+            )
+        return recorded
 
-        def txn() -> None:
+    def upgrade_schema(self, artifact_root: str | None = None) -> None:
+        """Bring the schema to the newest revision (safe with concurrent processes).
+
+        ``artifact_root`` becomes the store's recorded root (for experiments created from
+        now on); without it, a store that has none (a new one) records :attr:`artifact_root`.
+        """
+        wanted = None if artifact_root is None else normalize_root(artifact_root)
+
+        def txn() -> str:
             with schema_transaction(self._engine) as conn:
                 lock_schema(conn)
                 if schema_revision(conn) != SCHEMA_HEAD:
                     run_migrations(conn)
+                recorded = read_setting(conn, ARTIFACT_ROOT)
+                root = wanted or recorded or self.artifact_root
+                if root != recorded:
+                    write_setting(conn, ARTIFACT_ROOT, root)
                 exists = conn.execute(
                     select(m.experiments.c.experiment_id).where(
                         m.experiments.c.experiment_id == int(DEFAULT_EXPERIMENT_ID)
@@ -152,14 +179,15 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                         insert(m.experiments).values(
                             experiment_id=int(DEFAULT_EXPERIMENT_ID),
                             name=DEFAULT_EXPERIMENT_NAME,
-                            artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                            artifact_location=f"{root}/{DEFAULT_EXPERIMENT_ID}",
                             lifecycle_stage=LifecycleStage.ACTIVE.value,
                             creation_time=now,
                             last_update_time=now,
                         )
                     )
+            return root
 
-        with_retry(txn)
+        self.artifact_root = with_retry(txn)
 
     def _bulk_statements(self) -> tuple[str, str]:
         marks = ", ".join(["?"] * 5 if self._dialect == "sqlite" else ["%s"] * 5)
