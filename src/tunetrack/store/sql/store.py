@@ -123,7 +123,13 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._metrics_sql, self._latest_sql = self._bulk_statements()
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
-        self.artifact_root = with_retry(lambda: self._recorded_artifact_root(requested))
+        self.artifact_root = with_retry(self._recorded_artifact_root)
+        if requested and normalize_root(requested) != self.artifact_root:
+            warnings.warn(
+                f"this store keeps new experiments' artifacts in {self.artifact_root}, not "
+                f"{requested} (change it with `tunetrack db upgrade --artifact-root URL`)",
+                stacklevel=2,
+            )
         _open_stores.add(self)
 
     # -- schema ------------------------------------------------------------------------
@@ -139,17 +145,9 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             )
         self.upgrade_schema(artifact_root)
 
-    def _recorded_artifact_root(self, requested: str | None) -> str:
-        """The root recorded in the database; a client that asked for another is told."""
+    def _recorded_artifact_root(self) -> str:
         with self._engine.connect() as conn:
-            recorded = read_setting(conn, ARTIFACT_ROOT) or self.artifact_root
-        if requested and normalize_root(requested) != recorded:
-            warnings.warn(
-                f"this store keeps new experiments' artifacts in {recorded}, not {requested} "
-                "(change it with `tunetrack db upgrade --artifact-root URL`)",
-                stacklevel=3,
-            )
-        return recorded
+            return read_setting(conn, ARTIFACT_ROOT) or self.artifact_root
 
     def upgrade_schema(self, artifact_root: str | None = None) -> None:
         """Bring the schema to the newest revision (safe with concurrent processes).
