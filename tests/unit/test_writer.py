@@ -19,7 +19,7 @@ from tunetrack.store.sql.store import SqlStore
 from tunetrack.tracking.writer import MetricWriter
 
 NEVER = 3600.0  # a flush interval the background thread never reaches in a test
-OUTAGE_WARNING = pytest.mark.filterwarnings("ignore:tunetrack.*retrying in the background")
+OUTAGE_WARNING = pytest.mark.filterwarnings("ignore:tunetrack. writing:RuntimeWarning")
 
 
 def locked_error() -> OperationalError:
