@@ -230,3 +230,28 @@ def test_runs_show_compare_and_delete_take_the_short_id_runs_list_prints(uri) ->
     assert [r["run_id"] for r in compared] == [run_id, other]
     assert f"deleted run {run_id}" in table(80, "runs", "delete", short, "--tracking-uri", uri)[0]
     assert Client(uri).get_run(run_id).info.lifecycle_stage.value == "deleted"
+
+
+def strict_json(text: str):  # type: ignore[no-untyped-def]
+    """Parse as strict JSON (RFC 8259 has no NaN or Infinity), as jq and browsers do."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_is_strict_json_with_non_finite_metrics_as_null(uri) -> None:
+    client = Client(uri)
+    experiment_id = client.create_experiment("odd")
+    run_id = client.create_run(experiment_id, run_name="odd").info.run_id
+    for key, value in (("nan", float("nan")), ("inf", float("inf")), ("ok", 0.5)):
+        client.log_metric(run_id, key, value)
+    client.set_terminated(run_id)
+    listed = invoke("runs", "list", "-e", "odd", "--tracking-uri", uri, "--json").output
+    listed = strict_json(listed)
+    assert [(r["metrics.nan"], r["metrics.inf"], r["metrics.ok"]) for r in listed] == [
+        (None, None, 0.5)
+    ]
+    shown = strict_json(invoke("runs", "show", run_id, "--tracking-uri", uri, "--json").output)
+    assert shown["metrics"] == {"nan": None, "inf": None, "ok": 0.5}

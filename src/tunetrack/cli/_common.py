@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -181,8 +182,19 @@ def print_records(
 
 
 def print_json(data: Any) -> None:
-    """Print data as indented JSON to stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Print data as indented, strict JSON to stdout (NaN and ±inf become null)."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 #: The attributes of a run that are columns of its tables (besides params./metrics./tags.).
