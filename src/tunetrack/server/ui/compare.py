@@ -1,0 +1,122 @@
+"""The compare page: 2 to 1,000 runs side by side.
+
+Runs come by id (checkboxes on the runs table) or as the first 1,000 runs matching a filter
+in one experiment. The table shows only the params and metrics whose values differ (all on
+request); the charts are parallel coordinates, a scatter of two chosen columns and one
+metric's histories overlaid (the first :data:`MAX_HISTORIES` runs, each downsampled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tunetrack.entities import Run, ViewType
+from tunetrack.errors import InvalidInput
+from tunetrack.server.ui import charts
+from tunetrack.server.ui.downsample import downsample
+from tunetrack.store.base import Store
+
+MAX_RUNS = 1000
+MAX_HISTORIES = 100
+HISTORY_POINTS = 500
+MAX_AXES = 12
+_CHUNK = 500
+
+
+@dataclass
+class CompareView:
+    """The runs and what the compare page draws of them."""
+
+    runs: list[Run]
+    columns: list[str]
+    options: list[str]
+    x: str
+    y: str
+    color: str
+    history: str
+    figures: dict[str, charts.Figure] = field(default_factory=dict)
+
+    @property
+    def metric_options(self) -> list[str]:
+        """The metric columns (what a history can be drawn of)."""
+        return [o for o in self.options if o.startswith("metrics.")]
+
+
+def value_of(run: Run, column: str) -> object:
+    """A run's value of ``params.k`` / ``metrics.k`` (None when it has none)."""
+    entity, _, key = column.partition(".")
+    return getattr(run.data, entity).get(key)
+
+
+def _load(store: Store, ids: Sequence[str], experiment: str, filter_string: str) -> list[Run]:
+    if ids:
+        if len(ids) > MAX_RUNS:
+            raise InvalidInput(f"compare takes at most {MAX_RUNS} runs, got {len(ids)}")
+        experiments = [
+            e.experiment_id for e in store.search_experiments(ViewType.ALL, max_results=MAX_RUNS)
+        ]
+        found: dict[str, Run] = {}
+        for start in range(0, len(ids), _CHUNK):
+            quoted = ", ".join(f"'{i}'" for i in ids[start : start + _CHUNK])
+            page = store.search_runs(
+                experiments, f"attributes.run_id IN ({quoted})", ViewType.ALL, MAX_RUNS
+            )
+            found.update((run.info.run_id, run) for run in page)
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+    if not experiment:
+        raise InvalidInput("choose runs to compare (runs=ID&runs=ID or experiment=ID)")
+    return list(store.search_runs([experiment], filter_string or None, max_results=MAX_RUNS))
+
+
+def _differing(runs: list[Run], columns: list[str]) -> list[str]:
+    return [c for c in columns if len({json.dumps(value_of(r, c), default=str) for r in runs}) > 1]
+
+
+def compare_view(
+    store: Store,
+    ids: Sequence[str],
+    experiment: str,
+    filter_string: str,
+    x: str,
+    y: str,
+    color: str,
+    history: str,
+    show_all: bool,
+) -> CompareView:
+    """Load the runs and build the page (see the module docstring)."""
+    runs = _load(store, ids, experiment, filter_string)
+    params = sorted({f"params.{k}" for r in runs for k in r.data.params})
+    metrics = sorted(
+        {f"metrics.{k}" for r in runs for k in r.data.metrics if not k.startswith("system/")}
+    )
+    options = params + metrics
+    differing = _differing(runs, options)
+    columns = options if show_all else differing
+    varying_metrics = [c for c in differing if c.startswith("metrics.")] or metrics
+    color = color if color in options else (varying_metrics[0] if varying_metrics else "")
+    varying_params = [c for c in differing if c.startswith("params.")] or params
+    x = x if x in options else (varying_params[0] if varying_params else color)
+    y = y if y in options else color
+    history = history if history in metrics else color
+    view = CompareView(runs, columns, options, x, y, color, history)
+    if len(runs) < 2 or not options:
+        return view
+    names = [r.info.run_name for r in runs]
+    axes = [c for c in varying_params if c != color][: MAX_AXES - 1] + ([color] if color else [])
+    view.figures["parallel"] = charts.parallel_coordinates(
+        {c: [value_of(r, c) for r in runs] for c in axes}, color or None
+    )
+    view.figures["scatter"] = charts.scatter(
+        x, [value_of(r, x) for r in runs], y, [value_of(r, y) for r in runs], names
+    )
+    if history:
+        key = history.partition(".")[2]
+        series = []
+        for run in runs[:MAX_HISTORIES]:
+            points = store.get_metric_history(run.info.run_id, key)
+            xs, ys = downsample([p.step for p in points], [p.value for p in points], HISTORY_POINTS)
+            series.append((run.info.run_name, xs, ys))
+        view.figures["history"] = charts.overlay(key, series)
+    return view
