@@ -274,6 +274,37 @@ def test_log_metric_rows_keeps_special_floats(store: Store, run_id: str) -> None
     assert metrics["i"] == -INF
 
 
+def test_a_metric_batch_sent_again_with_its_batch_id_is_stored_once(
+    store: Store, run_id: str
+) -> None:
+    rows = [(run_id, "m", 0, T0, 1.0), (run_id, "m", 1, T0 + 1, 2.0)]
+    store.log_metric_rows(rows, batch_id=("writer-a", 7))
+    store.log_metric_rows(rows, batch_id=("writer-a", 7))  # the retry after a lost answer
+    assert _history(store, run_id, "m") == [(0, T0, 1.0), (1, T0 + 1, 2.0)]
+
+
+def test_metric_batches_with_other_batch_ids_are_all_stored(store: Store, run_id: str) -> None:
+    row = (run_id, "m", 0, T0, 1.0)
+    for batch_id in [("writer-a", 1), ("writer-a", 2), ("writer-b", 1)]:
+        store.log_metric_rows([row], batch_id=batch_id)
+    store.log_metric_rows([row])  # no batch id: never taken for a replay
+    assert len(_history(store, run_id, "m")) == 4
+
+
+def test_a_refused_metric_batch_does_not_use_up_its_batch_id(store: Store, run_id: str) -> None:
+    with pytest.raises(NotFound):
+        store.log_metric_rows([(MISSING_RUN, "m", 0, T0, 1.0)], batch_id=("writer-a", 1))
+    store.log_metric_rows([(run_id, "m", 0, T0, 1.0)], batch_id=("writer-a", 1))
+    assert _history(store, run_id, "m") == [(0, T0, 1.0)]
+
+
+@pytest.mark.parametrize("batch_id", [("", 1), ("w" * 65, 1), ("w", -1), ("w", "1")])
+def test_a_bad_batch_id_is_invalid(store: Store, run_id: str, batch_id) -> None:
+    with pytest.raises(InvalidInput):
+        store.log_metric_rows([(run_id, "m", 0, T0, 1.0)], batch_id=batch_id)
+    assert _history(store, run_id, "m") == []
+
+
 def test_log_metric_rows_with_no_rows_is_a_no_op(store: Store, run_id: str) -> None:
     store.log_metric_rows([])
     assert store.get_run(run_id).data.metrics == {}

@@ -142,10 +142,18 @@ class Store(ModelRegistry):
         """Write metrics, params and tags of one run in one transaction."""
 
     @abc.abstractmethod
-    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
+    def log_metric_rows(
+        self,
+        rows: Sequence[MetricRow],
+        *,
+        validated: bool = False,
+        batch_id: tuple[str, int] | None = None,
+    ) -> None:
         """Bulk path of the batched writer: insert points of any runs, update latest values.
 
         ``validated=True`` skips the per-row checks for rows the client already validated.
+        ``batch_id=(writer_id, seq)`` makes the write happen once: a batch whose id was
+        written before (a retry after a lost response) is skipped, also after a restart.
         """
 
     @abc.abstractmethod

@@ -131,6 +131,17 @@ latest_metrics = Table(
     Index("ix_latest_metrics_exp_key_value", "experiment_id", "key", "value"),
 )
 
+# Metric batches written with a (writer_id, seq) id: a batch sent again (a client's retry
+# after a lost response) finds its id here and is skipped. One row per batch.
+metric_batches = Table(
+    "metric_batches",
+    metadata,
+    Column("writer_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("writer_id", "seq"),
+)
+
 # -- model registry ----------------------------------------------------------------------
 _Name = String(256)
 

@@ -29,6 +29,7 @@ from tunetrack.entities import (
     ViewType,
 )
 from tunetrack.errors import Conflict, InvalidInput, NotFound, StoreError
+from tunetrack.store._rows import checked_batch_id, checked_metric_rows
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MetricRow, Store
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import (
@@ -61,25 +62,6 @@ _STEP_TIME = operator.itemgetter(2, 3)
 
 def _float(value: float | None) -> float:
     return float("nan") if value is None else value
-
-
-def _checked_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
-    """Validate bulk rows; the common all-clean batch costs one pass of type checks."""
-    for key in {r[1] for r in rows}:
-        v.validate_key(key, "metric")
-    clean = all(type(r[2]) is int and type(r[3]) is int and type(r[4]) is float for r in rows)
-    if clean:
-        return rows
-    return [
-        (
-            r[0],
-            r[1],
-            v.to_step(r[2], r[1]),
-            v.to_step(r[3], r[1], "timestamp"),
-            v.to_metric_value(r[4], r[1]),
-        )
-        for r in rows
-    ]
 
 
 def _param_values(params: Mapping[str, object]) -> list[tuple[str, str]]:
@@ -470,24 +452,46 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if bad:
             raise Conflict(f"params of run {run_id!r} cannot change once logged: " + "; ".join(bad))
 
-    def log_metric_rows(self, rows: Sequence[MetricRow], *, validated: bool = False) -> None:
+    def log_metric_rows(
+        self,
+        rows: Sequence[MetricRow],
+        *,
+        validated: bool = False,
+        batch_id: tuple[str, int] | None = None,
+    ) -> None:
         """Bulk path of the batched writer: insert points of any runs, update latest values.
 
         Every run is checked in the writing transaction: a run that another process deleted
-        is refused here exactly as :meth:`log_batch` refuses it.
+        is refused here exactly as :meth:`log_batch` refuses it. A ``batch_id`` is recorded
+        first in the same transaction; one recorded before marks a replay, which writes
+        nothing.
         """
         if not rows:
             return
         if not validated:
-            rows = _checked_rows(rows)
+            rows = checked_metric_rows(rows)
+        batch = None if batch_id is None else checked_batch_id(batch_id)
         run_ids = sorted({r[0] for r in rows})
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
+                if batch is not None and not self._claim_batch(conn, batch):
+                    return  # written before: the sender retried after a lost response
                 experiment_of = self._live_runs(conn, run_ids)
                 self._write_metric_rows(conn, rows, experiment_of)
 
         with_retry(txn)
+
+    def _claim_batch(self, conn: Connection, batch: tuple[str, int]) -> bool:
+        """Record a batch id; False when it was recorded before (on PostgreSQL a concurrent
+        claim of the same id waits for the first transaction to end)."""
+        writer_id, seq = batch
+        stmt = self._insert(m.metric_batches).values(
+            writer_id=writer_id, seq=seq, created_time=now_ms()
+        )
+        stmt = stmt.on_conflict_do_nothing(index_elements=["writer_id", "seq"])
+        # RETURNING, not rowcount: psycopg reports -1 for this statement
+        return conn.execute(stmt.returning(m.metric_batches.c.seq)).first() is not None
 
     def _live_runs(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
         """Experiment of each run; NotFound/InvalidInput unless every run is live.
