@@ -69,6 +69,7 @@ def test_runs_table_nests_trials_under_their_sweep_and_expands_them(
 ) -> None:
     page = _page(ui, f"/experiments/{filled.iris_experiment}")
     assert _row_ids(page) == [filled.sweep_id]
+    assert ">metrics.accuracy" in page.split('id="runs">')[1]  # default columns: trials' too
     assert f"/experiments/{filled.iris_experiment}/children/{filled.sweep_id}?" in page
     children = _page(ui, f"/experiments/{filled.iris_experiment}/children/{filled.sweep_id}")
     assert len(_row_ids(children)) == 7  # 6 trials and the retrained run

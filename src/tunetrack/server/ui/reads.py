@@ -27,6 +27,7 @@ from tunetrack.store.sql.store import SqlStore
 
 _TABLES = {"metrics": m.latest_metrics, "params": m.params, "tags": m.tags}
 _IN_CHUNK = 500
+_CHILD_SAMPLE = 100  # children whose keys the column picker also offers
 
 
 def parse_column(column: str) -> tuple[str, str]:
@@ -189,11 +190,16 @@ def metric_ranges(sql: SqlStore, run_id: str) -> dict[str, tuple[float, float, i
 
 
 def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dict[str, list[str]]:
-    """The metric, param and tag keys the runs ``run_ids`` have (for the column picker)."""
+    """The metric, param and tag keys the runs ``run_ids`` and a sample of their children
+    have (for the column picker, and the default columns of a table of sweeps)."""
     keys: dict[str, set[str]] = {entity: set() for entity in _TABLES}
+    ids = list(run_ids)
     with sql._engine.connect() as conn:
+        for chunk in _chunks(list(run_ids)):
+            children = select(m.runs.c.run_id).where(m.runs.c.parent_run_id.in_(chunk))
+            ids.extend(conn.execute(children.limit(_CHILD_SAMPLE)).scalars())
         for entity, table in _TABLES.items():
-            for chunk in _chunks(list(run_ids)):
+            for chunk in _chunks(ids):
                 query = select(table.c.key).where(table.c.run_id.in_(chunk)).distinct()
                 keys[entity].update(conn.execute(query.limit(limit)).scalars())
     return {entity: sorted(found)[:limit] for entity, found in keys.items()}
