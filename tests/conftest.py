@@ -15,12 +15,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import tunetrack
 from tunetrack.entities import Run
 from tunetrack.store.base import Store
+
+if TYPE_CHECKING:
+    from rest_servers import RestServers
 
 DEFAULT_POSTGRES_URI = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -97,6 +101,12 @@ def fresh_postgres_uri(postgres_server_uri: str) -> Iterator[str]:
         engine.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sql_only: a store-suite test that reaches into the SQL store (not on rest)"
+    )
+
+
 # -- the store backends ----------------------------------------------------------------
 StoreFactory = Callable[[pytest.FixtureRequest, Path], Store]
 
@@ -114,10 +124,36 @@ def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return SqlStore(uri, default_artifact_root=str(tmp_path / "artifacts"))
 
 
-#: Backend name -> factory building a fresh, empty store. Add "rest" here later.
+@pytest.fixture(scope="session")
+def rest_servers() -> Iterator[RestServers]:
+    """Starts tracking servers for the ``rest`` backend (one per test, each a fresh store)."""
+    from rest_servers import RestServers
+
+    servers = RestServers()
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+
+def _rest_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    from rest_servers import stop_server
+    from tunetrack.store.rest import RestStore
+
+    if request.node.get_closest_marker("sql_only"):
+        pytest.skip("reaches into the SQL store's internals")
+    url, pid = request.getfixturevalue("rest_servers").start(
+        tmp_path / "tunetrack.db", tmp_path / "artifacts"
+    )
+    request.addfinalizer(lambda: stop_server(pid))
+    return RestStore(url)
+
+
+#: Backend name -> factory building a fresh, empty store.
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "sqlite": _sqlite_store,
     "postgresql": _postgres_store,
+    "rest": _rest_store,
 }
 
 #: Extra marks per backend (select or deselect them with ``-m``).

@@ -98,3 +98,14 @@ def validate_max_results(max_results: int) -> int:
             f"max_results must be an integer from 1 to {MAX_SEARCH_RESULTS}, got {max_results!r}"
         )
     return max_results
+
+
+def version_number(version: object) -> int:
+    """A model version number (an int or its text), at least 1."""
+    try:
+        number = int(str(version))
+    except ValueError:
+        raise InvalidInput(f"model version must be a positive integer, got {version!r}") from None
+    if number < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {version!r}")
+    return number

@@ -8,7 +8,8 @@
     └── StoreError            code STORE_ERROR          HTTP 500
 
 Every error carries a ``code`` that maps to an HTTP status, so a server can send it as
-JSON (``to_dict``) and a client can raise the same exception type again.
+JSON (``to_dict``) and a client can raise the same exception type again
+(``error_from_dict``).
 """
 
 from __future__ import annotations
@@ -63,3 +64,15 @@ class StoreError(TunetrackError):
     code = "STORE_ERROR"
     http_status = 500
 
+
+def error_from_dict(body: object, fallback: str) -> TunetrackError:
+    """The exception a server's JSON error body describes (its type found by ``error_code``).
+
+    An unknown code, or a body that is not such an error, gives a :class:`StoreError`
+    whose message is ``fallback``.
+    """
+    types = {cls.code: cls for cls in (ConfigError, InvalidInput, NotFound, Conflict, StoreError)}
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        error_type = types.get(str(body.get("error_code")), StoreError)
+        return error_type(body["message"])
+    return StoreError(fallback)

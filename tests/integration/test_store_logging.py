@@ -333,6 +333,7 @@ def test_log_metric_rows_to_a_deleted_run_is_invalid(store: Store, run_id: str) 
     assert store.get_metric_history(run_id, "m") == []
 
 
+@pytest.mark.sql_only
 def test_metric_rows_into_a_run_another_process_deleted_are_refused_like_log_batch(
     store: Store, run_id: str
 ) -> None:

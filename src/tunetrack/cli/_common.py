@@ -36,6 +36,16 @@ JsonOption = Annotated[
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def size_option(value: str) -> int:
+    """A size option (``--max-body-size 100MB``) as bytes; a usage error names the option."""
+    from tunetrack._sizes import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def friendly(fn: _F) -> _F:
     """Turn tunetrack errors into one clear line on stderr and exit code 1."""
 

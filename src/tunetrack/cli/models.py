@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from tunetrack._sizes import parse_size
 from tunetrack.cli._common import (
     Column,
     JsonOption,
@@ -16,6 +15,7 @@ from tunetrack.cli._common import (
     print_json,
     print_records,
     short_id,
+    size_option,
     when,
 )
 
@@ -188,14 +188,6 @@ def models_stage(
         typer.echo(f"{name} version {moved.version} is now in {moved.current_stage.value}")
 
 
-def _size(value: str) -> int:
-    """``--max-body-size`` as bytes (a usage error names the option)."""
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
 @models_app.command("serve")
 @friendly
 def models_serve(
@@ -211,7 +203,7 @@ def models_serve(
     max_body_size: Annotated[
         int | None,
         typer.Option(
-            parser=_size,
+            parser=size_option,
             metavar="SIZE",
             help="Largest request body accepted (default 100MB); a bigger one gets HTTP 413 "
             "before it is read. Bytes or a size like 512k, 100MB, 1G (k, M, G are powers of "

@@ -299,9 +299,10 @@ def create_app(model_uri: str, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> Fa
     return app
 
 
-def run(app: FastAPI, host: str = "127.0.0.1", port: int = 5001) -> None:
+def run(app: FastAPI | str, host: str = "127.0.0.1", port: int = 5001, **options: Any) -> None:
     """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM shut it down cleanly).
 
+    ``app`` may be an import string, with uvicorn ``options`` such as ``workers``.
     Every log line, the per-request access log included, goes to stderr: stdout carries only
     what the command prints (one JSON document under ``--json``).
     """
@@ -313,7 +314,7 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 5001) -> None:
     log_config = copy.deepcopy(LOGGING_CONFIG)
     for handler in log_config["handlers"].values():
         handler["stream"] = "ext://sys.stderr"
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config)
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config, **options)
 
 
 def serve(

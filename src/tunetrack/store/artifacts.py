@@ -15,7 +15,7 @@ import secrets
 import shutil
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from tunetrack.entities import FileInfo
@@ -40,6 +40,20 @@ def _clean_relpath(path: str | os.PathLike[str] | None, *, what: str = "artifact
     if ".." in parts:
         raise InvalidInput(f"{what} must not contain '..' segments, got {raw!r}")
     return "/".join(parts)
+
+
+def _file_relpath(artifact_file: str) -> str:
+    """A validated relative path that names a file (not the root)."""
+    rel = _clean_relpath(artifact_file, what="artifact file")
+    if not rel:
+        raise InvalidInput(f"artifact file needs a name, got {artifact_file!r}")
+    return rel
+
+
+def _is_proxied(root_uri: str) -> bool:
+    """Whether ``root_uri`` is kept by a tunetrack server (reached through its proxy)."""
+    scheme = urllib.parse.urlsplit(root_uri).scheme.lower()
+    return scheme in ("http", "https", "tunetrack-artifacts")
 
 
 def _join(*parts: str) -> str:
@@ -123,8 +137,10 @@ def _create_temp(parent: str) -> tuple[int, str]:
             continue
 
 
-def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``dest`` through a temp file and a rename (never through a link at ``dest``)."""
+@contextlib.contextmanager
+def _atomic_file(dest: str) -> Iterator[BinaryIO]:
+    """A temp file beside ``dest``, renamed over it when the block ends without an error
+    (never written through a link at ``dest``)."""
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     if os.path.isdir(dest) and not os.path.islink(dest):
@@ -132,12 +148,18 @@ def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
     fd, tmp = _create_temp(parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            write(out)
+            yield out
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``dest`` through a temp file and a rename."""
+    with _atomic_file(dest) as out:
+        write(out)
 
 
 def _copy_local(src: str, dest: str) -> None:
@@ -153,9 +175,20 @@ class ArtifactRepository:
 
     ``root_uri`` is a local path, a ``file://`` URI or any fsspec URL (``memory://``,
     ``s3://``...). Local roots use :mod:`os`/:mod:`shutil` directly and are created lazily.
+    A tunetrack server's proxy URL gives an
+    :class:`~tunetrack.store.artifacts_http.HttpArtifactRepository` instead.
     """
 
-    def __init__(self, root_uri: str) -> None:
+    def __new__(cls, root_uri: str | os.PathLike[str] = "") -> ArtifactRepository:
+        # A tunetrack server's artifacts (http(s)://…/api/artifacts/…, tunetrack-artifacts:/…)
+        # are reached through its proxy.
+        if cls is ArtifactRepository and _is_proxied(os.fspath(root_uri)):
+            from tunetrack.store.artifacts_http import HttpArtifactRepository
+
+            cls = HttpArtifactRepository
+        return super().__new__(cls)
+
+    def __init__(self, root_uri: str | os.PathLike[str]) -> None:
         self.root_uri = os.fspath(root_uri)
         self._local = _local_root(self.root_uri)
         self._fs: Any = None
@@ -230,37 +263,45 @@ class ArtifactRepository:
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         """Write ``data`` to ``artifact_file`` (relative), creating parent directories."""
-        rel = _clean_relpath(artifact_file, what="artifact file")
-        if not rel:
-            raise InvalidInput(f"artifact file needs a name, got {artifact_file!r}")
+        with self.open_write(artifact_file) as out:
+            out.write(data)
+
+    @contextlib.contextmanager
+    def open_write(self, artifact_file: str) -> Iterator[BinaryIO]:
+        """A file to write ``artifact_file`` through; on a local root it appears, whole, only
+        when the block ends without an error."""
+        rel = _file_relpath(artifact_file)
         if self._local is not None:
-            _atomic_write(self._local_path(rel), lambda out: out.write(data))
+            with _atomic_file(self._local_path(rel)) as out:
+                yield out
             return
         dest = self._remote_path(rel)
         parent = posixpath.dirname(dest)
         if parent:
             self._fs.makedirs(parent, exist_ok=True)
-        self._fs.pipe_file(dest, bytes(data))
+        with self._fs.open(dest, "wb") as out:
+            yield out
 
     # -- reading ------------------------------------------------------------------------
 
     def read_bytes(self, artifact_file: str) -> bytes:
         """The contents of ``artifact_file``; :class:`NotFound` when it does not exist."""
+        with self.open_read(artifact_file) as fh:
+            return fh.read()
+
+    def open_read(self, artifact_file: str) -> BinaryIO:
+        """``artifact_file`` opened for reading; :class:`NotFound` when it does not exist."""
         rel = _clean_relpath(artifact_file, what="artifact file")
         if self._local is not None:
             path = self._local_path(rel)
-            if os.path.isdir(path):
-                raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
-            try:
-                with open(path, "rb") as fh:
-                    return fh.read()
-            except FileNotFoundError:
-                raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
-        path = self._remote_path(rel)
-        if self._fs.isdir(path):
+            is_dir = os.path.isdir(path)
+        else:
+            path = self._remote_path(rel)
+            is_dir = self._fs.isdir(path)
+        if is_dir:
             raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
         try:
-            return bytes(self._fs.cat_file(path))
+            return open(path, "rb") if self._local is not None else self._fs.open(path, "rb")
         except FileNotFoundError:
             raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
 

@@ -20,8 +20,36 @@ _lock = threading.Lock()
 _current: str | None = None  # set by tunetrack.set_tracking_uri
 
 
+def _sql_store(uri: str) -> Store:
+    from tunetrack.store.sql.store import SqlStore
+
+    return SqlStore(uri)
+
+
+def _rest_store(uri: str) -> Store:
+    from tunetrack.store.rest import RestStore
+
+    return RestStore(uri)
+
+
+#: URI scheme (before any ``+driver``) -> the store class that opens such URIs.
+STORE_SCHEMES: dict[str, Callable[[str], Store]] = {
+    "sqlite": _sql_store,
+    "postgresql": _sql_store,
+    "http": _rest_store,
+    "https": _rest_store,
+}
+
+
+def open_store(uri: str) -> Store:
+    """A new store for a normalized tracking URI, of the class its scheme names."""
+    scheme = uri.partition(":")[0].partition("+")[0].lower()
+    return STORE_SCHEMES[scheme](uri)
+
+
 def normalize_uri(uri: str) -> str:
-    """Canonical form: absolute SQLite paths, psycopg for PostgreSQL, bare paths → SQLite."""
+    """Canonical form: absolute SQLite paths, psycopg for PostgreSQL, bare paths → SQLite,
+    a tracking server's ``http(s)://host:port[/prefix]`` without a trailing slash."""
     uri = str(uri).strip()
     if uri in (MEMORY_URI, "sqlite://"):
         return MEMORY_URI
@@ -33,11 +61,15 @@ def normalize_uri(uri: str) -> str:
             return "postgresql+psycopg://" + uri[len(prefix) :]
     if uri.startswith("postgresql+"):
         return uri
+    scheme, sep, rest = uri.partition("://")
+    if sep and scheme.lower() in ("http", "https") and rest.strip("/"):
+        return f"{scheme.lower()}://{rest.rstrip('/')}"
     if "://" not in uri and uri.endswith((".db", ".sqlite", ".sqlite3")):
         return f"sqlite:///{Path(uri).expanduser().resolve()}"
     raise InvalidInput(
         f"unsupported tracking URI {uri!r}: use sqlite:///path/to/file.db, "
-        f"{MEMORY_URI}, postgresql://user@host/db, or a path ending in .db"
+        f"{MEMORY_URI}, postgresql://user@host/db, a path ending in .db, or a tracking "
+        "server's http://host:port"
     )
 
 
@@ -63,9 +95,7 @@ def acquire_store(uri: str | None = None) -> Store:
     with _lock:
         store = _stores.get(key)
         if store is None:
-            from tunetrack.store.sql.store import SqlStore
-
-            store = _stores[key] = SqlStore(key)
+            store = _stores[key] = open_store(key)
         _users[store] = _users.get(store, 0) + 1
         return store
 

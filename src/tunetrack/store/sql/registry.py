@@ -22,16 +22,6 @@ _rm = m.registered_models.c
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def _version_number(version: object) -> int:
-    try:
-        number = int(str(version))
-    except ValueError:
-        raise InvalidInput(f"model version must be a positive integer, got {version!r}") from None
-    if number < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {version!r}")
-    return number
-
-
 def _locked(query: Select, lock: bool) -> Select:
     return query.with_for_update(read=True, key_share=True) if lock else query
 
@@ -139,7 +129,7 @@ class RegistryMixin:
         self, conn: Connection, name: str, version: object, *, lock: bool = False
     ) -> Any:
         """The version's row (``lock``: as in :meth:`_model_row`)."""
-        number = _version_number(version)
+        number = v.version_number(version)
         query = select(m.model_versions).where(_mv.name == name, _mv.version == number)
         row = conn.execute(_locked(query, lock)).first()
         if row is None:
@@ -375,7 +365,7 @@ class RegistryMixin:
     ) -> ModelVersion:
         """Move a version to a stage, optionally archiving the others in that stage."""
         stage = ModelStage.parse(stage)
-        number = _version_number(version)
+        number = v.version_number(version)
         if archive_existing_versions and stage not in (ModelStage.STAGING, ModelStage.PRODUCTION):
             raise InvalidInput("archive_existing_versions applies to Staging and Production only")
 

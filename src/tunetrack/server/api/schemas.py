@@ -1,0 +1,249 @@
+"""The JSON shapes of the tunetrack REST API, shared by the server and RestStore.
+
+Records travel as the store's own entity dataclasses (:mod:`tunetrack.entities`), always
+wrapped in an object (``{"run": {...}}``). Floats that JSON cannot spell are sent as the
+strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; requests may use those strings or
+the bare tokens ``NaN``/``Infinity``. Errors are ``{"error_code": ..., "message": ...}``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunetrack.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    ModelStage,
+    ModelVersion,
+    Param,
+    RegisteredModel,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+
+#: One metric point of a bulk batch: (run_id, key, step, timestamp, value).
+MetricRowIn = tuple[str, str, int, int, float]
+
+
+class Wire(BaseModel):
+    """Base of every request and response body."""
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
+
+
+class ErrorBody(Wire):
+    """Every error response."""
+
+    error_code: str = Field(examples=["RESOURCE_NOT_FOUND"])
+    message: str
+
+
+class Empty(Wire):
+    """The answer of a write that returns nothing."""
+
+
+class Page(Wire):
+    """Search paging: pass ``next_page_token`` back to get the following page."""
+
+    next_page_token: str | None = None
+
+
+class SearchRequest(Wire):
+    """The paging part of every search."""
+
+    filter_string: str | None = None
+    max_results: int = 1000
+    page_token: str | None = None
+
+
+# -- experiments ---------------------------------------------------------------------------
+class CreateExperiment(Wire):
+    name: str
+    artifact_location: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class ExperimentRef(Wire):
+    experiment_id: str
+
+
+class RenameExperiment(ExperimentRef):
+    new_name: str
+
+
+class SetExperimentTag(ExperimentRef):
+    key: str
+    value: str
+
+
+class SearchExperiments(SearchRequest):
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    order_by: list[str] | None = None
+
+
+class ExperimentIdResponse(Wire):
+    experiment_id: str
+
+
+class ExperimentResponse(Wire):
+    experiment: Experiment
+
+
+class MaybeExperimentResponse(Wire):
+    """``experiment`` is null when no experiment has the name."""
+
+    experiment: Experiment | None
+
+
+class ExperimentsPage(Page):
+    experiments: list[Experiment]
+
+
+# -- runs ----------------------------------------------------------------------------------
+class CreateRun(Wire):
+    experiment_id: str
+    start_time: int
+    user_id: str = ""
+    run_name: str | None = None
+    tags: dict[str, str] | None = None
+    parent_run_id: str | None = None
+    run_id: str | None = None
+    status: RunStatus = RunStatus.RUNNING
+    params: dict[str, str] | None = None
+
+
+class RunRef(Wire):
+    run_id: str
+
+
+class UpdateRun(RunRef):
+    status: RunStatus | None = None
+    end_time: int | None = None
+    run_name: str | None = None
+
+
+class LogBatch(RunRef):
+    metrics: list[Metric] = []
+    params: list[Param] = []
+    tags: list[RunTag] = []
+
+
+class DeleteTag(RunRef):
+    key: str
+
+
+class LogMetricRows(Wire):
+    """A bulk batch of the batched writer. With ``writer_id`` and ``seq``, sending the same
+    batch again (a retry after a lost response) writes nothing the second time."""
+
+    rows: list[MetricRowIn]
+    writer_id: str | None = None
+    seq: int | None = None
+
+
+class SearchRuns(SearchRequest):
+    experiment_ids: list[str]
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    order_by: list[str] | None = None
+
+
+class RunResponse(Wire):
+    run: Run
+
+
+class RunInfoResponse(Wire):
+    run_info: RunInfo
+
+
+class RunsPage(Page):
+    runs: list[Run]
+
+
+class MetricHistory(Wire):
+    metrics: list[Metric]
+
+
+# -- registry ------------------------------------------------------------------------------
+class ModelRef(Wire):
+    name: str
+
+
+class CreateRegisteredModel(ModelRef):
+    description: str = ""
+    tags: dict[str, str] | None = None
+
+
+class UpdateRegisteredModel(ModelRef):
+    description: str
+
+
+class SetRegisteredModelTag(ModelRef):
+    key: str
+    value: str
+
+
+class SetAlias(ModelRef):
+    alias: str
+    version: int
+
+
+class DeleteAlias(ModelRef):
+    alias: str
+
+
+class VersionRef(ModelRef):
+    version: int
+
+
+class CreateModelVersion(ModelRef):
+    source: str
+    run_id: str | None = None
+    description: str = ""
+    tags: dict[str, str] | None = None
+    manifest_sha256: str | None = None
+
+
+class UpdateModelVersion(VersionRef):
+    description: str
+
+
+class TransitionStage(VersionRef):
+    stage: ModelStage
+    archive_existing_versions: bool = False
+
+
+class SetModelVersionTag(VersionRef):
+    key: str
+    value: str
+
+
+class RegisteredModelResponse(Wire):
+    registered_model: RegisteredModel
+
+
+class RegisteredModelsPage(Page):
+    registered_models: list[RegisteredModel]
+
+
+class ModelVersionResponse(Wire):
+    model_version: ModelVersion
+
+
+class ModelVersionsPage(Page):
+    model_versions: list[ModelVersion]
+
+
+# -- artifacts -----------------------------------------------------------------------------
+class ArtifactList(Wire):
+    """Direct children of a directory, paths relative to the server's artifact root."""
+
+    files: list[FileInfo]
+
+
+class ArtifactWritten(Wire):
+    path: str
+    size: int

@@ -1,0 +1,138 @@
+"""The tracking server's FastAPI app: :func:`create_app` over one store and one artifact root.
+
+The app holds one :class:`~tunetrack.store.sql.store.SqlStore` whose default artifact root
+is the proxy's (``tunetrack-artifacts:``): runs created through the server keep their files
+under ``--artifacts-destination``, reached by clients through ``/api/artifacts``.
+Every router depends on :func:`~tunetrack.server.deps.current_user`, where authentication
+plugs in. :func:`app_from_env` builds the same app in each of uvicorn's worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import Depends, FastAPI
+from starlette.types import Scope
+
+from tunetrack._body_limit import BodyLimit
+from tunetrack.errors import InvalidInput
+from tunetrack.server import mlflow_api
+from tunetrack.server.api import artifacts, experiments, registry, runs
+from tunetrack.server.deps import current_user
+from tunetrack.server.errors import install_error_handlers
+from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
+from tunetrack.store.base import Store
+
+DEFAULT_MAX_BODY_SIZE = 100 << 20  # a JSON request
+DEFAULT_MAX_ARTIFACT_SIZE = 10 << 30  # one uploaded artifact file
+ROUTERS = (experiments.router, runs.router, registry.router, artifacts.router, mlflow_api.router)
+_ENV_PREFIX = "TUNETRACK_SERVER_"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What a server process needs to build its app (passed to workers by environment)."""
+
+    backend_store_uri: str
+    artifacts_destination: str
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables (read back by :meth:`from_env`)."""
+        return {f"{_ENV_PREFIX}{k.upper()}": str(val) for k, val in vars(self).items()}
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        """The settings :meth:`to_env` put into this process's environment."""
+        values = {
+            name: os.environ[f"{_ENV_PREFIX}{name.upper()}"] for name in cls.__dataclass_fields__
+        }
+        return cls(
+            values["backend_store_uri"],
+            values["artifacts_destination"],
+            int(values["max_body_size"]),
+            int(values["max_artifact_size"]),
+        )
+
+
+def open_backend_store(uri: str) -> Store:
+    """The SQL store a server serves; its new experiments keep artifacts behind the proxy."""
+    from tunetrack.store.sql.store import SqlStore
+    from tunetrack.store.uri import normalize_uri
+
+    uri = normalize_uri(uri)
+    if not uri.startswith(("sqlite:", "postgresql")):
+        raise InvalidInput(
+            f"the server's --backend-store-uri must be a SQLite or PostgreSQL database, not {uri!r}"
+        )
+    return SqlStore(uri, default_artifact_root=PROXY_ROOT)
+
+
+def artifact_root(destination: str) -> ArtifactRepository:
+    """The server's artifact root: a local directory (made absolute) or an fsspec URL."""
+    if "://" not in destination:
+        destination = os.path.abspath(os.path.expanduser(destination))
+    return ArtifactRepository(destination)
+
+
+def create_app(
+    backend_store_uri: str,
+    artifacts_destination: str,
+    *,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
+) -> FastAPI:
+    """The tracking server over the database at ``backend_store_uri``, proxying artifacts to
+    ``artifacts_destination``. JSON request bodies over ``max_body_size`` bytes and uploaded
+    files over ``max_artifact_size`` bytes are refused with 413."""
+    store = open_backend_store(backend_store_uri)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="tunetrack tracking server",
+        description="The tunetrack REST API: experiments, runs, metrics, the model registry "
+        "and an artifact proxy. Errors are JSON objects with error_code and message. Floats "
+        'JSON cannot spell travel as the strings "NaN", "Infinity" and "-Infinity".',
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.artifacts = artifact_root(artifacts_destination)
+
+    def limit_for(scope: Scope) -> tuple[int, str]:
+        if scope.get("method") == "PUT" and scope.get("path", "").startswith(ARTIFACTS_API):
+            return max_artifact_size, "tunetrack server --max-artifact-size"
+        return max_body_size, "tunetrack server --max-body-size"
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(current_user)])
+
+    @app.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        """Answers while the server is up."""
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of :class:`ServerSettings` in the environment (uvicorn's worker factory)."""
+    settings = ServerSettings.from_env()
+    return create_app(
+        settings.backend_store_uri,
+        settings.artifacts_destination,
+        max_body_size=settings.max_body_size,
+        max_artifact_size=settings.max_artifact_size,
+    )
