@@ -1,4 +1,5 @@
-"""Shared pieces of the integration tests: autolog isolation, the CLI as a real process."""
+"""Shared pieces of the integration tests: autolog isolation, the CLI as a real process, model
+and tracking servers as real processes."""
 
 from __future__ import annotations
 
@@ -127,8 +128,6 @@ def serve_model() -> ServeModel:
     def serve(
         tracking_uri: str, model_uri: str, out_dir: Path, *flags: str
     ) -> Iterator[ModelServer]:
-        import httpx
-
         port = _free_port()
         args = ["models", "serve", model_uri, "--port", str(port), *flags]
         stdout, stderr = out_dir / "server.out", out_dir / "server.err"
@@ -142,25 +141,91 @@ def serve_model() -> ServeModel:
             )
         server = ModelServer(f"http://127.0.0.1:{port}", proc, stdout, stderr)
         try:
-            deadline = time.monotonic() + STARTUP_S
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited with {proc.returncode}:\n{server.output()}")
-                try:
-                    if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server not healthy after {STARTUP_S}s:\n{server.output()}")
-                time.sleep(0.2)
+            _wait_healthy(server.url, proc, server.output)
             yield server
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+            _stop(proc)
 
     return serve
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], output: Callable[[], str]) -> None:
+    """Wait until ``url/health`` answers 200; fail with the output if the process exits."""
+    import httpx
+
+    deadline = time.monotonic() + STARTUP_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{output()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server not healthy after {STARTUP_S}s:\n{output()}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
+@dataclass
+class TrackingServer:
+    """A running ``tunetrack server``: its URL, port, process and output files."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        """What the process printed so far (for failure messages)."""
+        return f"stdout:\n{self.stdout.read_text()}\nstderr:\n{self.stderr.read_text()}"
+
+    def kill(self) -> None:
+        """End it at once with SIGKILL, as a crash would (no shutdown)."""
+        self.proc.kill()
+        self.proc.wait(timeout=15)
+
+
+StartServer = Callable[..., TrackingServer]
+
+
+@pytest.fixture
+def tracking_server(tmp_path: Path) -> Iterator[StartServer]:
+    """``start(*flags, port=None)``: a ``tunetrack server`` process on 127.0.0.1 over
+    ``tmp_path/server.db``, artifacts in ``tmp_path/server-artifacts`` (``flags`` come after
+    these and override them), its working directory ``tmp_path/server-cwd``; returned once
+    ``/health`` answers. Every server started is stopped after the test."""
+    started: list[TrackingServer] = []
+    cwd = tmp_path / "server-cwd"
+    cwd.mkdir(exist_ok=True)
+
+    def start(*flags: str, port: int | None = None) -> TrackingServer:
+        port = port or _free_port()
+        store = ["--backend-store-uri", f"sqlite:///{tmp_path}/server.db"]
+        artifacts = ["--artifacts-destination", str(tmp_path / "server-artifacts")]
+        args = ["server", "--port", str(port), *store, *artifacts, *flags]
+        stdout, stderr = cwd / f"server{len(started)}.out", cwd / f"server{len(started)}.err"
+        with open(stdout, "wb") as out, open(stderr, "wb") as err:
+            proc = subprocess.Popen(
+                [*_tunetrack_argv(), *args], stdout=out, stderr=err, env=_cli_env(), cwd=cwd
+            )
+        server = TrackingServer(f"http://127.0.0.1:{port}", port, proc, stdout, stderr)
+        started.append(server)
+        _wait_healthy(server.url, proc, server.output)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            _stop(server.proc)
