@@ -213,3 +213,39 @@ model_aliases = Table(
         ondelete="CASCADE",
     ),
 )
+
+# -- users of a server with --auth -------------------------------------------------------
+# A password is stored only as its scrypt hash (parameters and salt included); a token only
+# as its sha256. Grants give one user READ, EDIT or MANAGE on one experiment.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("password_hash", String(512), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_name", String(256), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Index("ix_api_tokens_user", "user_name"),
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column("user_name", String(256), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id",
+        _BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("permission", String(16), nullable=False),
+    PrimaryKeyConstraint("user_name", "experiment_id"),
+)
