@@ -1,9 +1,9 @@
 """JSON errors for every failure: ``{"error_code": ..., "message": ...}``.
 
 tunetrack errors keep their code and HTTP status (so RestStore raises the same type
-again); a request that does not match the API is a 400; a route or method that does not
-exist a 404 or 405; anything unexpected a 500 whose body says nothing about the server's
-internals (uvicorn logs the traceback).
+again); a request that does not match the API, or holds text that is not Unicode, is a
+400; a route or method that does not exist a 404 or 405; anything unexpected a 500 whose
+body says nothing about the server's internals (uvicorn logs the traceback).
 """
 
 from __future__ import annotations
@@ -57,6 +57,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, InvalidInput.code, _validation_message(exc))
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _not_unicode(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON can carry an unpaired surrogate ("\ud800"); no database or file name can
+        return error_response(
+            400,
+            InvalidInput.code,
+            "the request holds text that is not valid Unicode (an unpaired surrogate such as "
+            "\\ud800)",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

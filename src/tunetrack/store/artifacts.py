@@ -211,10 +211,7 @@ class ArtifactRepository:
         real_root = os.path.realpath(self._local)
         real = os.path.realpath(path)
         if not _within(real, real_root):
-            raise InvalidInput(
-                f"artifact path {rel!r} resolves to {real} through a symlink, "
-                f"outside the artifact root {real_root}"
-            )
+            raise InvalidInput(f"artifact path {rel!r} leads through a symlink outside {real_root}")
         return path
 
     def _remote_path(self, rel: str) -> str:

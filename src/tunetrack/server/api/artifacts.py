@@ -35,7 +35,7 @@ def _public_errors(artifacts: ArtifactRepository) -> Iterator[None]:
     except (NotFound, InvalidInput) as exc:
         message = exc.message
         for where in {artifacts.root_uri, os.path.realpath(artifacts.root_uri)}:
-            message = message.replace(where, "the artifact root")
+            message = message.replace(where, "the server's artifact store")
         raise type(exc)(message) from None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from tunetrack.server.api import schemas as s
 from tunetrack.server.deps import StoreDep
@@ -92,7 +94,9 @@ def create_model_version(body: s.CreateModelVersion, store: StoreDep) -> s.Model
 
 
 @router.get(f"{_versions}/get")
-def get_model_version(name: str, version: int, store: StoreDep) -> s.ModelVersionResponse:
+def get_model_version(
+    name: str, version: Annotated[int, Query(**s.INT64)], store: StoreDep
+) -> s.ModelVersionResponse:
     """One version of a model."""
     return s.ModelVersionResponse(model_version=store.get_model_version(name, version))
 

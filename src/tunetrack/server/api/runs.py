@@ -60,7 +60,8 @@ def restore_run(body: s.RunRef, store: StoreDep) -> s.Empty:
 @router.post("/runs/log-batch")
 def log_batch(body: s.LogBatch, store: StoreDep) -> s.Empty:
     """Write metrics, params and tags of one run in one transaction."""
-    store.log_batch(body.run_id, body.metrics, body.params, body.tags)
+    metrics = [metric.entity() for metric in body.metrics]
+    store.log_batch(body.run_id, metrics, body.params, body.tags)
     return s.Empty()
 
 

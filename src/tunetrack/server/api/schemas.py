@@ -8,6 +8,8 @@ the bare tokens ``NaN``/``Infinity``. Errors are ``{"error_code": ..., "message"
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunetrack.entities import (
@@ -25,8 +27,12 @@ from tunetrack.entities import (
     ViewType,
 )
 
+#: The integers both databases store (BIGINT): a step, a time, a version number.
+INT64 = {"ge": -(2**63), "le": 2**63 - 1}
+Int64 = Annotated[int, Field(**INT64)]
+
 #: One metric point of a bulk batch: (run_id, key, step, timestamp, value).
-MetricRowIn = tuple[str, str, int, int, float]
+MetricRowIn = tuple[str, str, Int64, Int64, float]
 
 
 class Wire(BaseModel):
@@ -106,7 +112,7 @@ class ExperimentsPage(Page):
 # -- runs ----------------------------------------------------------------------------------
 class CreateRun(Wire):
     experiment_id: str
-    start_time: int
+    start_time: Int64
     user_id: str = ""
     run_name: str | None = None
     tags: dict[str, str] | None = None
@@ -122,12 +128,25 @@ class RunRef(Wire):
 
 class UpdateRun(RunRef):
     status: RunStatus | None = None
-    end_time: int | None = None
+    end_time: Int64 | None = None
     run_name: str | None = None
 
 
+class MetricIn(Wire):
+    """One metric point of a run."""
+
+    key: str
+    value: float
+    timestamp: Int64
+    step: Int64 = 0
+
+    def entity(self) -> Metric:
+        """The store's record of this point."""
+        return Metric(self.key, self.value, self.timestamp, self.step)
+
+
 class LogBatch(RunRef):
-    metrics: list[Metric] = []
+    metrics: list[MetricIn] = []
     params: list[Param] = []
     tags: list[RunTag] = []
 
@@ -142,7 +161,7 @@ class LogMetricRows(Wire):
 
     rows: list[MetricRowIn]
     writer_id: str | None = None
-    seq: int | None = None
+    seq: Int64 | None = None
 
 
 class SearchRuns(SearchRequest):
@@ -188,7 +207,7 @@ class SetRegisteredModelTag(ModelRef):
 
 class SetAlias(ModelRef):
     alias: str
-    version: int
+    version: Int64
 
 
 class DeleteAlias(ModelRef):
@@ -196,7 +215,7 @@ class DeleteAlias(ModelRef):
 
 
 class VersionRef(ModelRef):
-    version: int
+    version: Int64
 
 
 class CreateModelVersion(ModelRef):

@@ -42,11 +42,12 @@ class ExperimentsMixin:
     @staticmethod
     def _exp_key(experiment_id: str | int) -> int:
         try:
-            return int(experiment_id)
+            key = int(experiment_id)
         except (TypeError, ValueError):
-            raise InvalidInput(
-                f"experiment_id must be an integer string, got {experiment_id!r}"
-            ) from None
+            key = None
+        if key is None or not -(2**63) <= key < 2**63:  # the database's BIGINT
+            raise InvalidInput(f"experiment_id must be an integer string, got {experiment_id!r}")
+        return key
 
     def create_experiment(
         self,
