@@ -5,6 +5,8 @@
     ├── InvalidInput          code INVALID_PARAMETER    HTTP 400  (also a ValueError)
     ├── NotFound              code RESOURCE_NOT_FOUND   HTTP 404  (also a LookupError)
     ├── Conflict              code RESOURCE_CONFLICT    HTTP 409
+    ├── Unauthenticated       code UNAUTHENTICATED      HTTP 401
+    ├── PermissionDenied      code PERMISSION_DENIED    HTTP 403
     └── StoreError            code STORE_ERROR          HTTP 500
 
 Every error carries a ``code`` that maps to an HTTP status, so a server can send it as
@@ -58,6 +60,20 @@ class Conflict(TunetrackError):
     http_status = 409
 
 
+class Unauthenticated(TunetrackError):
+    """A server with authentication got no credentials or wrong ones."""
+
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class PermissionDenied(TunetrackError):
+    """The authenticated user may not do this (role or experiment grant too low)."""
+
+    code = "PERMISSION_DENIED"
+    http_status = 403
+
+
 class StoreError(TunetrackError):
     """The backing store failed (database unreachable, write failed after retries)."""
 
@@ -71,7 +87,18 @@ def error_from_dict(body: object, fallback: str) -> TunetrackError:
     An unknown code, or a body that is not such an error, gives a :class:`StoreError`
     whose message is ``fallback``.
     """
-    types = {cls.code: cls for cls in (ConfigError, InvalidInput, NotFound, Conflict, StoreError)}
+    types = {
+        cls.code: cls
+        for cls in (
+            ConfigError,
+            InvalidInput,
+            NotFound,
+            Conflict,
+            Unauthenticated,
+            PermissionDenied,
+            StoreError,
+        )
+    }
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         error_type = types.get(str(body.get("error_code")), StoreError)
         return error_type(body["message"])

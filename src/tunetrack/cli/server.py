@@ -62,6 +62,14 @@ def server_command(
             show_default=False,
         ),
     ] = None,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth",
+            help="Require a user (HTTP Basic) or an API token (Bearer) on every request but "
+            "/health; see tunetrack users and tunetrack tokens.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the tracking store over HTTP: set_tracking_uri("http://HOST:PORT") to use it."""
     from tunetrack.models.serving import run
@@ -80,6 +88,7 @@ def server_command(
         else os.path.abspath(os.path.expanduser(artifacts_destination)),
         max_body_size or DEFAULT_MAX_BODY_SIZE,
         max_artifact_size or DEFAULT_MAX_ARTIFACT_SIZE,
+        auth,
     )
     # Open the store before binding: a bad URI or an old schema is one line, not a traceback;
     # a new database gets its schema once, not once per worker.
@@ -88,11 +97,12 @@ def server_command(
         settings.artifacts_destination,
         max_body_size=settings.max_body_size,
         max_artifact_size=settings.max_artifact_size,
+        auth=auth,
     )
-    if not _is_loopback(host):
+    if not auth and not _is_loopback(host):
         typer.secho(
             f"warning: the server listens on {host}, open to anyone who can reach it: it has "
-            "no authentication yet",
+            "no authentication (start it with --auth)",
             err=True,
             fg=typer.colors.YELLOW,
         )

@@ -3,8 +3,10 @@
 The app holds one :class:`~tunetrack.store.sql.store.SqlStore` whose default artifact root
 is the proxy's (``tunetrack-artifacts:``): runs created through the server keep their files
 under ``--artifacts-destination``, reached by clients through ``/api/artifacts``.
-Every router depends on :func:`~tunetrack.server.deps.current_user`, where authentication
-plugs in. :func:`app_from_env` builds the same app in each of uvicorn's worker processes.
+Every router depends on :func:`~tunetrack.server.deps.current_user` and
+:func:`~tunetrack.server.auth.policy.authorize`; with ``auth=True`` the
+:class:`~tunetrack.server.auth.middleware.Authenticate` middleware finds the user first.
+:func:`app_from_env` builds the same app in each of uvicorn's worker processes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tunetrack._body_limit import BodyLimit
 from tunetrack.errors import InvalidInput
 from tunetrack.server import mlflow_api
 from tunetrack.server.api import artifacts, experiments, registry, runs
+from tunetrack.server.auth.policy import Experiments, authorize
 from tunetrack.server.deps import current_user
 from tunetrack.server.errors import install_error_handlers
 from tunetrack.store.artifacts import ArtifactRepository
@@ -41,6 +44,7 @@ class ServerSettings:
     artifacts_destination: str
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE
+    auth: bool = False
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (read back by :meth:`from_env`)."""
@@ -57,6 +61,7 @@ class ServerSettings:
             values["artifacts_destination"],
             int(values["max_body_size"]),
             int(values["max_artifact_size"]),
+            values["auth"] == "True",
         )
 
 
@@ -86,10 +91,12 @@ def create_app(
     *,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
+    auth: bool = False,
 ) -> FastAPI:
     """The tracking server over the database at ``backend_store_uri``, proxying artifacts to
     ``artifacts_destination``. JSON request bodies over ``max_body_size`` bytes and uploaded
-    files over ``max_artifact_size`` bytes are refused with 413."""
+    files over ``max_artifact_size`` bytes are refused with 413. With ``auth`` every route but
+    ``/health`` needs a user of the store (``tunetrack users add``) or their API token."""
     store = open_backend_store(backend_store_uri)
 
     @contextlib.asynccontextmanager
@@ -115,9 +122,11 @@ def create_app(
         return max_body_size, "tunetrack server --max-body-size"
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    if auth:
+        _add_auth(app, store)
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(current_user)])
+        app.include_router(router, dependencies=[Depends(current_user), Depends(authorize)])
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:
@@ -125,6 +134,16 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def _add_auth(app: FastAPI, store: Store) -> None:
+    """Authenticate every request against the users in the store's database."""
+    from tunetrack.server.auth.middleware import Authenticate, Authenticator
+    from tunetrack.store.sql.users import UserStore
+
+    engine = store._engine  # type: ignore[attr-defined]  # the users share the store's database
+    app.state.experiments = Experiments(engine)
+    app.add_middleware(Authenticate, authenticator=Authenticator(UserStore(engine)))
 
 
 def app_from_env() -> FastAPI:
@@ -135,4 +154,5 @@ def app_from_env() -> FastAPI:
         settings.artifacts_destination,
         max_body_size=settings.max_body_size,
         max_artifact_size=settings.max_artifact_size,
+        auth=settings.auth,
     )

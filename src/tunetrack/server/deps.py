@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tunetrack.server.auth.roles import User
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
 
@@ -20,10 +21,11 @@ def get_artifacts(request: Request) -> ArtifactRepository:
     return request.app.state.artifacts
 
 
-def current_user(request: Request) -> str | None:
-    """The user making the request. Every API route depends on it; with no authentication
-    configured it is ``None`` (everyone may do everything)."""
-    return None
+def current_user(request: Request) -> User | None:
+    """The user making the request (authenticated by the server's ``--auth`` middleware).
+    Every API route depends on it; with no authentication configured it is ``None``
+    (everyone may do everything)."""
+    return getattr(request.state, "user", None)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -10,6 +10,7 @@ repeated is not retried once sent: :class:`ServerUnreachable` says so.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -40,6 +41,20 @@ def encode_json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def credentials_headers() -> dict[str, str]:
+    """The Authorization header for a ``tunetrack server --auth``: a Bearer token from
+    ``TUNETRACK_TRACKING_TOKEN``, else Basic from ``TUNETRACK_TRACKING_USERNAME/PASSWORD``."""
+    token = os.environ.get("TUNETRACK_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("TUNETRACK_TRACKING_USERNAME")
+    if user:
+        password = os.environ.get("TUNETRACK_TRACKING_PASSWORD", "")
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {basic}"}
+    return {}
+
+
 class HttpSession:
     """Requests to one tunetrack server, through one connection pool per process."""
 
@@ -60,7 +75,7 @@ class HttpSession:
                     self._client = httpx.Client(
                         base_url=self.base_url,
                         timeout=self._timeout,
-                        headers={"User-Agent": "tunetrack"},
+                        headers={"User-Agent": "tunetrack", **credentials_headers()},
                         follow_redirects=False,
                         # plain http needs no certificates (loading them costs ~20 ms)
                         verify=self.base_url.startswith("https:"),

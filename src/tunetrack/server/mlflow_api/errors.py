@@ -16,7 +16,15 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound, TunetrackError
+from tunetrack.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TunetrackError,
+    Unauthenticated,
+)
 from tunetrack.server.errors import _validation_message, error_response
 
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
@@ -33,6 +41,8 @@ _CODES: dict[type[TunetrackError], tuple[str, int]] = {
     Conflict: (RESOURCE_ALREADY_EXISTS, 400),
     InvalidInput: (INVALID_PARAMETER_VALUE, 400),
     ConfigError: (INVALID_PARAMETER_VALUE, 400),
+    Unauthenticated: (Unauthenticated.code, 401),
+    PermissionDenied: (PermissionDenied.code, 403),
 }
 
 
