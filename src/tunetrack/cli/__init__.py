@@ -7,6 +7,7 @@ import typer
 from tunetrack.cli.models import models_app
 from tunetrack.cli.sweeps import best, retrain_command, sweep_app
 from tunetrack.cli.tracking import db_app, experiments_app, runs_app
+from tunetrack.cli.users import tokens_app, users_app
 
 app = typer.Typer(
     name="tunetrack",
@@ -21,6 +22,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 
 def main() -> None:
