@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from tunetrack.cli.models import models_app
+from tunetrack.cli.server import server_command
 from tunetrack.cli.sweeps import best, retrain_command, sweep_app
 from tunetrack.cli.tracking import db_app, experiments_app, runs_app
+from tunetrack.cli.ui import ui_command
 from tunetrack.cli.users import tokens_app, users_app
 
 app = typer.Typer(
@@ -22,6 +24,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+app.command("server")(server_command)
+app.command("ui")(ui_command)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
