@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tunetrack.errors import ConfigError
+from tunetrack.sweep._config_sections import format_duration
 from tunetrack.sweep.config import (
     Autolog,
     Budget,
@@ -48,7 +49,7 @@ parameters:
   n_estimators: {distribution: int, min: 10, max: 300}
   max_depth: {values: [3, 5, 8, null]}
   max_features: {distribution: uniform, min: 0.1, max: 1.0}
-budget: {trials: 50, timeout: 1h30m, target: 0.99, max_failures: 5}
+budget: {trials: 50, timeout: 1h30m, trial_timeout: 10m, target: 0.99, max_failures: 5}
 parallel: {n_jobs: 2, backend: loky}
 early_terminate: {type: median, min_steps: 5, min_trials: 3}
 select: {constraints: ["metrics.model_size_mb < 50"]}
@@ -83,7 +84,9 @@ def test_full_example_parses(project: Path) -> None:
     assert set(config.parameters_raw) == {"n_estimators", "max_depth", "max_features"}
     assert config.parameters_raw["max_depth"] == {"values": [3, 5, 8, None]}
     assert config.space is not None
-    assert config.budget == Budget(trials=50, timeout=5400.0, target=0.99, max_failures=5)
+    assert config.budget == Budget(
+        trials=50, timeout=5400.0, trial_timeout=600.0, target=0.99, max_failures=5
+    )
     assert isinstance(config.budget.timeout, float)
     assert config.parallel == Parallel(n_jobs=2, backend="loky", address=None)
     assert config.early_terminate == PrunerSpec(
@@ -249,7 +252,7 @@ BAD = [
         "unknown-nested-key",
         _doc("budget:\n  trails: 3\n"),
         "bad.yaml:7: budget.trails:",
-        "did you mean 'trials'? (allowed: trials, timeout, target, max_failures)",
+        "did you mean 'trials'? (allowed: trials, timeout, trial_timeout, target, max_failures)",
     ),
     (
         "typo-of-required-key",
@@ -319,6 +322,12 @@ BAD = [
         _doc("budget:\n  trials: 5\n  timeout: 10 minutes\n"),
         "bad.yaml:8: budget.timeout:",
         "invalid duration '10 minutes'",
+    ),
+    (
+        "bad-trial-timeout",
+        _doc("budget:\n  trial_timeout: 0\n"),
+        "bad.yaml:7: budget.trial_timeout:",
+        "invalid duration 0: it must be positive and finite",
     ),
     (
         "n-jobs-zero",
@@ -558,6 +567,11 @@ def test_missing_file_and_string_source(project: Path) -> None:
 )  # fmt: skip
 def test_parse_duration(value: str | float, seconds: float) -> None:
     assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("text", ["2s", "1.5s", "10m", "1m30s", "2h", "1h30m", "1d2h3m4.5s"])
+def test_format_duration_writes_what_parse_duration_reads(text: str) -> None:
+    assert format_duration(parse_duration(text)) == text
 
 
 @pytest.mark.parametrize("value", ["", "10x", "m", "30m1h", "1h1h", "0", -5, 0, True, "inf"])

@@ -67,6 +67,19 @@ def parse_duration(value: str | int | float) -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """``seconds`` written as :func:`parse_duration` reads it: ``10m``, ``1h30m``, ``2.5s``
+    (to the millisecond)."""
+    parts, rest = [], round(seconds, 3)
+    for unit in "dhm":
+        count, rest = divmod(rest, _UNIT_SECONDS[unit])
+        if count:
+            parts.append(f"{count:.0f}{unit}")
+    if rest or not parts:
+        parts.append(f"{rest:g}s")
+    return "".join(parts)
+
+
 # ----------------------------------------------------------------------------- sections
 
 
@@ -84,10 +97,12 @@ def _timeout(value: object) -> float | None:
 
 
 class Budget(_Section):
-    """When the sweep stops: after ``trials``, ``timeout`` seconds, ``target`` or failures."""
+    """When the sweep stops: after ``trials``, ``timeout`` seconds, ``target`` or failures;
+    and ``trial_timeout``: the seconds one trial may run before it is stopped (FAILED)."""
 
     trials: Annotated[StrictInt, Field(ge=1)] = 20
     timeout: Annotated[float | None, PlainValidator(_timeout)] = None
+    trial_timeout: Annotated[float | None, PlainValidator(_timeout)] = None
     target: Annotated[StrictFloat, Field(allow_inf_nan=False)] | None = None
     max_failures: Annotated[StrictInt, Field(ge=1)] | None = None
 
@@ -124,17 +139,26 @@ class Parallel(_Section):
             raise fail_at(f"expected a scheduler address like tcp://host:8786, got {value!r}")
         return value
 
-    def check_store(self, tracking_uri: str) -> None:
-        """Refuse an in-memory store when trials run in other processes: each worker would
-        open an empty database of its own, and the trials' results would be lost."""
+    def check_store(self, tracking_uri: str, *, trial_timeout: float | None = None) -> None:
+        """Refuse an in-memory store when trials run in other processes (workers, or child
+        processes for a ``trial_timeout``): each would open an empty database of its own,
+        and the trials' results would be lost."""
         from tunetrack.store.uri import MEMORY_URI
 
+        if tracking_uri != MEMORY_URI:
+            return
         in_this_process = self.backend in ("threading", "sequential") or self.n_jobs == 1
-        if tracking_uri == MEMORY_URI and not in_this_process:
+        if not in_this_process:
             raise ConfigError(
                 f"parallel.backend {self.backend} runs trials in other processes, which cannot "
                 f"open this process's in-memory store ({MEMORY_URI}): use backend threading "
                 "or sequential, or a database file (sqlite:///path/to/file.db)"
+            )
+        if trial_timeout is not None:
+            raise ConfigError(
+                "budget.trial_timeout runs each trial in a child process, which cannot open "
+                f"this process's in-memory store ({MEMORY_URI}): use a database file "
+                "(sqlite:///path/to/file.db), or no trial_timeout"
             )
 
 

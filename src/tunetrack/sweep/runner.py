@@ -14,6 +14,7 @@ import math
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,8 @@ from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.progress import SweepProgress
-from tunetrack.sweep.strategies import Strategy, make_strategy
+from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
+from tunetrack.sweep.trial_process import end_failed, execute_in_child
 from tunetrack.sweep.worker import (
     InProcessPruner,
     PrunerRef,
@@ -152,6 +154,7 @@ def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
         "metric": ",".join(f"{g.name}:{g.direction}" for g in config.metrics),
         "budget.trials": config.budget.trials,
         "budget.timeout": config.budget.timeout,
+        "budget.trial_timeout": config.budget.trial_timeout,
         "budget.target": config.budget.target,
         "parallel.n_jobs": config.parallel.n_jobs,
         "parallel.backend": config.parallel.backend,
@@ -175,7 +178,9 @@ class _SweepRun:
     def __init__(
         self, config: SweepConfig, client: Client, parent: Run, *, resuming: bool = False
     ) -> None:
-        config.parallel.check_store(client.tracking_uri)  # before any trial is dispatched
+        trial_timeout = config.budget.trial_timeout
+        # before any trial is dispatched
+        config.parallel.check_store(client.tracking_uri, trial_timeout=trial_timeout)
         self.config = config
         self.client = client
         self.parent = parent
@@ -183,7 +188,10 @@ class _SweepRun:
         self.goals = config.metrics
         self.resuming = resuming
         self.n_jobs = 1 if config.parallel.backend == "sequential" else config.parallel.n_jobs
-        self.in_processes = config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
+        # trials run in other processes: worker processes, or children (see trial_process)
+        self.in_processes = (
+            config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
+        ) or trial_timeout is not None
         self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-")
         self.previous = trial_runs(client, parent) if resuming else []
         self.strategy = self._make_strategy()
@@ -196,6 +204,8 @@ class _SweepRun:
         self.asked = 0
         self.failures = 0
         self.in_flight: dict[int, str] = {}  # optuna number -> run id
+        self.again: deque[tuple[dict[str, Any], int]] = deque()  # (params, number) to rerun
+        self.reruns: set[int] = set()  # optuna numbers of trials that are reruns
         self.results: list[TrialResult] = []
         self.counts = {"complete": 0, "pruned": 0, "failed": 0}
         self.best: tuple[float, str] | None = None
@@ -279,13 +289,18 @@ class _SweepRun:
                     pre_dispatch="n_jobs",
                     batch_size=1,
                 )
+                if self.in_processes:  # each trial in a child process of its own
+                    timeout = self.config.budget.trial_timeout
+                    calls = (delayed(execute_in_child)(t, timeout) for t in self._tasks())
+                else:
+                    calls = (delayed(execute_trial)(t) for t in self._tasks())
                 try:
-                    for result in parallel(delayed(execute_trial)(t) for t in self._tasks()):
+                    for result in parallel(calls):
                         self._finish(result)
                 except Exception as exc:
                     if type(exc).__name__ not in _CRASH_ERRORS:
                         raise
-                    self._abandon_in_flight(RunStatus.FAILED, f"a worker died: {exc}")
+                    self._run_again_in_flight(exc)
                     continue
                 if self.stop_reason is None:
                     self.stop_reason = "budget"
@@ -332,7 +347,7 @@ class _SweepRun:
             if reason is not None:
                 self.stop_reason = reason
                 return None
-            proposal = self.strategy.ask()
+            proposal, rerun_of = self._ask()
             if proposal is None:
                 self.stop_reason = "exhausted"
                 return None
@@ -347,6 +362,7 @@ class _SweepRun:
                     T.SWEEP_ID: self.sweep_id,
                     T.TRIAL_NUMBER: str(number),
                     T.TRIAL_PARAMS: json.dumps(proposal.params, default=str),
+                    **({} if rerun_of is None else {T.TRIAL_RERUN_OF: str(rerun_of)}),
                 },
             )
             self.in_flight[proposal.number] = run.info.run_id
@@ -363,6 +379,17 @@ class _SweepRun:
                 pruner=self._pruner(proposal),
                 autolog=self.config.autolog,
             )
+
+    def _ask(self) -> tuple[Proposal | None, int | None]:
+        """The next trial: first a trial to run again (and the number it had), else the
+        method's next proposal."""
+        if not self.again:
+            return self.strategy.ask(), None
+        params, number = self.again.popleft()
+        proposal = self.strategy.ask(again=params)
+        assert proposal is not None
+        self.reruns.add(proposal.number)
+        return proposal, number
 
     def _pruner(self, proposal: Any) -> Any:
         if self.config.early_terminate is None or self.config.early_terminate.type == "none":
@@ -443,6 +470,32 @@ class _SweepRun:
                     self.strategy.tell(optuna_number, values, state)
             self.in_flight.clear()
 
+    def _run_again_in_flight(self, error: Exception) -> None:
+        """The worker pool broke: one of its processes was killed from outside (a trial that
+        kills its own process ends alone, in a child of the worker), and the pool killed
+        the others. A trial in flight whose run ended counts as it ended; every other one
+        runs again as a new trial, its run KILLED and uncounted; a rerun lost too fails."""
+        why = _pool_error(error)
+        with self._lock:
+            for optuna_number, run_id in list(self.in_flight.items()):
+                number = optuna_number + self.offset
+                run = self.client.get_run(run_id)
+                if run.info.status.is_terminal or optuna_number in self.reruns:
+                    died = f"worker process died: {why}"
+                    self._finish(end_failed(self.client, number, run_id, self.goals, died))
+                    continue
+                again = f"worker process died ({why}): run again as a new trial"
+                self.client.set_tag(run_id, T.TRIAL_ABANDONED, again)
+                self.client.set_terminated(run_id, RunStatus.KILLED)
+                del self.in_flight[optuna_number]
+                self.asked -= 1  # the rerun uses its place in the budget
+                with contextlib.suppress(InvalidInput):
+                    self.strategy.tell(optuna_number, None, "failed")
+                self.again.append((json.loads(run.data.tags[T.TRIAL_PARAMS]), number))
+            if self.again and self.stop_reason in ("budget", "exhausted"):
+                self.stop_reason = None  # every trial was asked for, but these run again
+            self._show()
+
     # -- resume ----------------------------------------------------------------------------
     def _outcome(
         self, status: RunStatus, metrics: Mapping[str, float]
@@ -496,3 +549,9 @@ def trial_runs(client: Client, parent: Run) -> list[Run]:
         max_results=50_000,
     )
     return sorted(runs, key=lambda r: int(r.data.tags[T.TRIAL_NUMBER]))
+
+def _pool_error(error: Exception) -> str:
+    """A broken worker pool's error in one line: its type, and loky's exit codes if given."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    codes = next((line for line in lines if "exit codes" in line), None)
+    return type(error).__name__ + (f": {codes}" if codes else "")

@@ -196,10 +196,11 @@ class Strategy:
         """The ledger study's name (with :attr:`storage_url`, what a TrialHandle needs)."""
         return self.study.study_name
 
-    def ask(self) -> Proposal | None:
-        """The next trial's parameters, or None when the method has nothing left."""
+    def ask(self, again: Mapping[str, Any] | None = None) -> Proposal | None:
+        """The next trial's parameters, or None when the method has nothing left; with
+        ``again``, a new trial with exactly those parameters (a trial run again)."""
         with self._lock:
-            fixed = self._proposer.next_params()
+            fixed = dict(again) if again is not None else self._proposer.next_params()
             if fixed is None:
                 return None
             if fixed:
