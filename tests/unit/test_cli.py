@@ -232,6 +232,17 @@ def test_runs_show_compare_and_delete_take_the_short_id_runs_list_prints(uri) ->
     assert Client(uri).get_run(run_id).info.lifecycle_stage.value == "deleted"
 
 
+def test_runs_restore_brings_a_deleted_run_back(uri) -> None:
+    client = Client(uri)
+    run_id = client.create_run(client.create_experiment("wine"), run_name="gone").info.run_id
+    assert invoke("runs", "delete", run_id, "--tracking-uri", uri).exit_code == 0
+    restored = invoke("runs", "restore", run_id[:8], "--tracking-uri", uri)
+    assert restored.exit_code == 0, restored.output
+    assert f"restored run {run_id}" in restored.output
+    assert Client(uri).get_run(run_id).info.lifecycle_stage.value == "active"
+    client.set_tag(run_id, "back", "yes")  # it takes writes again
+
+
 def strict_json(text: str):  # type: ignore[no-untyped-def]
     """Parse as strict JSON (RFC 8259 has no NaN or Infinity), as jq and browsers do."""
 

@@ -28,7 +28,7 @@ db_app = typer.Typer(help="Manage the tracking database.", no_args_is_help=True)
 experiments_app = typer.Typer(
     help="List, create, delete and restore experiments.", no_args_is_help=True
 )
-runs_app = typer.Typer(help="List, show, compare and delete runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show, compare, delete and restore runs.", no_args_is_help=True)
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -259,14 +259,19 @@ def runs_list(
     )
 
 
-def _full_run_id(c, run_id: str) -> str:  # type: ignore[no-untyped-def]
+def _full_run_id(c, run_id: str, *, deleted: bool = False) -> str:  # type: ignore[no-untyped-def]
     """The id of the one run whose id starts with ``run_id`` (as tables show it, see
-    :func:`short_id`); ``run_id`` itself when it is whole or starts no run's id."""
+    :func:`short_id`), among the deleted runs with ``deleted``; ``run_id`` itself when it is
+    whole or starts no such run's id."""
+    from tunetrack.entities import ViewType
     from tunetrack.errors import InvalidInput
 
     if len(run_id) >= 32 or not run_id.isalnum():
         return run_id
-    found = c.search_runs(_experiment_ids(c, None), f"run_id LIKE '{run_id}%'", max_results=2)
+    view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
+    found = c.search_runs(
+        _experiment_ids(c, None), f"run_id LIKE '{run_id}%'", run_view_type=view, max_results=2
+    )
     if len(found) > 1:
         raise InvalidInput(f"several runs' ids start with {run_id!r}: give more of it")
     return found[0].info.run_id if found else run_id
@@ -327,3 +332,13 @@ def runs_delete(run_id: str, tracking_uri: UriOption = None) -> None:
     run_id = _full_run_id(c, run_id)
     c.delete_run(run_id)
     typer.echo(f"deleted run {run_id}")
+
+
+@runs_app.command("restore")
+@friendly
+def runs_restore(run_id: str, tracking_uri: UriOption = None) -> None:
+    """Restore a deleted run (by its id or the start of it)."""
+    c = client(tracking_uri)
+    run_id = _full_run_id(c, run_id, deleted=True)
+    c.restore_run(run_id)
+    typer.echo(f"restored run {run_id}")
