@@ -216,3 +216,15 @@ def test_the_mlflow_client_logs_with_basic_credentials_and_fails_cleanly_without
         auth=("vi", "vi-pw"),
     )
     assert got.json()["run"]["data"]["params"] == {"depth": "3"}
+
+
+def test_the_server_serves_the_web_ui_to_viewers_only(server) -> None:
+    _, run_id = _new_run(server.url, "ui-seen")
+    assert httpx.get(server.url + "/", timeout=30).status_code == 401
+    assert httpx.get(server.url + "/", auth=("guest", "guest-pw"), timeout=30).status_code == 403
+    page = httpx.get(server.url + f"/runs/{run_id}", auth=("vi", "vi-pw"), timeout=30)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert run_id in page.text
+    listing = httpx.get(server.url + "/", auth=("vi", "vi-pw"), timeout=30)
+    assert "ui-seen" in listing.text

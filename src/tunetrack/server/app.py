@@ -23,9 +23,10 @@ from tunetrack._body_limit import BodyLimit
 from tunetrack.errors import InvalidInput
 from tunetrack.server import mlflow_api
 from tunetrack.server.api import artifacts, experiments, registry, runs
-from tunetrack.server.auth.policy import Experiments, authorize
+from tunetrack.server.auth.policy import Experiments, authorize, may_browse
 from tunetrack.server.deps import current_user
 from tunetrack.server.errors import install_error_handlers
+from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
 from tunetrack.store.base import Store
@@ -127,6 +128,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user), Depends(authorize)])
+    mount_ui(app, store, app.state.artifacts, dependencies=[Depends(may_browse)])
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:

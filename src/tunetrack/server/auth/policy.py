@@ -151,6 +151,13 @@ def _needs(user: User, experiment_ids: set[str], permission: Permission) -> None
             )
 
 
+def may_browse(request: Request) -> None:
+    """The web UI's pages need the viewer role under ``--auth`` (they read every experiment)."""
+    user: User | None = getattr(request.state, "user", None)
+    if user is not None:
+        _needs_role(user, Role.VIEWER, "browse the web UI")
+
+
 async def authorize(request: Request) -> None:
     """Refuse (403) a request its user may not make; nothing to check without ``--auth``."""
     user: User | None = getattr(request.state, "user", None)
