@@ -462,3 +462,40 @@ def test_sweep_run_with_an_in_memory_store_and_loky_is_one_error_line(
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "in-memory" in done.stderr
+
+
+def test_sweep_runs_carry_the_git_and_system_context_of_the_sweep_file(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    from tunetrack.tracking import context as C
+
+    path = write_sweep(tmp_path, "quadratic", parameters=XK, retrain={"enabled": True})
+    repo = path.parent
+
+    def git(*args: str) -> str:
+        cmd = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        cmd += ["-c", "commit.gpgsign=false", *args]
+        return subprocess.run(cmd, cwd=repo, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q", "-b", "tuning")
+    git("add", ".")
+    git("commit", "-q", "-m", "the sweep")
+    (repo / "objectives.py").write_text((repo / "objectives.py").read_text() + "\n# edited\n")
+    commit = git("rev-parse", "HEAD").strip()
+    uri = f"sqlite:///{tmp_path}/t.db"
+    result = run_sweep(load_sweep_config(path), tracking_uri=uri, progress=False)
+    client = Client(uri)
+    parent = client.get_run(result.sweep_id)
+    assert result.retrain_run_id is not None
+    runs = [parent, *trial_runs(client, parent), client.get_run(result.retrain_run_id)]
+    assert len(runs) == 4
+    for run in runs:
+        tags = run.data.tags
+        assert tags[C.GIT_COMMIT] == commit, run.data.tags.get(T.RUN_TYPE)
+        assert tags[C.GIT_BRANCH] == "tuning"
+        assert tags[C.GIT_DIRTY] == "true"  # objectives.py was edited after the commit
+        assert tags[C.USER] == C.current_user()
+        assert tags[C.HOST] == socket.gethostname()
+        assert tags[C.SOURCE_NAME] == str(path.resolve())
+        assert "tunetrack" in json.loads(tags[C.VERSIONS])

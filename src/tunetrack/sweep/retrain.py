@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.runner import load_stored_config
+from tunetrack.sweep.runner import load_stored_config, sweep_context_tags
 from tunetrack.sweep.select import ModelChoice, best_trial, run_model, sweep_goals, trial_params
 from tunetrack.sweep.worker import TrialTask, autolog_restored, execute_trial
 from tunetrack.tracking.client import Client
@@ -48,6 +48,7 @@ def retrain(
         parent_run_id=sweep_id,
         params=params,
         tags={
+            **sweep_context_tags(config, parent),
             T.RUN_TYPE: "retrain",
             T.SWEEP_ID: sweep_id,
             T.RETRAIN_SOURCE: source.info.run_id,

@@ -66,6 +66,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run ``config`` from the start: a new parent run and its trials."""
     client = Client(tracking_uri)
+    context = sweep_context_tags(config)
     experiment = client.get_experiment_by_name(config.experiment)
     if experiment is None:
         with contextlib.suppress(Exception):
@@ -76,6 +77,7 @@ def run_sweep(
         experiment.experiment_id,
         run_name=config.name,
         tags={
+            **context,
             **config.tags,
             T.RUN_TYPE: "sweep",
             T.SWEEP_SOURCE: str(config.source_path or ""),
@@ -89,7 +91,7 @@ def run_sweep(
     client.log_text(sweep_id, config.source_text, "sweep.yaml")
     client.log_text(sweep_id, config.space.to_json(), "space.json")
     client.log_batch(sweep_id, params=_config_params(config))
-    return _start(config, client, parent).run(progress)
+    return _start(config, client, parent, context=context).run(progress)
 
 
 def _start(config: SweepConfig, client: Client, parent: Run, **kwargs: Any) -> _SweepRun:
@@ -125,7 +127,8 @@ def resume_sweep(
     all_overrides = [*json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]")), *overrides]
     client.set_tag(sweep_id, T.SWEEP_OVERRIDES, json.dumps(all_overrides))
     client.update_run(sweep_id, status=RunStatus.RUNNING)
-    return _start(config, client, parent, resuming=True).run(progress)
+    context = sweep_context_tags(config, parent)
+    return _start(config, client, parent, resuming=True, context=context).run(progress)
 
 
 def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = ()) -> SweepConfig:
@@ -143,6 +146,17 @@ def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = (
         base_dir=Path(source).parent if source else None,
         overrides=[*previous, *overrides],
     )
+
+
+def sweep_context_tags(config: SweepConfig, parent: Run | None = None) -> dict[str, str]:
+    """The ``tunetrack.*`` context tags (git, user, host, versions) of a sweep's runs, from
+    its sweep file (the one stored on ``parent`` when resuming), else its objective's file,
+    else this process's script. One ``git status``: compute it once per sweep."""
+    from tunetrack.tracking.context import run_context_tags, source_context_tags
+
+    stored = parent.data.tags.get(T.SWEEP_SOURCE) if parent is not None else None
+    source = config.source_path or stored or config.objective.path
+    return source_context_tags(source) if source else run_context_tags()
 
 
 def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
@@ -176,7 +190,13 @@ class _SweepRun:
     """
 
     def __init__(
-        self, config: SweepConfig, client: Client, parent: Run, *, resuming: bool = False
+        self,
+        config: SweepConfig,
+        client: Client,
+        parent: Run,
+        *,
+        resuming: bool = False,
+        context: Mapping[str, str] | None = None,
     ) -> None:
         trial_timeout = config.budget.trial_timeout
         # before any trial is dispatched
@@ -185,6 +205,7 @@ class _SweepRun:
         self.client = client
         self.parent = parent
         self.sweep_id = parent.info.run_id
+        self.context = dict(context or {})  # context tags for every trial run
         self.goals = config.metrics
         self.resuming = resuming
         self.n_jobs = 1 if config.parallel.backend == "sequential" else config.parallel.n_jobs
@@ -358,6 +379,7 @@ class _SweepRun:
                 parent_run_id=self.sweep_id,
                 params=proposal.params,
                 tags={
+                    **self.context,
                     T.RUN_TYPE: "trial",
                     T.SWEEP_ID: self.sweep_id,
                     T.TRIAL_NUMBER: str(number),

@@ -132,11 +132,15 @@ _lock = threading.Lock()
 _cached: dict[str, str] | None = None
 
 
-def _compute_tags() -> dict[str, str]:
-    try:
-        name, kind, git_dir = _source()
-    except OSError:  # the working directory was deleted
-        name, kind, git_dir = "<interactive>", "INTERACTIVE", None
+def _compute_tags(source: tuple[str, str, str | None] | None = None) -> dict[str, str]:
+    """The tags for ``(source name, source type, directory to run git in)``, by default
+    this process's own source."""
+    if source is None:
+        try:
+            source = _source()
+        except OSError:  # the working directory was deleted
+            source = "<interactive>", "INTERACTIVE", None
+    name, kind, git_dir = source
     proc = _start_git(git_dir) if git_dir else None  # runs while the rest is gathered
     try:
         host = socket.gethostname()
@@ -162,6 +166,16 @@ def run_context_tags() -> dict[str, str]:
             if _cached is None:
                 _cached = _compute_tags()
     return dict(_cached)
+
+
+def source_context_tags(path: str | os.PathLike[str], kind: str = "SWEEP") -> dict[str, str]:
+    """The keys of :func:`run_context_tags` for runs that come from the file ``path`` (a
+    sweep file) rather than this process's script: git state from the file's directory.
+
+    Not cached (one ``git status``): compute it once and reuse the dict.
+    """
+    full = os.path.abspath(path)
+    return _compute_tags((full, kind, os.path.dirname(full)))
 
 
 def _clear_cache() -> None:
