@@ -268,10 +268,10 @@ BAD = [
     ),
     ("missing-metric", _doc(metric=None), "bad.yaml:1: metric:", "required key is missing"),
     (
-        "missing-parameters",
-        "objective: objectives/obj.py:train\nmetric: {name: a, goal: minimize}\n",
+        "grid-without-parameters",
+        "objective: objectives/obj.py:train\nmetric: {name: a, goal: minimize}\nmethod: grid\n",
         "bad.yaml:1: parameters:",
-        "required key is missing",
+        "method grid needs parameters (trial.suggest_* alone works with random, tpe,",
     ),
     (
         "missing-nested-key",

@@ -39,8 +39,12 @@ class Problem:
     suggests: str | None = None  # an unknown key's closest allowed key
 
     def format(self, source: str) -> str:
-        """``FILE:LINE: PATH: WHAT`` (or ``--set K=V: PATH: WHAT``)."""
-        where = f"--set {self.override}" if self.override is not None else f"{source}:{self.line}"
+        """``FILE:LINE: PATH: WHAT`` (or ``--set K=V: PATH: WHAT``, or without a line
+        ``SOURCE: PATH: WHAT``)."""
+        if self.override is not None:
+            where = f"--set {self.override}"
+        else:
+            where = source if self.line is None else f"{source}:{self.line}"
         path = dotted(self.path)
         return f"{where}: {path}: {self.message}" if path else f"{where}: {self.message}"
 
@@ -93,7 +97,6 @@ def one_of(value: object, choices: Sequence[str], what: str) -> str:
 _MISSING_HINTS = {
     ("objective",): " (e.g. objective: objectives/train.py:train or package.module:train)",
     ("metric",): " (e.g. metric: {name: accuracy, goal: maximize})",
-    ("parameters",): " (a mapping of parameter name to distribution)",
     ("goal",): " (minimize or maximize)",
 }
 
@@ -250,14 +253,17 @@ def place(
     root: yaml.Node | None,
     overrides: list[tuple[Loc, str]],
     order: Sequence[str],
+    *,
+    lines: bool = True,
 ) -> list[Problem]:
-    """Give each problem its line (or override), drop redundant ones, most useful first."""
+    """Give each problem its line (or override), drop redundant ones, most useful first;
+    with ``lines`` false (keys given in Python, not a file), problems keep no line."""
     explained = {(p.path[:-1], p.suggests) for p in problems if p.suggests}
     placed: list[Problem] = []
     for p in problems:
         if p.missing and (p.path[:-1], p.path[-1]) in explained:
             continue  # "unknown key 'objectve'; did you mean 'objective'?" says it already
-        if p.override is None and p.line is None:
+        if p.override is None and p.line is None and lines:
             line, depth = line_at(root, p.path)
             via = _override_of(p.path, depth, overrides)
             p = Problem(p.path, p.message, line=line, override=via)

@@ -11,9 +11,10 @@ import importlib.machinery
 import importlib.util
 import keyword
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tunetrack.errors import ConfigError
 from tunetrack.sweep._messages import did_you_mean
@@ -24,16 +25,30 @@ class ObjectiveRef:
     """Where the objective lives: a ``.py`` file (absolute ``path``) or an importable ``module``.
 
     ``search_dir`` is set when ``module`` was found only in the sweep file's directory: put it
-    on ``sys.path`` before importing.
+    on ``sys.path`` before importing. ``func`` is the function itself when a sweep was given
+    one in Python (:meth:`of`): workers call it (pickled with it) instead of importing.
     """
 
     path: Path | None
     module: str | None
     function: str
     search_dir: Path | None = field(default=None, compare=False)
+    func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path or self.module}:{self.function}"
+
+    @classmethod
+    def of(cls, func: Callable[..., Any]) -> ObjectiveRef:
+        """The reference of a Python callable, holding it: ``file.py:name`` for a function
+        of a script run as ``__main__``, ``module:name`` otherwise (``__main__:name`` for one
+        defined in a notebook or an interactive session, which only this process can load)."""
+        module = getattr(func, "__module__", None) or type(func).__module__
+        name = getattr(func, "__qualname__", None) or type(func).__qualname__
+        main_file = getattr(sys.modules.get(module), "__file__", None)
+        if module == "__main__" and main_file and str(main_file).endswith(".py"):
+            return cls(path=Path(main_file).resolve(), module=None, function=name, func=func)
+        return cls(path=None, module=module, function=name, func=func)
 
 
 def _is_identifier(name: str) -> bool:

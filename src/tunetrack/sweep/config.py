@@ -1,9 +1,12 @@
-"""Sweep files: load a sweep YAML into a frozen, validated :class:`SweepConfig`.
+"""Sweep files: load a sweep YAML, or the same keys given in Python, into a frozen,
+validated :class:`SweepConfig` (:func:`load_sweep_config`, :func:`parse_sweep_config`,
+:func:`build_sweep_config`: one model, one validation).
 
 Every problem is reported as one line ``FILE:LINE: PATH: WHAT`` (``LINE`` is the line of the
 YAML node at ``PATH``, or of its parent mapping for a missing key); an error in a ``--set``
-override reads ``--set KEY=VALUE: PATH: WHAT``. All problems of a file are raised together
-as one :class:`SweepConfigError` (a :class:`~tunetrack.errors.ConfigError`).
+override reads ``--set KEY=VALUE: PATH: WHAT``, one in keys given in Python
+``SOURCE: PATH: WHAT``. All problems are raised together as one :class:`SweepConfigError`
+(a :class:`~tunetrack.errors.ConfigError`).
 
 Nothing here imports optuna, hyperopt or the objective: the objective file is checked with
 :mod:`ast` and an objective module with :func:`importlib.util.find_spec`-style lookups that
@@ -18,7 +21,7 @@ models, :func:`parse_duration`) and ``_objective_ref`` (:class:`ObjectiveRef`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -83,11 +86,15 @@ __all__ = [
     "Select",
     "SweepConfig",
     "SweepConfigError",
+    "build_sweep_config",
     "load_sweep_config",
     "parse_duration",
     "parse_objective_ref",
     "parse_sweep_config",
 ]
+
+# methods that propose from the declared parameters only (no define-by-run trial.suggest_*)
+_SPACE_ONLY_METHODS = ("grid", "hyperopt-tpe", "hyperopt-random")
 
 # ----------------------------------------------------------------------------- field validators
 
@@ -110,10 +117,12 @@ _Name = Annotated[StrictStr, AfterValidator(_validate_name)]
 def _validate_objective(value: object, info: ValidationInfo) -> ObjectiveRef:
     if isinstance(value, ObjectiveRef):
         return value
+    if callable(value):
+        return ObjectiveRef.of(value)
     if not isinstance(value, str):
         raise fail_at(
-            "expected 'path/to/file.py:function' or 'package.module:function', "
-            f"got {show_yaml(value)}"
+            "expected 'path/to/file.py:function', 'package.module:function' or (in Python) "
+            f"a function, got {show_yaml(value)}"
         )
     try:
         return parse_objective_ref(value, (info.context or {}).get("base_dir"))
@@ -169,17 +178,23 @@ def _validate_method(value: object, info: ValidationInfo) -> str:
 
 
 def _validate_space(value: object, info: ValidationInfo) -> SearchSpace:
-    if isinstance(value, SearchSpace):
-        return value
     if not isinstance(value, Mapping):
         raise fail_at(
             f"expected a mapping of parameter name to distribution, got {show_yaml(value)}"
         )
-    if not value:
-        raise fail_at("no parameters: add at least one")
+    method = info.data.get("method")
+    if not value:  # define-by-run: the objective asks with trial.suggest_*
+        if method in _SPACE_ONLY_METHODS:
+            raise fail_at(
+                f"method {method} needs parameters (trial.suggest_* alone works with "
+                f"{', '.join(m for m in METHODS if m not in _SPACE_ONLY_METHODS)})"
+            )
+        return SearchSpace()
+    if isinstance(value, SearchSpace):
+        return value
     try:
         space = parse_space(value)
-        if info.data.get("method") == "grid":
+        if method == "grid":
             grid_points(space)
     except SpaceError as exc:
         raise fail(*(Problem(path, message) for path, message in exc.problems)) from None
@@ -251,7 +266,7 @@ class SweepConfig(BaseModel):
     )
     method: Annotated[str, PlainValidator(_validate_method)] = Field("tpe", validate_default=True)
     space: Annotated[SearchSpace, PlainValidator(_validate_space)] = Field(
-        validation_alias="parameters"
+        default_factory=SearchSpace, validation_alias="parameters"
     )
     parameters_raw: dict[str, Any] = Field(default_factory=dict)
     budget: Annotated[Budget, PlainValidator(_validate_budget)] = Field(default_factory=Budget)
@@ -345,10 +360,49 @@ def parse_sweep_config(
     source: str = "<string>",
     base_dir: Path | None = None,
     overrides: Sequence[str] = (),
+    objective: Callable[..., Any] | None = None,
 ) -> SweepConfig:
     """Validate sweep YAML ``text``; ``source`` names it in errors, relative objective paths
-    resolve against ``base_dir`` (default: the current directory)."""
-    return _parse(text, source, None, base_dir, overrides)
+    resolve against ``base_dir`` (default: the current directory). A function
+    ``objective`` replaces the text's (a stored sweep that was run from Python)."""
+    return _parse(text, source, None, base_dir, overrides, objective)
+
+
+def build_sweep_config(
+    data: Mapping[str, Any], *, source: str = "<python>", base_dir: Path | None = None
+) -> SweepConfig:
+    """Validate the keys of a sweep file given as a mapping (in Python, ``objective`` may be
+    the function itself); ``source`` names it in errors (``SOURCE: PATH: WHAT``).
+
+    The config's ``source_text`` is these keys as YAML, the objective written as its
+    reference (see :meth:`ObjectiveRef.of`): the sweep file stored on the parent run.
+    """
+    data = {key: value if key == "objective" else _plain(value) for key, value in data.items()}
+    objective = data.get("objective")
+    if callable(objective) and not isinstance(objective, ObjectiveRef):
+        data["objective"] = objective = ObjectiveRef.of(objective)
+    name = objective.function if isinstance(objective, ObjectiveRef) else ""
+    config = _validate(
+        data, source, base_dir=base_dir, default_name=name if name.isidentifier() else "sweep"
+    )
+    written = {**data, "objective": str(config.objective)}
+    try:
+        text = yaml.safe_dump(written, sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError as exc:
+        raise SweepConfigError(source, [Problem((), f"cannot be written as YAML: {exc}")]) from None
+    return config.model_copy(update={"source_text": text})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with YAML's types: mappings as dicts, sequences as lists, numpy scalars
+    as Python numbers."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # a numpy scalar
+        return value.item()
+    return value
 
 
 def _parse(
@@ -357,6 +411,7 @@ def _parse(
     source_path: Path | None,
     base_dir: Path | None,
     overrides: Sequence[str],
+    objective: Callable[..., Any] | None = None,
 ) -> SweepConfig:
     data, root = load_yaml(text, source)
     if data is None:
@@ -368,7 +423,7 @@ def _parse(
             [
                 Problem(
                     (),
-                    f"the sweep file is {what}; it needs at least objective, metric and parameters",
+                    f"the sweep file is {what}; it needs at least objective and metric",
                     line=line_at(root, ())[0],
                 )
             ],
@@ -383,17 +438,47 @@ def _parse(
             problems.append(problem)
         elif path:
             override_paths.append((path, override))
+    if objective is not None:
+        data["objective"] = objective
+    return _validate(
+        data,
+        source,
+        base_dir=base_dir,
+        default_name="sweep" if source.startswith("<") else Path(source).stem,
+        source_path=source_path,
+        text=text,
+        problems=problems,
+        placing=(root, override_paths, overrides),
+    )
 
+
+def _validate(
+    data: Mapping[str, Any],
+    source: str,
+    *,
+    base_dir: Path | None,
+    default_name: str,
+    source_path: Path | None = None,
+    text: str = "",
+    problems: Sequence[Problem] = (),
+    placing: tuple[Any, list[tuple[Loc, str]], Sequence[str]] | None = None,
+) -> SweepConfig:
+    """The config of the top-level keys ``data``, or every problem (with ``problems``
+    found before) as one SweepConfigError. ``placing`` (the YAML node tree, the overrides'
+    paths, the overrides) gives each problem its line or override; without it (keys given
+    in Python) problems have none."""
+    problems = list(problems)
     prepared: dict[str, Any] = {}
     for key, value in data.items():
         if key in TOP_LEVEL_KEYS:
             prepared[key] = value
         else:
             problems.append(unknown_key(key, TOP_LEVEL_KEYS))
-    if isinstance(prepared.get("parameters"), Mapping):
+    prepared.setdefault("parameters", {})  # none: define-by-run (checked against the method)
+    if isinstance(prepared["parameters"], Mapping):
         prepared["parameters_raw"] = copy.deepcopy(dict(prepared["parameters"]))
     if "name" not in prepared:
-        prepared["name"] = "sweep" if source.startswith("<") else Path(source).stem
+        prepared["name"] = default_name
     if "experiment" not in prepared or prepared["experiment"] is None:
         name = prepared["name"]
         prepared["experiment"] = name if isinstance(name, str) else "sweep"
@@ -407,4 +492,7 @@ def _parse(
     else:
         if not problems:
             return config
-    raise SweepConfigError(source, place(problems, root, override_paths, overrides))
+    root, override_paths, overrides = placing or (None, [], ())
+    raise SweepConfigError(
+        source, place(problems, root, override_paths, overrides, lines=placing is not None)
+    )

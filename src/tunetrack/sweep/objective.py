@@ -19,13 +19,17 @@ _lock = threading.Lock()
 
 
 def load_objective(ref: ObjectiveRef) -> Callable[..., Any]:
-    """Import the module or file of ``ref`` once per process and return the function.
+    """Import the module or file of ``ref`` once per process and return the function (the
+    one ``ref`` holds when the sweep was given a function in Python).
 
     An import that raised is not remembered: the next call imports again (and raises the
     same error, or succeeds once the file is fixed).
 
     Thread-safe: with the threading backend, the other workers wait for the first import.
     """
+    if ref.func is not None:
+        return ref.func
+    check_loadable(ref)
     with _lock:
         return _load(ref)
 
@@ -61,7 +65,18 @@ def _load(ref: ObjectiveRef) -> Callable[..., Any]:
     return function
 
 
-@functools.cache
+def check_loadable(ref: ObjectiveRef) -> None:
+    """Raise ConfigError for an objective that only the process that ran its sweep could
+    load: a function defined in a notebook or an interactive session, not given again."""
+    if ref.func is None and ref.module == "__main__":
+        raise ConfigError(
+            f"objective {ref} was defined in a notebook or an interactive session: only the "
+            f"process that ran the sweep can load it; pass the function, e.g. "
+            f"tunetrack.sweep.load(SWEEP_ID, objective={ref.function})"
+        )
+
+
+@functools.lru_cache(maxsize=256)  # a function given in Python is a new object in each trial
 def wants_trial(function: Callable[..., Any]) -> bool:
     """Whether the objective takes ``(params, trial)`` rather than ``(params)``."""
     try:
