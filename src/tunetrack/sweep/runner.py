@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.progress import SweepProgress
+from tunetrack.sweep.space import SearchSpace
 from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
 from tunetrack.sweep.trial_process import end_failed, execute_in_child
 from tunetrack.sweep.worker import (
@@ -213,7 +215,8 @@ class _SweepRun:
         self.in_processes = (
             config.parallel.backend in _PROCESS_BACKENDS and self.n_jobs != 1
         ) or trial_timeout is not None
-        self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-")
+        # the study's journal (trials in other processes): in memory where the OS allows
+        self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-", dir=_memory_dir())
         self.previous = trial_runs(client, parent) if resuming else []
         self.strategy = self._make_strategy()
         self.budget = config.budget.trials
@@ -237,8 +240,8 @@ class _SweepRun:
 
     def _make_strategy(self) -> Strategy:
         storage = None
-        if self.in_processes and self.config.early_terminate is not None:
-            storage = f"journal:{self._tmp.name}/study.log"  # workers prune through the file
+        if self.in_processes:  # workers prune and suggest through the file
+            storage = f"journal:{self._tmp.name}/study.log"
         seed = self.config.seed
         if seed is not None and self.previous:
             # a resumed sampler must not replay the first run's random sequence
@@ -400,6 +403,7 @@ class _SweepRun:
                 goals=self.goals,
                 pruner=self._pruner(proposal),
                 autolog=self.config.autolog,
+                suggester=self._study_trial(proposal),
             )
 
     def _ask(self) -> tuple[Proposal | None, int | None]:
@@ -413,9 +417,13 @@ class _SweepRun:
         self.reruns.add(proposal.number)
         return proposal, number
 
-    def _pruner(self, proposal: Any) -> Any:
+    def _pruner(self, proposal: Any) -> PrunerRef | InProcessPruner | None:
         if self.config.early_terminate is None or self.config.early_terminate.type == "none":
             return None
+        return self._study_trial(proposal)
+
+    def _study_trial(self, proposal: Any) -> PrunerRef | InProcessPruner:
+        """The trial's side of the optuna study (to prune it, suggest its parameters)."""
         if self.in_processes:
             assert self.strategy.storage_url is not None
             return PrunerRef(self.strategy.storage_url, self.strategy.study_name, proposal.trial_id)
@@ -550,7 +558,14 @@ class _SweepRun:
             if state == "pruned":
                 history = self.client.get_metric_history(run.info.run_id, self.goals[0].name)
                 steps = {m.step: m.value for m in history}
-            self.strategy.add_finished(params, values, state, intermediate_values=steps)
+            suggested = tags.get(T.TRIAL_SUGGESTED)  # the define-by-run params' space
+            self.strategy.add_finished(
+                params,
+                values,
+                state,
+                intermediate_values=steps,
+                suggested=SearchSpace.from_json(suggested) if suggested else None,
+            )
             if not abandoned:
                 self.counted += 1
                 self.failures += state == "failed"
@@ -561,6 +576,12 @@ class _SweepRun:
         self.offset = highest + 1 - len(trials)
         if self.stop_reason == "target":
             self.stop_reason = None  # resuming means: go on
+
+
+def _memory_dir() -> str | None:
+    """A folder in memory for temporary files (``/dev/shm``), else None (the default)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 def trial_runs(client: Client, parent: Run) -> list[Run]:

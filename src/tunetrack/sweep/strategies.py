@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tunetrack.sweep.space import (
     Choice,
+    Distribution,
     SearchSpace,
     SpaceError,
     check_params,
@@ -69,6 +70,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 _INSTALL = {"torch": "'tunetrack[gp]'"}  # a package one of our extras brings: name the extra
 _PRUNER_ATTR = "tunetrack:pruner"  # study user attr: the PrunerSpec, for TrialHandle
+_SAMPLER_ATTR = "tunetrack:sampler"  # study user attr: how to make the sampler, for TrialHandle
 _JOURNAL = "journal:"
 
 StateName = Literal["complete", "pruned", "failed"]
@@ -232,12 +234,24 @@ class Strategy:
         state: StateName = "complete",
         *,
         intermediate_values: Mapping[int, float] | None = None,
+        suggested: SearchSpace | None = None,
     ) -> None:
-        """Replay a trial finished earlier (resume): the method learns from it."""
+        """Replay a trial finished earlier (resume): the method learns from it.
+
+        ``suggested`` holds the distributions of the params the trial suggested
+        define-by-run (``trial.suggest_*``); the others must be a point of the space.
+        """
         from optuna.trial import create_trial
 
+        suggested = suggested or SearchSpace()
+        declared = {k: v for k, v in params.items() if k not in suggested}
+        extra = {k: v for k, v in params.items() if k in suggested}
         try:
-            check_params(self.space, params)
+            check_params(self.space, declared)
+            distributions = {
+                **optuna_distributions(self.space, declared),
+                **optuna_distributions(suggested, extra),
+            }
         except SpaceError as exc:
             raise InvalidInput(f"cannot replay a trial that is not in the space: {exc}") from exc
         steps = dict(intermediate_values or {})
@@ -248,8 +262,8 @@ class Strategy:
             frozen = create_trial(
                 state=_optuna_state(state),
                 values=told,
-                params=to_optuna_params(self.space, params),
-                distributions=optuna_distributions(self.space, params),
+                params={**to_optuna_params(self.space, declared), **extra},
+                distributions=distributions,
                 intermediate_values=steps,
             )
             self.study.add_trial(frozen)
@@ -261,6 +275,12 @@ class Strategy:
             trial = self._trial(number)
             self._single_goal("intermediate values")
             trial.report(float(value), step)
+
+    def suggest(self, number: int, name: str, distribution: Distribution) -> Any:
+        """A value of the define-by-run parameter ``name`` for trial ``number``, from the
+        study's sampler (which then learns from it)."""
+        with self._lock:
+            return suggest(self._trial(number), SearchSpace([(name, distribution)]))[name]
 
     def should_prune(self, number: int) -> bool:
         """Whether the pruner would stop trial ``number`` now."""
@@ -343,10 +363,15 @@ def make_strategy(
 
     proposer = _make_proposer(method, space, goals, seed)
     backend, url = _make_storage(storage)
+    sampler = {
+        "method": method,
+        "seed": seed,
+        "conditional": any(isinstance(d, Choice) for d in space.values()),
+    }
     try:
         study = optuna.create_study(
             storage=backend,
-            sampler=_make_sampler(method, space, seed),
+            sampler=_make_sampler(**sampler),
             pruner=_make_pruner(pruner),
             study_name=study_name,
             directions=[g.direction for g in goals],
@@ -354,6 +379,7 @@ def make_strategy(
     except optuna.exceptions.DuplicatedStudyError as exc:
         raise Conflict(f"study {study_name!r} already exists in {url or 'the storage'}") from exc
     study.set_user_attr(_PRUNER_ATTR, asdict(pruner) if pruner is not None else None)
+    study.set_user_attr(_SAMPLER_ATTR, sampler)
     return Strategy(method, space, goals, study, proposer, url)
 
 
@@ -406,14 +432,14 @@ def _make_proposer(
     return _SamplerProposer()
 
 
-def _make_sampler(method: str, space: SearchSpace, seed: int | None) -> BaseSampler:
+def _make_sampler(method: str, seed: int | None, conditional: bool) -> BaseSampler:
+    """The sampler of ``method`` (``conditional``: the space has choices with sub-spaces)."""
     import optuna.samplers as samplers
     from optuna.exceptions import ExperimentalWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         if method == "tpe":
-            conditional = any(isinstance(d, Choice) for d in space.values())
             return samplers.TPESampler(seed=seed, multivariate=True, group=conditional)
         if method == "cmaes":
             return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
@@ -479,8 +505,9 @@ class TrialHandle:
     """Report intermediate values and ask about pruning for a trial, from any process.
 
     Built from the strategy's ``storage_url`` (a journal file or RDB URL, not in-memory),
-    ``study_name`` and the proposal's ``trial_id``; it uses the pruner the strategy was made
-    with (stored in the study).
+    ``study_name`` and the proposal's ``trial_id``; it uses the pruner and the sampler the
+    strategy was made with (stored in the study; the sampler's seed, if any, offset by the
+    trial id so that trials do not draw the same values).
     """
 
     def __init__(self, storage_url: str, study_name: str, trial_id: int) -> None:
@@ -498,6 +525,11 @@ class TrialHandle:
             raise NotFound(f"no study {study_name!r} in {storage_url}") from exc
         spec = study.user_attrs.get(_PRUNER_ATTR)
         study.pruner = _make_pruner(PrunerSpec(**spec) if spec else None)
+        sampler = study.user_attrs.get(_SAMPLER_ATTR)
+        if sampler is not None:
+            seed = sampler["seed"]
+            seed = None if seed is None else (seed + trial_id) % 2**32
+            study.sampler = _make_sampler(sampler["method"], seed, sampler["conditional"])
         try:
             self._trial = optuna.trial.Trial(study, trial_id)
         except KeyError as exc:
@@ -515,3 +547,7 @@ class TrialHandle:
     def should_prune(self) -> bool:
         """Whether the pruner would stop the trial now."""
         return self._trial.should_prune()
+
+    def suggest(self, name: str, distribution: Distribution) -> Any:
+        """A value of the define-by-run parameter ``name``, from the study's sampler."""
+        return suggest(self._trial, SearchSpace([(name, distribution)]))[name]

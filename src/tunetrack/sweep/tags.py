@@ -9,6 +9,7 @@ SWEEP_HEARTBEAT = "tunetrack.sweep.heartbeat"  # epoch ms, refreshed while the s
 SWEEP_ORCHESTRATOR = "tunetrack.sweep.orchestrator"  # "<host> pid <pid>" of the one running it
 TRIAL_NUMBER = "tunetrack.trial.number"
 TRIAL_PARAMS = "tunetrack.trial.params"  # JSON: the params with their Python types
+TRIAL_SUGGESTED = "tunetrack.trial.suggested"  # JSON space of the trial.suggest_* params
 TRIAL_MODEL = "tunetrack.trial.model"  # the model the objective named (its artifact path)
 TRIAL_ABANDONED = "tunetrack.trial.abandoned"  # why a trial ended without a result
 TRIAL_PID = "tunetrack.trial.pid"  # the process a trial ran in (trials in child processes)

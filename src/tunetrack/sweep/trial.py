@@ -1,17 +1,32 @@
-"""The trial handle an objective receives: its params, its run, and pruning."""
+"""The trial handle an objective receives: its params, its run, pruning, and
+define-by-run parameters (``trial.suggest_*``, as in optuna)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Literal, Protocol
 
-from tunetrack.sweep.tags import TRIAL_MODEL
+from tunetrack.entities import Param, RunTag
+from tunetrack.errors import InvalidInput
+from tunetrack.sweep.space import Categorical, Distribution, Float, Int, SearchSpace, SpaceError
+from tunetrack.sweep.tags import TRIAL_MODEL, TRIAL_PARAMS, TRIAL_SUGGESTED
 from tunetrack.tracking.client import Client
 
 
 class TrialPruned(Exception):
     """Raise from an objective to stop a trial early; its run ends PRUNED."""
+
+
+def is_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` stops its trial as pruned: a :class:`TrialPruned` or an
+    ``optuna.TrialPruned`` (or a subclass of either; recognised by type, not by name)."""
+    if isinstance(exc, TrialPruned):
+        return True
+    optuna_exceptions = sys.modules.get("optuna.exceptions")  # raising one imported it
+    return optuna_exceptions is not None and isinstance(exc, optuna_exceptions.TrialPruned)
 
 
 class Pruner(Protocol):
@@ -22,6 +37,12 @@ class Pruner(Protocol):
     def should_prune(self) -> bool: ...
 
 
+class Suggester(Protocol):
+    """Where define-by-run values come from: the trial in the sweep's optuna study."""
+
+    def suggest(self, name: str, distribution: Distribution) -> Any: ...
+
+
 class Trial:
     """One trial of a sweep, as the objective sees it.
 
@@ -29,6 +50,12 @@ class Trial:
     * **params** - the proposed hyperparameters (a flat dict)
     * **run_id** - the trial's child run (active while the objective runs)
     * **mode** - ``"train"`` in the sweep, ``"retrain"`` when the best trial is retrained
+    * **user_attrs** - what :meth:`set_user_attr` set (each also a tag of the run)
+
+    :meth:`suggest_float`, :meth:`suggest_int` and :meth:`suggest_categorical` add
+    parameters define-by-run, as optuna's trial does: the sweep's sampler proposes them
+    and learns from them, and they are recorded with ``params``. Retraining returns the
+    best trial's values.
 
     The objective names its model with :meth:`log_model`, or by returning it under the
     result's ``"model"`` key (:func:`take_returned_model`).
@@ -44,6 +71,7 @@ class Trial:
         metric: str,
         client: Client,
         pruner: Pruner | None = None,
+        suggester: Suggester | None = None,
         mode: Literal["train", "retrain"] = "train",
     ) -> None:
         self.number = number
@@ -54,6 +82,9 @@ class Trial:
         self._metric = metric
         self._client = client
         self._pruner = pruner
+        self._suggester = suggester
+        self._suggested: list[tuple[str, Distribution]] = []
+        self.user_attrs: dict[str, Any] = {}
         self.last_step: int | None = None
 
     def report(self, value: float, step: int, name: str | None = None) -> None:
@@ -67,6 +98,61 @@ class Trial:
     def should_prune(self) -> bool:
         """Whether the pruner asks this trial to stop (raise :class:`TrialPruned` then)."""
         return self._pruner is not None and self._pruner.should_prune()
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """A float in ``[low, high]`` (on a log scale, or on a grid of ``step``)."""
+        return self._suggest(name, lambda: Float(low, high, log=log, step=step))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        """An integer in ``[low, high]`` (every ``step``, or on a log scale)."""
+        return self._suggest(name, lambda: Int(low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices`` (None, bools, numbers or strings)."""
+        return self._suggest(name, lambda: Categorical(tuple(choices)))
+
+    def _suggest(self, name: str, make: Callable[[], Distribution]) -> Any:
+        """The value of parameter ``name``: the one it has (from the sweep's parameters, an
+        earlier suggestion, or the trial retrained), else a new one from the sweep's
+        sampler, recorded in the run (param, ``tunetrack.trial.params`` and the
+        distribution in ``tunetrack.trial.suggested``)."""
+        if name in self.params:
+            return self.params[name]
+        try:
+            suggested = [*self._suggested, (name, make())]
+            space = SearchSpace(suggested)
+        except SpaceError as exc:
+            raise InvalidInput(f"trial.suggest_*({name!r}): {exc}") from None
+        if self._suggester is None:
+            raise InvalidInput(
+                f"trial.suggest_*({name!r}): this {self.mode} run has no value for {name!r} "
+                "and no sweep to ask for one"
+            )
+        value = self._suggester.suggest(name, suggested[-1][1])
+        self.params[name] = value
+        self._suggested = suggested
+        self._client.log_batch(
+            self.run_id,
+            params=[Param(name, str(value))],
+            tags=[
+                RunTag(TRIAL_PARAMS, json.dumps(self.params, default=str)),
+                RunTag(TRIAL_SUGGESTED, space.to_json()),
+            ],
+        )
+        return value
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach ``value`` to the trial, as optuna's ``set_user_attr``: stored as the tag
+        ``key`` of its run (a string as it is, anything else as JSON)."""
+        if key.startswith("tunetrack."):
+            raise InvalidInput(f"user attribute {key!r}: names starting tunetrack. are reserved")
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        self._client.set_tag(self.run_id, key, text)
+        self.user_attrs[key] = value
 
     def log_model(self, model: Any, *, input_example: Any = None) -> str:
         """Save ``model`` as the model that produced this trial's result: retrain registers

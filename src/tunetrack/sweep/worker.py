@@ -18,8 +18,9 @@ from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
+from tunetrack.sweep.space import Distribution
 from tunetrack.sweep.strategies import Goal, TrialHandle
-from tunetrack.sweep.trial import Pruner, Trial, TrialPruned, take_returned_model
+from tunetrack.sweep.trial import Pruner, Suggester, Trial, is_pruned, take_returned_model
 
 TrialState = Literal["complete", "pruned", "failed"]
 ERROR_TAG = "tunetrack.trial.error"
@@ -28,15 +29,40 @@ _STATUS = {"complete": RunStatus.FINISHED, "pruned": RunStatus.PRUNED, "failed":
 
 @dataclass(frozen=True)
 class PrunerRef:
-    """How a worker in another process reaches the sweep's pruner (an optuna study)."""
+    """How a worker in another process reaches the trial in the sweep's optuna study (to
+    prune it and to suggest its define-by-run parameters)."""
 
     storage_url: str
     study_name: str
     trial_id: int
 
-    def open(self) -> Pruner:
-        """A pruner bound to this trial."""
+    def open(self) -> TrialHandle:
+        """The trial, from the study's storage."""
         return TrialHandle(self.storage_url, self.study_name, self.trial_id)
+
+
+class _OpenedOnUse:
+    """A :class:`PrunerRef` opened when the objective first reports, asks or suggests:
+    an objective that does none of these never loads the study."""
+
+    def __init__(self, ref: PrunerRef) -> None:
+        self._ref = ref
+
+    @functools.cached_property
+    def _handle(self) -> TrialHandle:
+        return self._ref.open()
+
+    def report(self, value: float, step: int) -> None:
+        """Record an intermediate value."""
+        self._handle.report(value, step)
+
+    def should_prune(self) -> bool:
+        """Ask the study's pruner."""
+        return self._handle.should_prune()
+
+    def suggest(self, name: str, distribution: Distribution) -> Any:
+        """A define-by-run value from the study's sampler."""
+        return self._handle.suggest(name, distribution)
 
 
 @dataclass(frozen=True)
@@ -54,10 +80,16 @@ class InProcessPruner:
         """Ask the strategy's pruner."""
         return self.strategy.should_prune(self.number)
 
+    def suggest(self, name: str, distribution: Distribution) -> Any:
+        """A define-by-run value from the strategy's sampler."""
+        return self.strategy.suggest(self.number, name, distribution)
+
 
 @dataclass(frozen=True)
 class TrialTask:
-    """Everything a worker needs to run one trial (picklable unless ``pruner`` is live)."""
+    """Everything a worker needs to run one trial (picklable unless ``pruner`` or
+    ``suggester`` is live). ``pruner`` is set when the sweep prunes, ``suggester`` (often
+    the same) when it can propose define-by-run parameters."""
 
     tracking_uri: str
     run: Run
@@ -69,6 +101,7 @@ class TrialTask:
     pruner: PrunerRef | Pruner | None = None
     mode: Literal["train", "retrain"] = "train"
     autolog: Autolog | None = None
+    suggester: PrunerRef | Suggester | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +166,11 @@ def execute_trial(task: TrialTask) -> TrialResult:
 
     client = _client(task.tracking_uri)
     run_id = task.run.info.run_id
-    pruner = task.pruner.open() if isinstance(task.pruner, PrunerRef) else task.pruner
+    opened: dict[PrunerRef, _OpenedOnUse] = {}  # the pruner and suggester share the study
+    pruner, suggester = (
+        opened.setdefault(side, _OpenedOnUse(side)) if isinstance(side, PrunerRef) else side
+        for side in (task.pruner, task.suggester)
+    )
     trial = Trial(
         number=task.number,
         params=task.params,
@@ -142,6 +179,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
         metric=task.goals[0].name,
         client=client,
         pruner=pruner,
+        suggester=suggester,
         mode=task.mode,
     )
     started = time.perf_counter()
@@ -158,10 +196,8 @@ def execute_trial(task: TrialTask) -> TrialResult:
             state: TrialState = "complete"
             if any(math.isnan(values[g.name]) for g in task.goals):
                 state, error = "failed", "the objective returned NaN"
-        except TrialPruned:
-            state = "pruned"
         except Exception as exc:
-            if type(exc).__name__ == "TrialPruned":  # optuna.TrialPruned, without importing it
+            if is_pruned(exc):  # ours or optuna's TrialPruned
                 state = "pruned"
             else:
                 state, error = "failed", f"{type(exc).__name__}: {exc}"
