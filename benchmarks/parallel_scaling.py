@@ -173,7 +173,7 @@ def tunetrack_sweep(tmp: Path, config: Any, trials: int) -> Sample:
     seconds = time.perf_counter() - t0
     finished = result.counts.get("finished", 0)
     problem = "" if finished == trials else f"{finished} trials finished, not {trials}"
-    durations = [t.duration for t in result.trials]
+    durations = [t.duration for t in result.results]
     return Sample(seconds, problem, durations, config.parallel.n_jobs)
 
 

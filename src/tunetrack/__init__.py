@@ -7,8 +7,9 @@ loaded on first use: ``import tunetrack`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tunetrack._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ _LAZY.update(
         "data": "tunetrack.data",
         "models": "tunetrack.models",
         "sklearn": "tunetrack.sklearn",
+        "sweep": "tunetrack.sweep",
         "xgboost": "tunetrack.xgboost",
         "log_model": "tunetrack.models",
         "load_model": "tunetrack.models",
@@ -80,7 +82,7 @@ _LAZY.update(
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
-    from tunetrack import autolog, data, entities, errors, models, sklearn, xgboost  # noqa: F401
+    from tunetrack import autolog, data, entities, errors, models, sklearn, sweep, xgboost  # noqa: F401
     from tunetrack.entities import RunStatus, ViewType  # noqa: F401
     from tunetrack.models import load_model, log_model  # noqa: F401
     from tunetrack.sweep.trial import TrialPruned  # noqa: F401
@@ -93,15 +95,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tunetrack' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name == f"tunetrack.{name}" else getattr(module, name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

@@ -148,7 +148,7 @@ def test_parallel_sweep_records_parent_and_complete_children(tmp_path: Path, bac
     assert result.stopped_because == "budget"
     assert result.counts["finished"] == 6
     assert result.best_run_id == parent.data.tags[T.BEST_RUN]
-    assert sorted(t.number for t in result.trials) == list(range(6))
+    assert sorted(t.number for t in result.results) == list(range(6))
     assert parent.data.params["parallel.backend"] == backend
 
 
@@ -172,7 +172,7 @@ def test_threading_sweep_of_many_quick_trials_counts_every_trial_exactly_once(
     finally:
         sys.setswitchinterval(previous)
     assert result.counts == {"finished": 40, "pruned": 0, "failed": 40, "killed": 0}
-    assert sorted(t.number for t in result.trials) == list(range(80))
+    assert sorted(t.number for t in result.results) == list(range(80))
     assert sorted(numbers(trials)) == list(range(80))
     by_kind = {
         kind: {r.info.status for r in trials if r.data.params["kind"] == kind}

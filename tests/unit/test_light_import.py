@@ -26,9 +26,9 @@ print(json.dumps(report))
 """
 
 
-def probe(tmp_path: Path) -> dict[str, list]:
+def probe(tmp_path: Path, code: str = PROBE) -> dict[str, list]:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY)],
+        [sys.executable, "-c", code.format(heavy=HEAVY)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -54,3 +54,29 @@ def test_all_is_sorted_and_resolves() -> None:
     for name in names:
         assert getattr(tunetrack, name) is not None, name
     assert set(names) <= set(dir(tunetrack))
+
+
+SWEEP_PROBE = """\
+import json
+import sys
+
+import tunetrack
+
+heavy = {heavy!r}
+report = {{"sweep_imported": "tunetrack.sweep" in sys.modules}}
+run = tunetrack.sweep.run
+report["run"] = [run.__module__, run.__name__]
+report["public"] = tunetrack.sweep.__all__
+report["heavy"] = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps(report))
+"""
+
+
+def test_the_sweep_api_is_an_attribute_loaded_on_first_use(tmp_path: Path) -> None:
+    report = probe(tmp_path, SWEEP_PROBE)
+    assert report["sweep_imported"] is False
+    assert report["run"] == ["tunetrack.sweep.api", "run"]
+    assert {"run", "load", "result", "Sweep", "SweepResult", "Trial", "TrialPruned"} <= set(
+        report["public"]
+    )
+    assert report["heavy"] == []  # pandas and optuna load when a sweep needs them

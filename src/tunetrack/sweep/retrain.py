@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.objective import check_loadable
 from tunetrack.sweep.runner import load_stored_config, sweep_context_tags
 from tunetrack.sweep.select import ModelChoice, best_trial, run_model, sweep_goals, trial_params
 from tunetrack.sweep.worker import TrialTask, autolog_restored, execute_trial
 from tunetrack.tracking.client import Client
+
+if TYPE_CHECKING:
+    from tunetrack.sweep.config import SweepConfig
 
 
 def retrain(
@@ -21,6 +26,7 @@ def retrain(
     constraints: Sequence[str] | None = None,
     register_as: str | None = None,
     alias: str | None = None,
+    config: SweepConfig | None = None,
 ) -> Run:
     """Rerun the best trial's params in a new run nested under the sweep; return that run.
 
@@ -28,11 +34,14 @@ def retrain(
     ``select.constraints`` and ``retrain`` section. The new run is tagged with its source
     trial; it FAILS (and this raises) if the objective fails. With ``register_as``, the
     model behind its result (:func:`~tunetrack.sweep.select.run_model`) becomes the next
-    version of that registered model (and gets ``alias``).
+    version of that registered model (and gets ``alias``). ``config`` is the sweep's
+    (default: the one stored with it); a sweep run from Python passes its own, which holds
+    the objective function.
     """
     client = Client(tracking_uri)
     parent = client.get_run(sweep_id)
-    config = load_stored_config(client, parent)
+    config = config or load_stored_config(client, parent)
+    check_loadable(config.objective)
     if constraints is None:
         constraints = config.select.constraints
     register_as = register_as or config.retrain.register_as

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,9 @@ from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
+from tunetrack.sweep.objective import check_loadable
 from tunetrack.sweep.progress import SweepProgress
+from tunetrack.sweep.results import SweepRecords
 from tunetrack.sweep.space import SearchSpace
 from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
 from tunetrack.sweep.trial_process import end_failed, execute_in_child
@@ -45,18 +47,22 @@ _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
 
 @dataclass
-class SweepResult:
-    """What a sweep invocation did; the full record is in the tracking store."""
+class SweepResult(SweepRecords):
+    """What a sweep came to: what this invocation did (``results``, in completion order),
+    and, read from the tracking store, ``best`` (a :class:`~tunetrack.sweep.results.BestTrial`),
+    ``trials`` (a DataFrame) and :meth:`retrain` (see :class:`SweepRecords`)."""
 
     sweep_id: str
     experiment_id: str
     stopped_because: str
     counts: dict[str, int] = field(default_factory=dict)
-    trials: list[TrialResult] = field(default_factory=list)
+    results: list[TrialResult] = field(default_factory=list, repr=False)
     best_run_id: str | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     retrain_run_id: str | None = None
+    tracking_uri: str = ""
+    config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
 
 
 def run_sweep(
@@ -113,11 +119,13 @@ def resume_sweep(
     progress: bool | None = None,
     force: bool = False,
     heartbeat_timeout: float = TIMEOUT_S,
+    objective: Callable[..., Any] | None = None,
 ) -> SweepResult:
     """Continue a sweep: replay its finished trials, fail the orphans, finish the budget.
 
     Refuses (:class:`Conflict`) a RUNNING sweep whose orchestrator beat its heartbeat less
     than ``heartbeat_timeout`` seconds ago, unless ``force``: its trials may be running.
+    ``objective`` replaces the stored one (a function a sweep was given in Python).
     """
     client = Client(tracking_uri)
     parent = client.get_run(sweep_id)
@@ -125,7 +133,8 @@ def resume_sweep(
         raise InvalidInput(f"run {sweep_id!r} is not a sweep (it has no tunetrack.run_type=sweep)")
     if not force:
         check_orchestrator_gone(parent, heartbeat_timeout)
-    config = load_stored_config(client, parent, overrides)
+    config = load_stored_config(client, parent, overrides, objective=objective)
+    check_loadable(config.objective)  # before the sweep is marked RUNNING again
     all_overrides = [*json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]")), *overrides]
     client.set_tag(sweep_id, T.SWEEP_OVERRIDES, json.dumps(all_overrides))
     client.update_run(sweep_id, status=RunStatus.RUNNING)
@@ -133,8 +142,15 @@ def resume_sweep(
     return _start(config, client, parent, resuming=True, context=context).run(progress)
 
 
-def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = ()) -> SweepConfig:
-    """The sweep's YAML as stored on its parent run, with its and the new overrides."""
+def load_stored_config(
+    client: Client,
+    parent: Run,
+    overrides: Sequence[str] = (),
+    *,
+    objective: Callable[..., Any] | None = None,
+) -> SweepConfig:
+    """The sweep's YAML as stored on its parent run, with its and the new overrides;
+    ``objective`` replaces the stored one."""
     from pathlib import Path
 
     from tunetrack.store.artifacts import ArtifactRepository
@@ -147,6 +163,7 @@ def load_stored_config(client: Client, parent: Run, overrides: Sequence[str] = (
         source=source,
         base_dir=Path(source).parent if source else None,
         overrides=[*previous, *overrides],
+        objective=objective,
     )
 
 
@@ -289,17 +306,21 @@ class _SweepRun:
         if self.config.retrain.enabled and summary.best_run_id is not None:
             from tunetrack.sweep.retrain import retrain
 
-            retrained = retrain(self.sweep_id, tracking_uri=self.client.tracking_uri).info.run_id
+            retrained = retrain(
+                self.sweep_id, tracking_uri=self.client.tracking_uri, config=self.config
+            ).info.run_id
         return SweepResult(
             sweep_id=self.sweep_id,
             experiment_id=self.parent.info.experiment_id,
             stopped_because=self.stop_reason or "budget",
             counts=summary.counts,
-            trials=self.results,
+            results=self.results,
             best_run_id=summary.best_run_id,
             best_value=summary.best_value,
             best_params=summary.best_params,
             retrain_run_id=retrained,
+            tracking_uri=self.client.tracking_uri,
+            config=self.config,
         )
 
     def _dispatch(self) -> None:
