@@ -138,3 +138,16 @@ def test_pruning_is_recognised_by_type() -> None:
     assert is_pruned(Enough())
     assert is_pruned(TrialPruned())
     assert not is_pruned(LooksLike())
+
+
+def test_a_trial_run_again_gets_its_define_by_run_values_back(tracking_uri: str) -> None:
+    """A trial whose worker was lost runs again with the params it had: the declared ones
+    are proposed again, the suggested ones come back from trial.suggest_*."""
+    strategy = make_strategy("tpe", SearchSpace([("k", Int(0, 3))]), SCORE, seed=1)
+    proposal = strategy.ask(again={"k": 2, "lr": 0.01})
+    assert proposal is not None
+    assert proposal.params == {"k": 2}
+    pruner = InProcessPruner(strategy, proposal.number)
+    trial = trial_for(Client(tracking_uri), proposal.number, pruner, params=proposal.params)
+    assert trial.suggest_float("lr", 1e-4, 0.1, log=True) == 0.01
+    assert trial.params == {"k": 2, "lr": 0.01}

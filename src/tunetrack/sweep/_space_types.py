@@ -247,6 +247,11 @@ class SearchSpace(FrozenMap[str, Distribution]):
         super().__init__(pairs)
         self._scope: dict[str, Path] = _scope(pairs)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """Every parameter name that can be active (sub-parameters of choices included)."""
+        return frozenset(self._scope)
+
     def to_json(self) -> str:
         """The space as JSON text; :meth:`from_json` restores an equal space."""
         doc = {"format": _JSON_FORMAT, "parameters": _space_to_doc(self)}

@@ -200,13 +200,16 @@ class Strategy:
 
     def ask(self, again: Mapping[str, Any] | None = None) -> Proposal | None:
         """The next trial's parameters, or None when the method has nothing left; with
-        ``again``, a new trial with exactly those parameters (a trial run again)."""
+        ``again``, a new trial with exactly those parameters (a trial run again: those
+        it suggested define-by-run are what its ``suggest_*`` give back)."""
         with self._lock:
             fixed = dict(again) if again is not None else self._proposer.next_params()
             if fixed is None:
                 return None
             if fixed:
-                self.study.enqueue_trial(to_optuna_params(self.space, fixed))
+                declared = {k: v for k, v in fixed.items() if k in self.space.names}
+                suggested = {k: v for k, v in fixed.items() if k not in declared}
+                self.study.enqueue_trial({**to_optuna_params(self.space, declared), **suggested})
             trial = self.study.ask()
             params = suggest(trial, self.space)
             self._live[trial.number] = trial
