@@ -70,6 +70,15 @@ def server_command(
             "/health; see tunetrack users and tunetrack tokens.",
         ),
     ] = False,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated names the server may be reached by (its Host header), "
+            "besides localhost, 127.0.0.1, [::1] and --host; '*' allows any. Other names get "
+            "HTTP 400 (against DNS rebinding).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the tracking store over HTTP: set_tracking_uri("http://HOST:PORT") to use it."""
     from tunetrack.models.serving import run
@@ -79,6 +88,7 @@ def server_command(
         ServerSettings,
         create_app,
     )
+    from tunetrack.server.guards import allowed_hosts as allowlist
     from tunetrack.store.uri import normalize_uri
 
     settings = ServerSettings(
@@ -89,6 +99,7 @@ def server_command(
         max_body_size or DEFAULT_MAX_BODY_SIZE,
         max_artifact_size or DEFAULT_MAX_ARTIFACT_SIZE,
         auth,
+        ",".join(allowlist(host, (allowed_hosts or "").split(","))),
     )
     # Open the store before binding: a bad URI or an old schema is one line, not a traceback;
     # a new database gets its schema once, not once per worker.
@@ -98,6 +109,7 @@ def server_command(
         max_body_size=settings.max_body_size,
         max_artifact_size=settings.max_artifact_size,
         auth=auth,
+        allowed_hosts=settings.allowed_hosts.split(","),
     )
     if not auth and not _is_loopback(host):
         typer.secho(

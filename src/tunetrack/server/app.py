@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
@@ -26,6 +26,7 @@ from tunetrack.server.api import artifacts, experiments, registry, runs
 from tunetrack.server.auth.policy import Experiments, authorize, may_browse
 from tunetrack.server.deps import current_user
 from tunetrack.server.errors import install_error_handlers
+from tunetrack.server.guards import DEFAULT_ALLOWED_HOSTS, Guard
 from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
@@ -46,6 +47,7 @@ class ServerSettings:
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE
     auth: bool = False
+    allowed_hosts: str = ",".join(DEFAULT_ALLOWED_HOSTS)  # comma-separated
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (read back by :meth:`from_env`)."""
@@ -63,6 +65,7 @@ class ServerSettings:
             int(values["max_body_size"]),
             int(values["max_artifact_size"]),
             values["auth"] == "True",
+            values["allowed_hosts"],
         )
 
 
@@ -93,11 +96,14 @@ def create_app(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
     auth: bool = False,
+    allowed_hosts: Sequence[str] = DEFAULT_ALLOWED_HOSTS,
 ) -> FastAPI:
     """The tracking server over the database at ``backend_store_uri``, proxying artifacts to
     ``artifacts_destination``. JSON request bodies over ``max_body_size`` bytes and uploaded
     files over ``max_artifact_size`` bytes are refused with 413. With ``auth`` every route but
-    ``/health`` needs a user of the store (``tunetrack users add``) or their API token."""
+    ``/health`` needs a user of the store (``tunetrack users add``) or their API token.
+    Only requests naming one of ``allowed_hosts`` in their Host header are answered, and
+    writes from another origin's pages are refused (:class:`~tunetrack.server.guards.Guard`)."""
     store = open_backend_store(backend_store_uri)
 
     @contextlib.asynccontextmanager
@@ -125,6 +131,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit_for=limit_for)
     if auth:
         _add_auth(app, store)
+    app.add_middleware(Guard, hosts=allowed_hosts)  # outermost: before auth and body reads
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user), Depends(authorize)])
@@ -157,4 +164,5 @@ def app_from_env() -> FastAPI:
         max_body_size=settings.max_body_size,
         max_artifact_size=settings.max_artifact_size,
         auth=settings.auth,
+        allowed_hosts=settings.allowed_hosts.split(","),
     )

@@ -3,13 +3,16 @@
 ``PUT /api/artifacts/<path>`` stores the request body as a file, ``GET`` streams it back, and
 ``GET /api/artifacts?path=<dir>`` lists a directory. Paths are relative to the artifact root
 and checked like every artifact path (no ``..``, absolute paths, drive letters or escaping
-symlinks). Bodies stream through in pieces: no file is ever held whole in memory.
+symlinks); a path still holding a ``%XX`` escape once the URL is decoded (double encoding)
+or a ``#`` is refused as well, so no later decoding can turn it into another path.
+Bodies stream through in pieces: no file is ever held whole in memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -25,6 +28,17 @@ from tunetrack.store.artifacts import ArtifactRepository, _file_relpath
 
 router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
 _PIECE = 1 << 20  # bytes handed to the storage at a time
+_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}|#")
+
+
+def _proxied(path: str) -> str:
+    """``path`` as a client may name it through the proxy (InvalidInput otherwise)."""
+    if _ESCAPED.search(path):
+        raise InvalidInput(
+            f"artifact path {path!r} holds a '#' or a %-escape left after URL decoding "
+            "(encoded twice?)"
+        )
+    return path
 
 
 @contextlib.contextmanager
@@ -43,7 +57,7 @@ def _public_errors(artifacts: ArtifactRepository) -> Iterator[None]:
 def list_artifacts(artifacts: ArtifactsDep, path: str = "") -> s.ArtifactList:
     """The direct children of the directory ``path`` (empty when it does not exist)."""
     with _public_errors(artifacts):
-        return s.ArtifactList(files=artifacts.list_artifacts(path))
+        return s.ArtifactList(files=artifacts.list_artifacts(_proxied(path)))
 
 
 def _pieces(fh: BinaryIO) -> Iterator[bytes]:
@@ -60,7 +74,7 @@ def _pieces(fh: BinaryIO) -> Iterator[bytes]:
 def download_artifact(path: str, artifacts: ArtifactsDep) -> StreamingResponse:
     """The file at ``path``, streamed."""
     with _public_errors(artifacts):
-        fh = artifacts.open_read(path)
+        fh = artifacts.open_read(_proxied(path))
     return StreamingResponse(_pieces(fh), media_type="application/octet-stream")
 
 
@@ -70,7 +84,7 @@ async def upload_artifact(
 ) -> s.ArtifactWritten:
     """Store the request body as the file ``path`` (replacing it), streamed to storage."""
     with _public_errors(artifacts):
-        rel = _file_relpath(path)
+        rel = _file_relpath(_proxied(path))
         stack = contextlib.ExitStack()
         out = await run_in_threadpool(stack.enter_context, artifacts.open_write(rel))
     size = 0

@@ -5,15 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tunetrack.server.api import schemas as s
-from tunetrack.server.deps import StoreDep
+from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.locations import checked_location
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 
 @router.post("/create")
-def create_experiment(body: s.CreateExperiment, store: StoreDep) -> s.ExperimentIdResponse:
-    """Create an experiment with a unique name (409 when the name is taken)."""
-    experiment_id = store.create_experiment(body.name, body.artifact_location, body.tags)
+def create_experiment(
+    body: s.CreateExperiment, store: StoreDep, artifacts: ArtifactsDep
+) -> s.ExperimentIdResponse:
+    """Create an experiment with a unique name (409 when the name is taken); an
+    ``artifact_location`` must be in the server's artifact store (400 otherwise)."""
+    location = body.artifact_location
+    if location:
+        location = checked_location(location, artifacts, "artifact_location")
+    experiment_id = store.create_experiment(body.name, location, body.tags)
     return s.ExperimentIdResponse(experiment_id=experiment_id)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from tunetrack.server.api import schemas as s
-from tunetrack.server.deps import StoreDep
+from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.locations import checked_location
 
 router = APIRouter(prefix="/api", tags=["registry"])
 _models = "/registered-models"
@@ -80,11 +81,14 @@ def get_version_by_alias(name: str, alias: str, store: StoreDep) -> s.ModelVersi
 
 
 @router.post(f"{_versions}/create")
-def create_model_version(body: s.CreateModelVersion, store: StoreDep) -> s.ModelVersionResponse:
-    """Register ``source`` as the next version of an existing model."""
+def create_model_version(
+    body: s.CreateModelVersion, store: StoreDep, artifacts: ArtifactsDep
+) -> s.ModelVersionResponse:
+    """Register ``source`` as the next version of an existing model; the source must be in
+    the server's artifact store or a ``runs:/`` or ``models:/`` URI (400 otherwise)."""
     version = store.create_model_version(
         body.name,
-        body.source,
+        checked_location(body.source, artifacts, "model version source", indirect=True),
         run_id=body.run_id,
         description=body.description,
         tags=body.tags,

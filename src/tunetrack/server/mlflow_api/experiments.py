@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from tunetrack.entities import ViewType
 from tunetrack.errors import NotFound
-from tunetrack.server.deps import StoreDep
+from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.locations import checked_location
 from tunetrack.server.mlflow_api.errors import MlflowRoute
 from tunetrack.server.mlflow_api.shapes import (
     Empty,
@@ -69,10 +70,15 @@ class ExperimentsPage(Shape):
 
 
 @router.post("/create")
-def create_experiment(body: CreateExperiment, store: StoreDep) -> ExperimentIdResponse:
+def create_experiment(
+    body: CreateExperiment, store: StoreDep, artifacts: ArtifactsDep
+) -> ExperimentIdResponse:
     """A new experiment; without an artifact location its artifacts go behind the proxy
-    (``mlflow-artifacts:/<experiment_id>``)."""
-    location = from_mlflow_uri(body.artifact_location) if body.artifact_location else None
+    (``mlflow-artifacts:/<experiment_id>``); one given must be in the server's store."""
+    location = None
+    if body.artifact_location:
+        location = from_mlflow_uri(body.artifact_location)
+        location = checked_location(location, artifacts, "artifact_location")
     experiment_id = store.create_experiment(body.name, location, tags_of(body.tags))
     return ExperimentIdResponse(experiment_id=experiment_id)
 

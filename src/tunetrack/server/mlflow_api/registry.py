@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query
 
 from tunetrack.entities import ModelStage, RegisteredModel
 from tunetrack.errors import InvalidInput
-from tunetrack.server.deps import StoreDep
+from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.locations import checked_location
 from tunetrack.server.mlflow_api.errors import MlflowRoute
 from tunetrack.server.mlflow_api.shapes import (
     Empty,
@@ -223,11 +224,15 @@ def get_version_by_alias(name: str, alias: str, store: StoreDep) -> ModelVersion
 
 # -- model versions --------------------------------------------------------------------------
 @router.post(f"{_versions}/create")
-def create_model_version(body: CreateModelVersion, store: StoreDep) -> ModelVersionResponse:
-    """Register ``source`` as the next version of an existing model (READY at once)."""
+def create_model_version(
+    body: CreateModelVersion, store: StoreDep, artifacts: ArtifactsDep
+) -> ModelVersionResponse:
+    """Register ``source`` as the next version of an existing model (READY at once); it
+    must be in the server's artifact store or a ``runs:/`` or ``models:/`` URI."""
+    source = from_mlflow_uri(body.source)
     version = store.create_model_version(
         body.name,
-        from_mlflow_uri(body.source),
+        checked_location(source, artifacts, "model version source", indirect=True),
         run_id=body.run_id or None,
         description=body.description,
         tags=tags_of(body.tags),

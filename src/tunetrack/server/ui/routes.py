@@ -270,7 +270,11 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         """An HTML artifact for the sandboxed iframe: no script, no network, opaque origin."""
         if kind_of(path) != "html":
             raise InvalidInput(f"{path!r} is not an HTML artifact")
-        headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": ARTIFACT_CSP}
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": ARTIFACT_CSP,
+            "X-Frame-Options": "SAMEORIGIN",  # framed by the run page (DENY elsewhere)
+        }
         return StreamingResponse(_open(run_id, path), media_type="text/html", headers=headers)
 
     @router.get("/compare", response_class=HTMLResponse)
