@@ -122,9 +122,10 @@ class SweepThread:
 
     def running(self, x: int) -> Run | None:
         """The RUNNING trial run of ``x`` once its objective has started, else None."""
-        for x_run, run in self.trials():
-            started = (self.markers / run.data.tags[T.TRIAL_NUMBER]).exists()
-            if x_run == x and run.info.status == RunStatus.RUNNING and started:
+        started = {p.name for p in self.markers.iterdir()}  # before reading the runs: their
+        for x_run, run in self.trials():  # process wrote its tags before it started them
+            number = run.data.tags[T.TRIAL_NUMBER]
+            if x_run == x and run.info.status == RunStatus.RUNNING and number in started:
                 return run
         return None
 

@@ -81,9 +81,10 @@ def execute_in_child(task: TrialTask, timeout: float | None = None) -> TrialResu
 
 
 def _prepare(task: TrialTask) -> None:
-    """Import the objective and turn autolog on in this process, once: every child starts
-    with both done (a child that fails the same way records why)."""
+    """Open the store, import the objective and turn autolog on in this process, once:
+    every child starts with them done (a child that fails the same way records why)."""
     with contextlib.suppress(Exception):
+        _client(task.tracking_uri)
         load_objective(task.objective)
         _enable_autolog(task.autolog)
 
