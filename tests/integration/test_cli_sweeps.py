@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,84 @@ def test_sweep_run_says_what_it_registered(tmp_path: Path, uri: str) -> None:
         "name": "wine-stump", "version": 2, "aliases": ["champion"],
         "model_uri": "models:/wine-stump/2",
     }  # fmt: skip
+
+
+OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "objectives.py"
+
+
+def write_test_sweep(tmp_path: Path, objective: str, rest: str) -> Path:
+    """A sequential sweep maximising ``score`` with ``objectives.py:<objective>`` (a copy of
+    ``tests/sweeps_data/objectives.py``); ``rest`` holds its parameters, method, budget."""
+    shutil.copy(OBJECTIVES, tmp_path / "objectives.py")
+    path = tmp_path / f"{objective}.yaml"
+    path.write_text(
+        f"name: {objective}\nexperiment: {objective}\nobjective: objectives.py:{objective}\n"
+        "metric: {name: score, goal: maximize}\nparallel: {n_jobs: 1, backend: sequential}\n"
+        + rest
+    )
+    return path
+
+
+def test_a_sweep_whose_trials_all_fail_stops_early_says_why_and_exits_non_zero(
+    tmp_path: Path, uri: str
+) -> None:
+    path = write_test_sweep(
+        tmp_path,
+        "misspelled_metric",
+        "method: random\nparameters:\n  x: {distribution: uniform, min: 0, max: 1}\n"
+        "budget: {trials: 20}\n",
+    )
+    args = ["sweep", "run", str(path), "--tracking-uri", uri, "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    client = Client(uri)
+    [parent] = client.search_runs(
+        [client.get_experiment_by_name("misspelled_metric").experiment_id],
+        f"tags.`{T.RUN_TYPE}` = 'sweep'",
+    )
+    trials = trial_runs(client, parent)
+    assert len(trials) == 5  # budget.max_failures' default stops it, not the 20 trials
+    assert "max_failures" in result.stdout
+    reason = "InvalidInput: the objective's result has no 'score' (it returned 'scroe')"
+    [line] = [line for line in result.stdout.splitlines() if reason in line]
+    first = trials[0]
+    assert line.strip().startswith("5 failed")
+    assert f"trial 0, run {first.info.run_id}" in line
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith("error: no trial finished")
+
+
+def test_sweep_status_shows_why_each_trial_failed_and_no_metric_for_it(
+    tmp_path: Path, uri: str
+) -> None:
+    path = write_test_sweep(
+        tmp_path,
+        "fails_after_reporting",
+        "method: grid\nparameters:\n  kind: [good, bad]\n  x: [0.25, 0.5]\n",
+    )
+    run_args = ["sweep", "run", str(path), "--tracking-uri", uri, "--no-progress"]
+    assert CliRunner().invoke(app, run_args).exit_code == 0
+    client = Client(uri)
+    experiment = client.get_experiment_by_name("fails_after_reporting")
+    [parent] = client.search_runs([experiment.experiment_id], f"tags.`{T.RUN_TYPE}` = 'sweep'")
+    sweep_id = parent.info.run_id
+    status = cli("sweep", "status", sweep_id, "--tracking-uri", uri)
+    by_status: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for trial in status["trials"]:
+        by_status.setdefault(trial["status"], []).append(trial)
+    assert len(by_status["FINISHED"]) == len(by_status["FAILED"]) == 2
+    for trial in by_status["FAILED"]:
+        assert trial["score"] is None  # its last reported value is not a result
+        assert trial["reason"] == f"RuntimeError: diverged at step 3 (x={trial['params']['x']})"
+    for trial in by_status["FINISHED"]:
+        assert trial["score"] == trial["params"]["x"]
+        assert trial["reason"] is None
+    human = CliRunner().invoke(
+        app, ["sweep", "status", sweep_id, "--tracking-uri", uri], env={"COLUMNS": "200"}
+    )
+    failed = [line for line in human.stdout.splitlines() if " FAILED " in line]  # table rows
+    assert len(failed) == 2
+    for line in failed:
+        assert "RuntimeError: diverged at step 3" in line
+        assert "2.123" not in line  # the last value trial.report logged

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tunetrack.entities import Run, RunStatus
-from tunetrack.errors import ConfigError
+from tunetrack.entities import Run, RunStatus, ViewType
+from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
@@ -462,6 +462,84 @@ def test_sweep_run_with_an_in_memory_store_and_loky_is_one_error_line(
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "in-memory" in done.stderr
+
+
+def sweep_parent(uri: str, experiment: str) -> Run:
+    """The one sweep (parent run) of ``experiment``, deleted or not."""
+    client = Client(uri)
+    [found] = [e for e in client.search_experiments(view_type=ViewType.ALL) if e.name == experiment]
+    [parent] = client.search_runs(
+        [found.experiment_id], f"tags.`{T.RUN_TYPE}` = 'sweep'", run_view_type=ViewType.ALL
+    )
+    return parent
+
+
+def test_an_orchestrator_error_fails_the_sweep_with_the_reason_in_a_tag(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/t.db"
+    path = write_sweep(tmp_path, "replaces_sweep_artifacts", budget={"trials": 3})
+    with pytest.raises(OSError, match="tunetrack-artifacts") as raised:  # no summary written
+        run_sweep(load_sweep_config(path), tracking_uri=uri, progress=False)
+    parent = sweep_parent(uri, "replaces_sweep_artifacts")
+    assert parent.info.status == RunStatus.FAILED
+    reason = parent.data.tags["tunetrack.sweep.error"]
+    assert reason.startswith(f"{type(raised.value).__name__}: ")
+    assert "\n" not in reason
+    trials = trial_runs(Client(uri), parent)
+    assert statuses(trials) == [RunStatus.FINISHED] * 3
+
+
+def test_deleting_the_experiment_mid_sweep_fails_the_sweep_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    uri = f"sqlite:///{tmp_path}/t.db"
+    path = write_sweep(tmp_path, "deletes_its_experiment", budget={"trials": 3})
+    with pytest.raises(InvalidInput, match=r"experiment .* is deleted"):
+        run_sweep(load_sweep_config(path), tracking_uri=uri, progress=False)
+    parent = sweep_parent(uri, "deletes_its_experiment")
+    assert parent.info.status == RunStatus.FAILED
+    client = Client(uri)
+    [trial] = client.search_runs(
+        [parent.info.experiment_id],
+        f"attributes.parent_run_id = '{parent.info.run_id}'",
+        run_view_type=ViewType.ALL,
+    )
+    assert trial.info.status == RunStatus.FAILED  # its result could not be recorded
+
+
+def test_by_default_failures_stop_a_sweep_only_before_any_trial_succeeded(tmp_path: Path) -> None:
+    result, _, parent, trials = sweep(tmp_path / "broken", "always_fail", budget={"trials": 20})
+    assert result.stopped_because == "max_failures"
+    assert statuses(trials) == [RunStatus.FAILED] * 5
+    assert "5 trials failed" in parent.data.tags["tunetrack.sweep.stopped"]
+    assert "budget.max_failures" in parent.data.tags["tunetrack.sweep.stopped"]
+
+    result, _, _, trials = sweep(  # 6 good trials, then 6 bad ones: the objective works
+        tmp_path / "mixed",
+        "fail_on_bad",
+        method="grid",
+        parameters={"kind": {"values": ["good", "bad"]}, "x": {"values": [1, 2, 3, 4, 5, 6]}},
+        budget={"trials": 50},
+    )
+    assert result.stopped_because == "exhausted"
+    assert statuses(trials).count(RunStatus.FAILED) == 6
+
+    result, _, _, trials = sweep(
+        tmp_path / "unlimited", "always_fail", budget={"trials": 7, "max_failures": None}
+    )
+    assert result.stopped_because == "budget"
+    assert len(trials) == 7
+
+
+def test_the_progress_line_names_the_sweep_and_fits_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    config = load_sweep_config(write_sweep(tmp_path, "plain", budget={"trials": 3}))
+    result = run_sweep(config, tracking_uri=f"sqlite:///{tmp_path}/t.db", progress=True)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert result.sweep_id[:8] in line
+    assert "3/3" in line
+    assert f"best {result.best_value:.6g}" in line
 
 
 def test_sweep_runs_carry_the_git_and_system_context_of_the_sweep_file(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tunetrack.entities import Run, RunStatus
+from tunetrack.entities import LifecycleStage, Run, RunStatus, ViewType
 from tunetrack.errors import Conflict
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
@@ -47,7 +47,9 @@ except KeyboardInterrupt:
 """
 
 
-def write_sweep(tmp_path: Path, n_jobs: int, backend: str, delay: float = 0.3) -> Path:
+def write_sweep(
+    tmp_path: Path, n_jobs: int, backend: str, delay: float = 0.3, objective: str = "sleepy"
+) -> Path:
     folder = tmp_path / "sweep"
     folder.mkdir()
     shutil.copy(OBJECTIVES, folder / "objectives.py")
@@ -58,7 +60,7 @@ def write_sweep(tmp_path: Path, n_jobs: int, backend: str, delay: float = 0.3) -
             f"""
             name: resumable
             experiment: resume
-            objective: objectives.py:sleepy
+            objective: objectives.py:{objective}
             metric: {{name: score, goal: maximize}}
             method: tpe
             parameters:
@@ -73,20 +75,37 @@ def write_sweep(tmp_path: Path, n_jobs: int, backend: str, delay: float = 0.3) -
     return path
 
 
+TUNETRACK = str(Path(sys.executable).with_name("tunetrack"))  # the CLI of this environment
+
+
 class SweepProcess:
-    """The sweep's orchestrator in a subprocess, and what the test sees of it in the store."""
+    """The sweep's orchestrator in a subprocess, and what the test sees of it in the store.
+
+    It runs ``run.py`` (``run_sweep``), or with ``cli`` the command ``tunetrack sweep run``;
+    ``env`` adds variables (``TT_HOLD_TRIAL`` for the ``held`` objective)."""
 
     def __init__(
-        self, tmp_path: Path, uri: str, n_jobs: int, backend: str, delay: float
+        self,
+        tmp_path: Path,
+        uri: str,
+        n_jobs: int,
+        backend: str,
+        delay: float,
+        objective: str = "sleepy",
+        cli: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.uri = uri
         self.markers = tmp_path / "markers"
         self.markers.mkdir()
-        path = write_sweep(tmp_path, n_jobs, backend, delay)
+        path = write_sweep(tmp_path, n_jobs, backend, delay, objective)
+        argv = [sys.executable, str(path.parent / "run.py"), str(path), uri]
+        if cli:
+            argv = [TUNETRACK, "sweep", "run", str(path), "--tracking-uri", uri, "--no-progress"]
         self.log = (tmp_path / "sweep.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(path.parent / "run.py"), str(path), uri],
-            env={**os.environ, "TT_SWEEP_MARKERS": str(self.markers)},
+            argv,
+            env={**os.environ, "TT_SWEEP_MARKERS": str(self.markers), **(env or {})},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -94,7 +113,7 @@ class SweepProcess:
         self.client: Client | None = None
 
     def started(self) -> set[int]:
-        return {int(p.name) for p in self.markers.iterdir()}
+        return {int(p.name) for p in self.markers.iterdir() if p.name.isdigit()}
 
     def wait_for(self, what: str, condition: Callable[[], Any], timeout: float = 120) -> Any:
         deadline = time.monotonic() + timeout
@@ -149,9 +168,10 @@ class SweepProcess:
 def start_sweep(tmp_path: Path, tracking_uri: str):
     processes: list[SweepProcess] = []
 
-    def start(n_jobs: int, backend: str, delay: float = 0.3) -> SweepProcess:
-        """A sweep of BUDGET trials that sleep ``delay`` seconds each."""
-        processes.append(SweepProcess(tmp_path, tracking_uri, n_jobs, backend, delay))
+    def start(n_jobs: int, backend: str, delay: float = 0.3, **options: Any) -> SweepProcess:
+        """A sweep of BUDGET trials that sleep ``delay`` seconds each (``options``: see
+        :class:`SweepProcess`)."""
+        processes.append(SweepProcess(tmp_path, tracking_uri, n_jobs, backend, delay, **options))
         return processes[-1]
 
     yield start
@@ -256,18 +276,24 @@ def test_resume_with_a_larger_budget_right_after_a_crash(
     assert client.get_run(parent.info.run_id).data.params["budget.trials"] == str(BUDGET)
 
 
+def ctrl_c(sweep: SweepProcess) -> tuple[str, dict[RunStatus, list[Run]]]:
+    """Ctrl-C the sweep once 3 trials finished and one runs; check it exits 130 with its
+    parent KILLED; return the sweep id and its trials by status."""
+    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    os.killpg(sweep.proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    assert sweep.proc.wait(timeout=120) == 130, sweep.output()
+    client = Client(sweep.uri)
+    sweep_id = parent.info.run_id
+    assert client.get_run(sweep_id).info.status == RunStatus.KILLED
+    return sweep_id, by_status(trial_runs(client, client.get_run(sweep_id)))
+
+
 @pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky"), (2, "threading")])
 def test_ctrl_c_kills_in_flight_trials_and_resume_finishes(
     start_sweep: Callable[..., SweepProcess], tracking_uri: str, n_jobs: int, backend: str
 ) -> None:
-    sweep = start_sweep(n_jobs, backend)
-    parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
-    os.killpg(sweep.proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
-    assert sweep.proc.wait(timeout=120) == 130, sweep.output()
+    sweep_id, groups = ctrl_c(start_sweep(n_jobs, backend))
     client = Client(tracking_uri)
-    sweep_id = parent.info.run_id
-    assert client.get_run(sweep_id).info.status == RunStatus.KILLED
-    groups = by_status(trial_runs(client, client.get_run(sweep_id)))
     assert set(groups) <= {RunStatus.FINISHED, RunStatus.KILLED}
     killed = groups[RunStatus.KILLED]
     assert killed  # the trials in flight (see test_abandoning_keeps_a_trial_its_worker_finished)
@@ -284,6 +310,77 @@ def test_ctrl_c_kills_in_flight_trials_and_resume_finishes(
     trials = check_resumed(client, sweep_id, BUDGET)
     still_killed = by_status(trials)[RunStatus.KILLED]
     assert {r.info.run_id for r in still_killed} == {r.info.run_id for r in killed}
+
+
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky")])
+def test_ctrl_c_on_sweep_run_prints_the_counts_and_the_resume_command(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str, n_jobs: int, backend: str
+) -> None:
+    sweep = start_sweep(n_jobs, backend, cli=True)
+    sweep_id, groups = ctrl_c(sweep)
+    n = {status: len(groups.get(status, [])) for status in RunStatus}
+    assert n[RunStatus.KILLED] >= 1
+    out = sweep.output()
+    counts = (
+        f"{n[RunStatus.FINISHED]} finished, {n[RunStatus.PRUNED]} pruned, "
+        f"{n[RunStatus.FAILED]} failed, {n[RunStatus.KILLED]} abandoned"
+    )
+    assert counts in out
+    assert f"resume with: tunetrack sweep resume {sweep_id}" in out
+    assert "Traceback" not in out
+
+
+def all_trial_runs(client: Client, sweep_id: str) -> list[Run]:
+    """Every trial run of the sweep, deleted ones included."""
+    parent = client.get_run(sweep_id)
+    return client.search_runs(
+        [parent.info.experiment_id],
+        f"attributes.parent_run_id = '{sweep_id}' and tags.`{T.RUN_TYPE}` = 'trial'",
+        run_view_type=ViewType.ALL,
+    )
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_deleting_a_running_trial_from_another_process_does_not_stop_the_sweep(
+    start_sweep: Callable[..., SweepProcess], tracking_uri: str, backend: str
+) -> None:
+    last = BUDGET - 1  # the highest number: a resume must not hand it out again
+    sweep = start_sweep(
+        2, backend, delay=0.1, objective="held", cli=True, env={"TT_HOLD_TRIAL": str(last)}
+    )
+
+    def held_trial() -> tuple[Run, Run] | None:
+        parent = sweep.parent()
+        if parent is None or last not in sweep.started():
+            return None
+        runs = {int(r.data.tags[T.TRIAL_NUMBER]): r for r in trial_runs(sweep.client, parent)}
+        return parent, runs[last]  # it waits for the release file
+
+    parent, victim = sweep.wait_for(f"trial {last} to start", held_trial)
+    sweep_id, victim_id = parent.info.run_id, victim.info.run_id
+    delete = [TUNETRACK, "runs", "delete", victim_id, "--tracking-uri", tracking_uri]
+    deleted = subprocess.run(delete, capture_output=True, text=True, timeout=120)
+    assert deleted.returncode == 0, deleted.stderr
+    (sweep.markers / "release").touch()
+
+    assert sweep.proc.wait(timeout=120) == 0, sweep.output()
+    out = sweep.output()
+    assert "deleted" in out
+    assert f"trial {last}" in out  # the failure is reported with its trial and reason
+    client = Client(tracking_uri)
+    parent = client.get_run(sweep_id)
+    assert parent.info.status == RunStatus.FINISHED
+    assert sorted(numbers(all_trial_runs(client, sweep_id))) == list(range(BUDGET))
+    gone = client.get_run(victim_id)
+    assert gone.info.lifecycle_stage == LifecycleStage.DELETED
+    assert gone.info.status == RunStatus.FAILED
+    assert {r.info.status for r in trial_runs(client, parent)} == {RunStatus.FINISHED}
+    assert parent.data.metrics["trials_finished"] == BUDGET - 1
+    assert parent.data.metrics["trials_failed"] == 1
+
+    resumed = cli_resume(tracking_uri, sweep_id, "--set", f"budget.trials={BUDGET + 2}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert sorted(numbers(all_trial_runs(client, sweep_id))) == list(range(BUDGET + 2))
 
 
 def test_resume_does_not_repeat_earlier_params(
@@ -324,9 +421,6 @@ def test_abandoning_keeps_a_trial_its_worker_finished(tmp_path: Path, tracking_u
     kept = client.get_run(runs[done.number])
     assert kept.info.status == RunStatus.FINISHED
     assert T.TRIAL_ABANDONED not in kept.data.tags
-
-
-TUNETRACK = str(Path(sys.executable).with_name("tunetrack"))  # the CLI of this environment
 
 
 def cli_resume(uri: str, sweep_id: str, *flags: str) -> subprocess.CompletedProcess[str]:

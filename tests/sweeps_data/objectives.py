@@ -85,3 +85,51 @@ def two_metrics(params):
     """Two conflicting goals: maximise ``acc``, minimise ``cost``."""
     x = params["x"]
     return {"acc": 1.0 - math.exp(-3.0 * x), "cost": x * x}
+
+
+def held(params, trial):
+    """Like ``sleepy``, but trial number ``$TT_HOLD_TRIAL`` then waits (at most 2 min) for
+    the file ``$TT_SWEEP_MARKERS/release``: the test acts on the running trial meanwhile."""
+    _mark_start(trial)
+    time.sleep(params["delay"])
+    if str(trial.number) == os.environ.get("TT_HOLD_TRIAL"):
+        release = Path(os.environ["TT_SWEEP_MARKERS"], "release")
+        deadline = time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return -((params["x"] - 0.3) ** 2)
+
+
+def misspelled_metric(params):
+    """Return the sweep's metric ``score`` misspelled as ``scroe``: every trial fails."""
+    return {"scroe": float(params["x"])}
+
+
+def fails_after_reporting(params, trial):
+    """Report ``score`` for three steps, then fail when ``kind`` is ``bad``."""
+    for step in range(3):
+        trial.report(0.123 + step, step)
+    if params["kind"] == "bad":
+        raise RuntimeError(f"diverged at step {3} (x={params['x']})")
+    return float(params["x"])
+
+
+def replaces_sweep_artifacts(params, trial):
+    """Trial 1 replaces the sweep's artifact directory with a file, as a careless cleanup
+    in another process might: the sweep's summary cannot be written."""
+    import shutil
+
+    if trial.number == 1:
+        parent = tunetrack.active_run().client.get_run(trial.sweep_id)
+        folder = Path(parent.info.artifact_uri.removeprefix("file://"))
+        shutil.rmtree(folder)
+        folder.write_text("not a directory")
+    return float(params["x"])
+
+
+def deletes_its_experiment(params, trial):
+    """Trial 0 deletes the sweep's experiment (and so every run in it) while it runs."""
+    if trial.number == 0:
+        client = tunetrack.active_run().client
+        client.delete_experiment(client.get_run(trial.run_id).info.experiment_id)
+    return float(params["x"])

@@ -121,6 +121,23 @@ def test_defaults(project: Path) -> None:
     assert (config.tags, config.seed) == ({}, None)
 
 
+def test_max_failures_stops_for_failures_before_any_success_unless_set(project: Path) -> None:
+    def budget(line: str) -> Budget:
+        (project / "b.yaml").write_text(_doc(line))
+        return load_sweep_config("b.yaml").budget
+
+    default = budget("")
+    assert default.failure_stop(failed=4, succeeded=0) is None
+    assert default.failure_stop(failed=5, succeeded=0) == (
+        "the first 5 trials failed (budget.max_failures)"
+    )
+    assert default.failure_stop(failed=50, succeeded=1) is None
+    assert budget("budget: {max_failures: null}\n").failure_stop(failed=99, succeeded=0) is None
+    three = budget("budget: {max_failures: 3}\n")
+    assert three.failure_stop(failed=2, succeeded=0) is None
+    assert three.failure_stop(failed=3, succeeded=7) == "3 trials failed (budget.max_failures: 3)"
+
+
 def test_multi_objective_and_module_objective(project: Path) -> None:
     config = parse_sweep_config(
         "objective: json.decoder:JSONDecoder\n"
@@ -299,6 +316,12 @@ BAD = [
         "expected true or false",
     ),
     ("trials-zero", _doc("budget: {trials: 0}\n"), "bad.yaml:6: budget.trials:", "must be >= 1"),
+    (
+        "max-failures-zero",
+        _doc("budget: {max_failures: 0}\n"),
+        "bad.yaml:6: budget.max_failures:",
+        "must be >= 1, got 0 (or null: never stop for failures)",
+    ),
     (
         "unknown-method",
         _doc("method: tpee\n"),

@@ -96,6 +96,9 @@ def _timeout(value: object) -> float | None:
         raise fail_at(exc.message) from None
 
 
+DEFAULT_MAX_FAILURES = 5  # without budget.max_failures: a sweep whose first 5 trials fail stops
+
+
 class Budget(_Section):
     """When the sweep stops: after ``trials``, ``timeout`` seconds, ``target`` or failures;
     and ``trial_timeout``: the seconds one trial may run before it is stopped (FAILED)."""
@@ -104,7 +107,29 @@ class Budget(_Section):
     timeout: Annotated[float | None, PlainValidator(_timeout)] = None
     trial_timeout: Annotated[float | None, PlainValidator(_timeout)] = None
     target: Annotated[StrictFloat, Field(allow_inf_nan=False)] | None = None
-    max_failures: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_failures: StrictInt | None = None
+
+    @field_validator("max_failures")
+    @classmethod
+    def _max_failures(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise fail_at(f"must be >= 1, got {value} (or null: never stop for failures)")
+        return value
+
+    def failure_stop(self, failed: int, succeeded: int) -> str | None:
+        """Why the sweep stops for its ``failed`` trials (None: it goes on).
+
+        ``max_failures: N`` stops it once N trials failed, ``null`` never; without the key,
+        it stops when its first :data:`DEFAULT_MAX_FAILURES` trials all failed (none of the
+        ``succeeded`` trials, finished or pruned, came first): a broken objective (a
+        misspelled metric, a missing file) does not use up the whole budget.
+        """
+        if "max_failures" not in self.model_fields_set:
+            if succeeded == 0 and failed >= DEFAULT_MAX_FAILURES:
+                return f"the first {failed} trials failed (budget.max_failures)"
+        elif self.max_failures is not None and failed >= self.max_failures:
+            return f"{failed} trials failed (budget.max_failures: {self.max_failures})"
+        return None
 
 
 _ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+")

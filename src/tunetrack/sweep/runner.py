@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -20,12 +21,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunetrack.entities import Run, RunStatus
+from tunetrack.entities import Run, RunStatus, ViewType
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.objective import check_loadable
+from tunetrack.sweep.outcomes import FailureGroup, trial_counts
 from tunetrack.sweep.progress import SweepProgress
 from tunetrack.sweep.results import SweepRecords
 from tunetrack.sweep.space import SearchSpace
@@ -45,6 +47,8 @@ from tunetrack.tracking.client import Client
 _CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
 _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
+_log = logging.getLogger(__name__)
+
 
 @dataclass
 class SweepResult(SweepRecords):
@@ -55,7 +59,9 @@ class SweepResult(SweepRecords):
     sweep_id: str
     experiment_id: str
     stopped_because: str
+    stop_message: str = ""  # why, in words (also the parent's tunetrack.sweep.stopped tag)
     counts: dict[str, int] = field(default_factory=dict)
+    failures: list[FailureGroup] = field(default_factory=list)  # by reason, most first
     results: list[TrialResult] = field(default_factory=list, repr=False)
     best_run_id: str | None = None
     best_value: float | None = None
@@ -63,6 +69,15 @@ class SweepResult(SweepRecords):
     retrain_run_id: str | None = None
     tracking_uri: str = ""
     config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the sweep ``sweep_id``; ``counts`` are its trials per status then."""
+
+    def __init__(self, sweep_id: str, counts: Mapping[str, int]) -> None:
+        super().__init__(sweep_id)
+        self.sweep_id = sweep_id
+        self.counts = dict(counts)
 
 
 def run_sweep(
@@ -202,7 +217,7 @@ def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
 class _SweepRun:
     """One invocation of a sweep (a first run or a resume).
 
-    Two threads share its bookkeeping (``asked``, ``in_flight``, ``counts``, ``failures``,
+    Two threads share its bookkeeping (``asked``, ``in_flight``, ``counts``,
     ``best``, ``stop_reason``) and the progress line: joblib's callback thread asks for and
     registers the next trials (``_tasks``), the main thread counts results (``_finish``).
     Every read and write of that state holds ``_lock``.
@@ -234,7 +249,7 @@ class _SweepRun:
         ) or trial_timeout is not None
         # the study's journal (trials in other processes): in memory where the OS allows
         self._tmp = tempfile.TemporaryDirectory(prefix="tunetrack-sweep-", dir=_memory_dir())
-        self.previous = trial_runs(client, parent) if resuming else []
+        self.previous = trial_runs(client, parent, include_deleted=True) if resuming else []
         self.strategy = self._make_strategy()
         self.budget = config.budget.trials
         if "trials" not in config.budget.model_fields_set and self.strategy.total is not None:
@@ -243,12 +258,11 @@ class _SweepRun:
         self._lock = threading.RLock()  # guards the state below (see the class docstring)
         self.counted = 0  # trials that used the budget, this and earlier invocations
         self.asked = 0
-        self.failures = 0
         self.in_flight: dict[int, str] = {}  # optuna number -> run id
         self.again: deque[tuple[dict[str, Any], int]] = deque()  # (params, number) to rerun
         self.reruns: set[int] = set()  # optuna numbers of trials that are reruns
         self.results: list[TrialResult] = []
-        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0}  # earlier invocations' too
         self.best: tuple[float, str] | None = None
         self.stop_reason: str | None = None
         self.deadline = (
@@ -275,7 +289,7 @@ class _SweepRun:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, progress: bool | None) -> SweepResult:
-        title = f"sweep {self.config.name}"
+        title = f"sweep {self.sweep_id[:8]}"
         from tunetrack.sweep.summary import write_summary
         from tunetrack.tracking.system_metrics import system_metrics
 
@@ -291,13 +305,15 @@ class _SweepRun:
                     self._show()
                     self._dispatch()
                 summary = write_summary(self.client, self.parent, self.config, self.strategy)
+                stop_message = self._stop_message()
+                self.client.set_tag(self.sweep_id, T.SWEEP_STOPPED, stop_message)
         except KeyboardInterrupt:
             self._abandon_in_flight(RunStatus.KILLED, "interrupted")
             self.client.set_terminated(self.sweep_id, RunStatus.KILLED)
-            raise
-        except BaseException:
-            self._abandon_in_flight(RunStatus.FAILED, "the orchestrator failed")
-            self.client.set_terminated(self.sweep_id, RunStatus.FAILED)
+            counts = trial_counts(trial_runs(self.client, self.parent, include_deleted=True))
+            raise SweepInterrupted(self.sweep_id, counts) from None
+        except BaseException as exc:
+            self._fail(exc)
             raise
         finally:
             self._tmp.cleanup()  # the journal the workers pruned through
@@ -313,7 +329,9 @@ class _SweepRun:
             sweep_id=self.sweep_id,
             experiment_id=self.parent.info.experiment_id,
             stopped_because=self.stop_reason or "budget",
+            stop_message=stop_message,
             counts=summary.counts,
+            failures=summary.failures,
             results=self.results,
             best_run_id=summary.best_run_id,
             best_value=summary.best_value,
@@ -457,10 +475,28 @@ class _SweepRun:
             return "budget"
         if time.monotonic() >= self.deadline:
             return "timeout"
-        limit = self.config.budget.max_failures
-        if limit is not None and self.failures >= limit:
+        if self._failure_stop() is not None:
             return "max_failures"
         return None
+
+    def _failure_stop(self) -> str | None:
+        succeeded = self.counts["complete"] + self.counts["pruned"]
+        return self.config.budget.failure_stop(self.counts["failed"], succeeded)
+
+    def _stop_message(self) -> str:
+        """Why the sweep stopped, in words: ``<reason>: <what happened> (<its key>)``."""
+        budget, reason = self.config.budget, self.stop_reason or "budget"
+        if reason == "timeout":
+            message = f"no new trial after {budget.timeout:g} s (budget.timeout)"
+        elif reason == "target":
+            message = f"a trial reached {budget.target:g} (budget.target)"
+        elif reason == "max_failures":
+            message = self._failure_stop() or "too many trials failed (budget.max_failures)"
+        elif reason == "exhausted":
+            message = f"the method {self.config.method} has nothing left to propose"
+        else:
+            message = f"its {self.budget} trials are done (budget.trials)"
+        return f"{reason}: {message}"
 
     def _finish(self, result: TrialResult) -> None:
         """Count a trial's result (in the main thread)."""
@@ -470,8 +506,6 @@ class _SweepRun:
             self.strategy.tell(optuna_number, result.goal_values(self.goals), result.state)
             self.results.append(result)
             self.counts[result.state] += 1
-            if result.state == "failed":
-                self.failures += 1
             if result.state == "complete":
                 self._track_best(result)
             self._show()
@@ -494,7 +528,8 @@ class _SweepRun:
         with self._lock:
             best = "-" if self.best is None else f"{self.best[0]:.6g}"
             progress.update(
-                done=self.counted + sum(self.counts.values()),
+                done=sum(self.counts.values()),
+                finished=self.counts["complete"],
                 running=len(self.in_flight),
                 pruned=self.counts["pruned"],
                 failed=self.counts["failed"],
@@ -513,8 +548,7 @@ class _SweepRun:
                 if run.info.status.is_terminal:
                     state, values = self._outcome(run.info.status, run.data.metrics)
                 else:
-                    self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
-                    self.client.set_terminated(run_id, status)
+                    self._end_abandoned(run_id, status, why)
                     state, values = "failed", None
                     self.asked -= 1  # an abandoned trial does not use up the budget
                 with contextlib.suppress(InvalidInput):
@@ -547,6 +581,31 @@ class _SweepRun:
                 self.stop_reason = None  # every trial was asked for, but these run again
             self._show()
 
+    def _end_abandoned(self, run_id: str, status: RunStatus, why: str) -> None:
+        """End the run of a trial without a result: ``status``, and ``why`` in a tag (a run
+        another process deleted takes no tag, only the status)."""
+        with contextlib.suppress(InvalidInput):
+            self.client.set_tag(run_id, T.TRIAL_ABANDONED, why)
+        with contextlib.suppress(InvalidInput):  # its points were refused: it is deleted
+            self.client.set_terminated(run_id, status)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The orchestrator failed with ``exc``: end the trials in flight, then the parent
+        FAILED with the reason in its ``tunetrack.sweep.error`` tag. Each step is best
+        effort (the store may be what failed), so ``exc`` is what the caller sees."""
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"[:5000]
+        steps = (
+            lambda: self._abandon_in_flight(RunStatus.FAILED, f"the orchestrator failed: {reason}"),
+            lambda: self.client.set_tag(self.sweep_id, T.SWEEP_ERROR, reason),
+            lambda: self.client.set_terminated(self.sweep_id, RunStatus.FAILED),
+        )
+        for step in steps:
+            try:
+                step()
+            except Exception as error:
+                _log.warning("sweep %s: while failing it: %s", self.sweep_id, error)
+
     # -- resume ----------------------------------------------------------------------------
     def _outcome(
         self, status: RunStatus, metrics: Mapping[str, float]
@@ -568,8 +627,7 @@ class _SweepRun:
             highest = max(highest, number)
             status = run.info.status
             if not status.is_terminal:  # left RUNNING by a dead worker or orchestrator
-                self.client.set_tag(run.info.run_id, T.TRIAL_ABANDONED, "orphaned")
-                self.client.set_terminated(run.info.run_id, RunStatus.FAILED)
+                self._end_abandoned(run.info.run_id, RunStatus.FAILED, "orphaned")
                 status, abandoned = RunStatus.FAILED, True
             else:
                 abandoned = T.TRIAL_ABANDONED in tags or status == RunStatus.KILLED
@@ -589,7 +647,7 @@ class _SweepRun:
             )
             if not abandoned:
                 self.counted += 1
-                self.failures += state == "failed"
+                self.counts[state] += 1
                 if state == "complete":
                     self._track_best(
                         TrialResult(number, run.info.run_id, "complete", dict(run.data.metrics))
@@ -605,11 +663,13 @@ def _memory_dir() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
-def trial_runs(client: Client, parent: Run) -> list[Run]:
-    """Every trial run of a sweep, ordered by trial number."""
+def trial_runs(client: Client, parent: Run, *, include_deleted: bool = False) -> list[Run]:
+    """Every trial run of a sweep, ordered by trial number; ``include_deleted`` adds those
+    another process deleted (they keep their number and outcome)."""
     runs = client.search_runs(
         [parent.info.experiment_id],
         f"attributes.parent_run_id = '{parent.info.run_id}' and tags.`{T.RUN_TYPE}` = 'trial'",
+        run_view_type=ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY,
         max_results=50_000,
     )
     return sorted(runs, key=lambda r: int(r.data.tags[T.TRIAL_NUMBER]))

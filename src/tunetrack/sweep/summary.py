@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunetrack._clock import now_ms
-from tunetrack.entities import Metric, Run, RunStatus, RunTag
+from tunetrack.entities import LifecycleStage, Metric, Run, RunStatus, RunTag
 from tunetrack.errors import NotFound
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
+from tunetrack.sweep.outcomes import FailureGroup, group_failures, trial_counts
 from tunetrack.sweep.runner import trial_runs
 from tunetrack.sweep.select import best_trial, trial_params
 from tunetrack.sweep.strategies import Goal, Strategy
@@ -22,22 +23,26 @@ from tunetrack.tracking.client import Client
 
 @dataclass
 class Summary:
-    """Counts per status over every trial of the sweep, and the best trial."""
+    """Counts per status over every trial of the sweep, its failures by reason, and the
+    best trial."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    failures: list[FailureGroup] = field(default_factory=list)
     best_run_id: str | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
 
 
 def write_summary(client: Client, parent: Run, config: SweepConfig, strategy: Strategy) -> Summary:
-    """Record counts, the best trial, ``trials.csv`` and plotly charts on the parent run."""
+    """Record counts, the best trial, ``trials.csv`` and plotly charts on the parent run.
+
+    Counts and failures include trials whose runs another process deleted; the table and
+    the charts show the runs that are there.
+    """
     sweep_id = parent.info.run_id
-    trials = trial_runs(client, parent)
-    summary = Summary(counts={s.value.lower(): 0 for s in RunStatus if s.is_terminal})
-    for run in trials:
-        key = run.info.status.value.lower()
-        summary.counts[key] = summary.counts.get(key, 0) + 1
+    everything = trial_runs(client, parent, include_deleted=True)
+    trials = [r for r in everything if r.info.lifecycle_stage == LifecycleStage.ACTIVE]
+    summary = Summary(counts=trial_counts(everything), failures=group_failures(everything))
     goal = config.primary_metric
     try:
         best = best_trial(client, sweep_id, constraints=config.select.constraints)

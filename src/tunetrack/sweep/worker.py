@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from tunetrack.entities import Run, RunStatus
-from tunetrack.errors import InvalidInput
+from tunetrack.entities import LifecycleStage, Run, RunStatus
+from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.objective import load_objective, wants_trial
 from tunetrack.sweep.space import Distribution
@@ -24,6 +24,7 @@ from tunetrack.sweep.trial import Pruner, Suggester, Trial, is_pruned, take_retu
 
 TrialState = Literal["complete", "pruned", "failed"]
 ERROR_TAG = "tunetrack.trial.error"
+RUN_DELETED = "its run was deleted while the trial ran"  # the error of such a trial
 _STATUS = {"complete": RunStatus.FINISHED, "pruned": RunStatus.PRUNED, "failed": RunStatus.FAILED}
 
 
@@ -184,7 +185,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
     )
     started = time.perf_counter()
     values: dict[str, float] = {}
-    error = None
+    error = trace = None
     with activated(task.run, client):
         try:
             objective = load_objective(task.objective)
@@ -201,24 +202,52 @@ def execute_trial(task: TrialTask) -> TrialResult:
                 state = "pruned"
             else:
                 state, error = "failed", f"{type(exc).__name__}: {exc}"
-                client.log_text(run_id, traceback.format_exc(), "traceback.txt")
-        _record(client, run_id, values, trial.last_step, error)
-        client.set_terminated(run_id, _STATUS[state])
+                trace = traceback.format_exc()
+        state, error = _record(client, run_id, state, values, trial.last_step, error, trace)
     return TrialResult(task.number, run_id, state, values, error, time.perf_counter() - started)
 
 
 def _record(
-    client: Any, run_id: str, values: Mapping[str, float], step: int | None, error: str | None
-) -> None:
-    """Log the returned metrics as the latest points, and the error line as a tag.
+    client: Any,
+    run_id: str,
+    state: TrialState,
+    values: Mapping[str, float],
+    step: int | None,
+    error: str | None,
+    trace: str | None,
+) -> tuple[TrialState, str | None]:
+    """End the trial's run: the returned metrics as its latest points, the error line as a
+    tag with ``traceback.txt``, then the status; return the trial's state and error.
 
     The metrics go through the batched writer after the reported steps, so they are the
-    latest values; ``set_terminated`` writes them in one batch before the status.
+    latest values; ``set_terminated`` writes them in one batch before the status. A run
+    that cannot be recorded into (another process deleted it, say) fails the trial, not
+    the sweep: the run ends FAILED where the store still allows it.
     """
-    for key, value in values.items():
-        client.log_metric(run_id, key, value, step=step or 0)
-    if error:
+    try:
+        for key, value in values.items():
+            client.log_metric(run_id, key, value, step=step or 0)
+        if error:
+            client.set_tag(run_id, ERROR_TAG, error[:5000])
+        if trace:
+            client.log_text(run_id, trace, "traceback.txt")
+        client.set_terminated(run_id, _STATUS[state])
+        return state, error
+    except (TunetrackError, OSError) as exc:
+        error = _unrecorded(client, run_id, exc)
+    with contextlib.suppress(TunetrackError):
         client.set_tag(run_id, ERROR_TAG, error[:5000])
+    with contextlib.suppress(TunetrackError):
+        client.set_terminated(run_id, RunStatus.FAILED)
+    return "failed", error
+
+
+def _unrecorded(client: Any, run_id: str, exc: Exception) -> str:
+    """Why a trial's outcome could not be recorded in its run."""
+    with contextlib.suppress(TunetrackError):
+        if client.get_run(run_id).info.lifecycle_stage != LifecycleStage.ACTIVE:
+            return RUN_DELETED
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _enable_autolog(settings: Autolog | None) -> None:
