@@ -262,3 +262,32 @@ def test_a_worker_killed_from_outside_costs_its_trials_a_rerun_not_a_failure(
     assert result.counts["killed"] == 2
     assert result.stopped_because == "budget"
 
+
+def test_sweep_status_shows_how_long_a_running_trial_has_run(
+    tmp_path: Path, run_tunetrack: Callable[..., Any]
+) -> None:
+    """A RUNNING trial's ``elapsed`` counts from when its process started it (the
+    ``tunetrack.trial.started`` tag), shown against the sweep's trial_timeout."""
+    path = write_sweep(tmp_path, "held", [0, -1, 2], budget={"trial_timeout": "5m"})
+    uri = f"sqlite:///{tmp_path}/t.db"
+    sweep = SweepThread(path, uri)
+    try:
+        held = wait_for("trial x=-1 to run", lambda: sweep.running(-1))
+        sweep_id = held.data.tags[T.SWEEP_ID]
+        before = time.time_ns() // 1_000_000
+        shown = run_tunetrack("sweep", "status", sweep_id, "--tracking-uri", uri, cwd=tmp_path)
+        as_json = run_tunetrack(
+            "sweep", "status", sweep_id, "--tracking-uri", uri, "--json", cwd=tmp_path
+        )
+        after = time.time_ns() // 1_000_000
+    finally:
+        (tmp_path / "markers" / "release").touch()
+        sweep.join()
+    assert shown.returncode == 0, shown.stderr
+    [row] = [line for line in shown.stdout.splitlines() if line.split()[2:3] == ["RUNNING"]]
+    assert row.split()[0] == held.data.tags[T.TRIAL_NUMBER]
+    assert " of 5m" in row, shown.stdout
+    [record] = [t for t in json.loads(as_json.stdout)["trials"] if t["status"] == "RUNNING"]
+    started = int(held.data.tags[T.TRIAL_STARTED])
+    assert before - started <= record["elapsed"] <= after - started
+    assert record["duration"] is None  # not over yet
