@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,7 +68,17 @@ def _result_dict(result: Any, registered: dict[str, Any] | None) -> dict[str, An
         "sweep_id": result.sweep_id,
         "experiment_id": result.experiment_id,
         "stopped_because": result.stopped_because,
+        "stop_message": result.stop_message,
         "counts": result.counts,
+        "failures": [  # by reason, most frequent first
+            {
+                "reason": g.reason,
+                "count": g.count,
+                "example_trial": g.example_number,
+                "example_run_id": g.example_run_id,
+            }
+            for g in result.failures
+        ],
         "best_run_id": result.best_run_id,
         "best_value": result.best_value,
         "best_params": result.best_params,
@@ -80,11 +92,25 @@ def _report(result: Any, as_json: bool, tracking_uri: str | None) -> None:
     if result.retrain_run_id is not None:
         c = client(tracking_uri)
         registered = _registered(c, c.get_run(result.retrain_run_id))
+    counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n) or "none"
     if as_json:
         print_json(_result_dict(result, registered))
-        return
-    counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
-    typer.echo(f"sweep {result.sweep_id} stopped ({result.stopped_because}): {counts}")
+    else:
+        _print_result(result, counts, registered)
+    if not result.counts.get("finished"):
+        typer.secho(
+            f"error: no trial finished (trials: {counts}); see why with: "
+            f"tunetrack sweep status {result.sweep_id}",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(1)
+
+
+def _print_result(result: Any, counts: str, registered: dict[str, Any] | None) -> None:
+    typer.echo(f"sweep {result.sweep_id} stopped, {result.stop_message}")
+    typer.echo(f"trials: {counts}")
+    _print_failures(result.failures)
     if result.best_run_id is not None:
         typer.echo(f"best: {result.best_value:.6g} in run {result.best_run_id}")
         typer.echo(f"      params {result.best_params}")
@@ -93,6 +119,36 @@ def _report(result: Any, as_json: bool, tracking_uri: str | None) -> None:
     if registered is not None:
         typer.echo(_registered_line(registered))
     typer.echo(f"resume or inspect it with: tunetrack sweep status {result.sweep_id}")
+
+
+def _print_failures(groups: Any) -> None:
+    """Failed trials by reason (FailureGroups): how many, why, and one of them."""
+    if groups:
+        typer.echo("failures by reason:")
+    for group in groups:
+        typer.echo(
+            f"  {group.count} failed: {group.reason}; "
+            f"e.g. trial {group.example_number}, run {group.example_run_id}"
+        )
+
+
+@contextlib.contextmanager
+def _interrupt_reported() -> Iterator[None]:
+    """On Ctrl-C during the sweep: its trials per status and how to resume it, exit 130."""
+    from tunetrack.sweep.runner import SweepInterrupted
+
+    try:
+        yield
+    except SweepInterrupted as stopped:
+        n = stopped.counts
+        typer.echo(
+            f"interrupted: sweep {stopped.sweep_id}: {n.get('finished', 0)} finished, "
+            f"{n.get('pruned', 0)} pruned, {n.get('failed', 0)} failed, "
+            f"{n.get('killed', 0)} abandoned",
+            err=True,
+        )
+        typer.echo(f"resume with: tunetrack sweep resume {stopped.sweep_id}", err=True)
+        raise typer.Exit(130) from None
 
 
 @sweep_app.command("run")
@@ -109,9 +165,10 @@ def sweep_run(
     from tunetrack.sweep.runner import run_sweep
 
     config = load_sweep_config(file, overrides or ())
-    result = run_sweep(
-        config, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
-    )
+    with _interrupt_reported():
+        result = run_sweep(
+            config, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
+        )
     _report(result, as_json, tracking_uri)
 
 
@@ -145,14 +202,15 @@ def sweep_resume(
     """
     from tunetrack.sweep.runner import resume_sweep
 
-    result = resume_sweep(
-        sweep_id,
-        tracking_uri=tracking_uri,
-        overrides=overrides or (),
-        progress=progress,
-        force=force,
-        heartbeat_timeout=heartbeat_timeout,
-    )
+    with _interrupt_reported():
+        result = resume_sweep(
+            sweep_id,
+            tracking_uri=tracking_uri,
+            overrides=overrides or (),
+            progress=progress,
+            force=force,
+            heartbeat_timeout=heartbeat_timeout,
+        )
     _report(result, as_json, tracking_uri)
 
 
@@ -208,8 +266,11 @@ def _sweep_record(run: Any) -> dict[str, Any]:
 def sweep_status(
     sweep_id: str, tracking_uri: UriOption = None, as_json: JsonOption = False
 ) -> None:
-    """Show a sweep's state: trials per status, best so far, the trials table."""
+    """Show a sweep's state: trials per status, best so far, the trials table with why
+    each failed trial failed (a trial's metric is shown only if it finished or was pruned)."""
+    from tunetrack.entities import RunStatus
     from tunetrack.sweep import tags as T
+    from tunetrack.sweep.outcomes import failure_reason, group_failures
     from tunetrack.sweep.runner import trial_runs
     from tunetrack.sweep.select import sweep_goals, trial_params
 
@@ -225,7 +286,10 @@ def sweep_status(
             "number": int(r.data.tags[T.TRIAL_NUMBER]),
             "run_id": r.info.run_id,
             "status": r.info.status.value,
-            goal.name: r.data.metrics.get(goal.name),
+            goal.name: r.data.metrics.get(goal.name)
+            if r.info.status in (RunStatus.FINISHED, RunStatus.PRUNED)
+            else None,  # a failed trial's last reported value is not its result
+            "reason": failure_reason(r),
             "duration": run_value(r, "duration") if r.info.status.is_terminal else None,
             "elapsed": _elapsed(r),  # RUNNING trials only
             "params": trial_params(r),
@@ -258,6 +322,7 @@ def sweep_status(
         Column("run_id", short_id),
         Column("status"),
         Column(goal.name),
+        *([Column("reason")] if any(t["reason"] for t in records) else []),
         *([_elapsed_column(parent)] if any(t["elapsed"] is not None for t in records) else []),
         Column("duration", duration, rank=1),
         *(Column(name, rank=2) for name in names),
@@ -265,6 +330,7 @@ def sweep_status(
     print_records(
         f"Trials of {parent.info.run_name} ({goal.name}, {goal.direction})", columns, rows
     )
+    _print_failures(group_failures(trials))
 
 
 def _elapsed(run: Any) -> int | None:
