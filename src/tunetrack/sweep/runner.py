@@ -570,8 +570,7 @@ class _SweepRun:
                     self._finish(end_failed(self.client, number, run_id, self.goals, died))
                     continue
                 again = f"worker process died ({why}): run again as a new trial"
-                self.client.set_tag(run_id, T.TRIAL_ABANDONED, again)
-                self.client.set_terminated(run_id, RunStatus.KILLED)
+                self._end_abandoned(run_id, RunStatus.KILLED, again)
                 del self.in_flight[optuna_number]
                 self.asked -= 1  # the rerun uses its place in the budget
                 with contextlib.suppress(InvalidInput):
@@ -673,6 +672,7 @@ def trial_runs(client: Client, parent: Run, *, include_deleted: bool = False) ->
         max_results=50_000,
     )
     return sorted(runs, key=lambda r: int(r.data.tags[T.TRIAL_NUMBER]))
+
 
 def _pool_error(error: Exception) -> str:
     """A broken worker pool's error in one line: its type, and loky's exit codes if given."""
