@@ -82,6 +82,8 @@ ARGS: dict[str, Callable[[Store], list[str]]] = {
     "models alias": lambda s: [MODEL, "champion", "1"],
     "models stage": lambda s: [MODEL, "1", "Staging"],
     "models serve": lambda s: [f"models:/{MODEL}/1"],
+    "users list": lambda s: [],
+    "tokens list": lambda s: [],
 }
 
 

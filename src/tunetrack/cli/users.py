@@ -24,6 +24,7 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--backend-store-uri",
+        "--tracking-uri",
         envvar="TUNETRACK_TRACKING_URI",
         help="The server's database: sqlite:///path.db or postgresql://user@host/db "
         "(default: sqlite:///tunetrack.db).",
