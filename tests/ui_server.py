@@ -73,7 +73,10 @@ def _synthetic_runs(uri: str) -> tuple[str, tuple[str, ...]]:
             tunetrack.log_text("fold,score\n1,0.9\n2,<i>0.8</i>\n", "scores.csv")
             tunetrack.log_image(Image.new("RGB", (8, 8), (200, 30, 30)), "red.png")
             ids.append(run.info.run_id)
+    from tunetrack.tracking import fluent
+
     tunetrack.set_tracking_uri(None)
+    fluent._experiment_id = None  # the next test module starts with no active experiment
     return ids[0], tuple(ids[1:])
 
 

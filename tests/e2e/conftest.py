@@ -31,7 +31,7 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # sync_playwright runs an event loop: end it with the module
 def browser() -> Iterator[Any]:
     reason = _missing()
     if reason:

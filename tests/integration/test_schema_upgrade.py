@@ -108,6 +108,8 @@ def test_db_upgrade_migrates_an_old_store_keeps_its_data_and_records_its_artifac
     after = _all_rows(uri)
     assert after.pop("store_settings") == [{"key": "artifact_root", "value": str(artifacts)}]
     assert after.pop("metric_batches") == []  # 0005: ids of metric batches written from now on
+    for table in ("users", "api_tokens", "experiment_permissions"):  # 0006: no user made
+        assert after.pop(table) == []
     for rows in (before, after):  # a 0002 store has no such column, a 0003 one left it NULL
         assert [row.pop("manifest_sha256", None) for row in rows["model_versions"]] == [None]
     assert after == before

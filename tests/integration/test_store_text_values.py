@@ -42,7 +42,14 @@ WRITES: dict[str, tuple[str, Callable[[Store, str, str], object]]] = {
 }
 
 
-@pytest.mark.parametrize("field", WRITES)
+@pytest.mark.parametrize(
+    "field",
+    # a server refuses a location outside its artifact store before it looks at the text
+    [
+        pytest.param(f, marks=pytest.mark.sql_only) if f == "artifact location" else f
+        for f in WRITES
+    ],
+)
 def test_a_nul_character_is_invalid_input_naming_the_field(
     store: Store, experiment_id: str, make_run, field: str
 ) -> None:
