@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -96,11 +97,29 @@ def parse_body(body: bytes | bytearray) -> Any:
     if not body.strip():
         raise InvalidInput(f"the request body is empty: send JSON such as {_SHAPES}")
     try:
-        return json.loads(body, parse_float=_float)
+        payload = json.loads(body, parse_float=_float)
     except RecursionError:
         raise InvalidInput("the request body is JSON nested too deeply to read") from None
     except ValueError as exc:  # not JSON, not UTF-8/16/32, or an integer too long to convert
         raise InvalidInput(f"the request body is not valid JSON ({exc}): send {_SHAPES}") from None
+    if _SURROGATE_ESCAPE.search(body) or json.detect_encoding(body) != "utf-8":
+        _refuse_lone_surrogates(payload)
+    return payload
+
+
+# JSON may spell an unpaired UTF-16 surrogate ("\ud800"), which no model or frame can hold;
+# only a body that spells some surrogate escape (or is not UTF-8) is checked in full.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(payload: Any) -> None:
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "the request holds text that is not valid Unicode (an unpaired surrogate such as "
+            "\\ud800)"
+        ) from None
 
 
 def to_frame(payload: Any, signature: ModelSignature | None) -> pd.DataFrame:
@@ -196,13 +215,7 @@ def _from_rows(
 # -- predicting ----------------------------------------------------------------------------
 def predict(loaded: LoadedModel, payload: Any) -> dict[str, Any]:
     """Check ``payload`` against the signature and return ``{"predictions": [...]}``."""
-    try:
-        frame = to_frame(payload, loaded.signature)
-    except UnicodeEncodeError:  # JSON allows "\ud800"; pandas' Arrow strings refuse it
-        raise InvalidInput(
-            "the request holds text that is not valid Unicode (an unpaired surrogate such as "
-            "\\ud800)"
-        ) from None
+    frame = to_frame(payload, loaded.signature)
     if loaded.signature is not None:
         frame = loaded.signature.check(frame)
     try:
