@@ -144,9 +144,7 @@ def test_json_output_is_one_json_document(
             server.health()  # the server logs each request: never onto stdout
         stdout = server.stdout.read_text()
     else:
-        done = run_tunetrack(
-            *command.split(), *args, "--tracking-uri", store.uri, cwd=store.folder
-        )
+        done = run_tunetrack(*command.split(), *args, "--tracking-uri", store.uri, cwd=store.folder)
         assert done.returncode == 0, done.stderr
         stdout = done.stdout
     try:

@@ -152,8 +152,7 @@ def write_test_sweep(tmp_path: Path, objective: str, rest: str) -> Path:
     path = tmp_path / f"{objective}.yaml"
     path.write_text(
         f"name: {objective}\nexperiment: {objective}\nobjective: objectives.py:{objective}\n"
-        "metric: {name: score, goal: maximize}\nparallel: {n_jobs: 1, backend: sequential}\n"
-        + rest
+        "metric: {name: score, goal: maximize}\nparallel: {n_jobs: 1, backend: sequential}\n" + rest
     )
     return path
 

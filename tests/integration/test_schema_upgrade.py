@@ -20,6 +20,7 @@ from tunetrack.store.sql.store import SqlStore
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
     from conftest import RunTunetrack
 
+
 def _fill_old_store(uri: str, artifacts: Path, revision: str) -> tuple[Any, Any]:
     """A store at ``revision`` (0002 or 0003) with a run, its metrics and a registered model
     (version 1, ``champion``) as tunetrack of that revision wrote them, its artifacts under

@@ -252,9 +252,7 @@ def test_every_response_carries_the_security_headers(
             assert response.headers.get("Referrer-Policy") in ("no-referrer", "same-origin"), what
         assert answers["api"].headers["Referrer-Policy"] == "no-referrer"
         assert "script-src 'self'" in answers["ui"].headers["Content-Security-Policy"]
-        frame = api.get(
-            f"/runs/{info['run_id']}/artifact-frame", params={"path": "page.html"}
-        )
+        frame = api.get(f"/runs/{info['run_id']}/artifact-frame", params={"path": "page.html"})
         assert frame.status_code == 200, frame.text
         assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"  # framed by the run page
         assert "sandbox" in frame.headers["Content-Security-Policy"]

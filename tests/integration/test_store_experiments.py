@@ -226,9 +226,7 @@ def test_rename_experiment_to_a_taken_name_is_a_conflict(store: Store) -> None:
     assert store.get_experiment(exp_id).name == "a"
 
 
-def test_concurrent_renames_to_one_name_leave_one_winner_and_conflicts(
-    store: Store, race
-) -> None:
+def test_concurrent_renames_to_one_name_leave_one_winner_and_conflicts(store: Store, race) -> None:
     for i in range(RACE_ROUNDS):
         ids = [store.create_experiment(f"round{i}-{k}") for k in range(3)]
         outcomes = race(*(partial(store.rename_experiment, e, f"taken-{i}") for e in ids))

@@ -71,9 +71,7 @@ def test_a_forked_child_writes_only_its_own_points(
     assert code == 0, err
     run_id, status = out.split()
     assert status == "FINISHED"  # the child's exit did not end the parent's run
-    rows = query(
-        uri, "SELECT key, count(*) FROM metrics WHERE run_id = :r GROUP BY key", r=run_id
-    )
+    rows = query(uri, "SELECT key, count(*) FROM metrics WHERE run_id = :r GROUP BY key", r=run_id)
     assert dict(rows) == {"parent": 5, "child": 3}
 
 

@@ -474,9 +474,10 @@ def test_a_running_sweep_refreshes_its_heartbeat(
     client = Client(tracking_uri)
     first = heartbeat(client, parent.info.run_id)
     sweep.wait_for("a newer heartbeat", lambda: heartbeat(client, parent.info.run_id) > first)
-    assert f"pid {sweep.proc.pid}" in client.get_run(parent.info.run_id).data.tags[
-        T.SWEEP_ORCHESTRATOR
-    ]
+    assert (
+        f"pid {sweep.proc.pid}"
+        in client.get_run(parent.info.run_id).data.tags[T.SWEEP_ORCHESTRATOR]
+    )
 
 
 @pytest.mark.parametrize("how", ["short timeout", "--force"])

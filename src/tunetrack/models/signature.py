@@ -289,4 +289,3 @@ def example_to_dict(example: Any) -> dict[str, Any]:
         if named
         else {"data": payload["data"]}
     )
-

@@ -159,9 +159,7 @@ def model_directory(
         yield _resolve(parsed, client, scratch)
 
 
-def _resolve(
-    parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
-) -> ResolvedModel:
+def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]) -> ResolvedModel:
     if parsed.kind == "models":
         client = client or _default_client()
         version = registry_version(parsed, client)

@@ -260,9 +260,7 @@ class Client(RegistryClientMixin):
         if synchronous:
             self.flush(run_id)
 
-    def log_param(
-        self, run_id: str, key: str, value: Any, synchronous: bool | None = None
-    ) -> Any:
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Log one param; it cannot change afterwards. Returns ``value``.
 
         Params and tags are always written before returning, whatever ``synchronous`` says.

@@ -177,4 +177,3 @@ def system_metrics(
     finally:
         if sampler is not None:
             sampler.stop()
-

@@ -501,9 +501,9 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         """
         found: dict[str, int] = {}
         for chunk in _chunks(run_ids):
-            query = select(
-                m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage
-            ).where(m.runs.c.run_id.in_(chunk))
+            query = select(m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage).where(
+                m.runs.c.run_id.in_(chunk)
+            )
             if self._dialect == "postgresql":
                 query = query.with_for_update(read=True)
             for r in conn.execute(query):
