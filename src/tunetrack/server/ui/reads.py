@@ -203,3 +203,24 @@ def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dic
                 query = select(table.c.key).where(table.c.run_id.in_(chunk)).distinct()
                 keys[entity].update(conn.execute(query.limit(limit)).scalars())
     return {entity: sorted(found)[:limit] for entity, found in keys.items()}
+
+
+def histories(
+    sql: SqlStore, run_ids: Sequence[str], key: str
+) -> dict[str, tuple[list[int], list[float | None]]]:
+    """{run_id: (steps, values)} of metric ``key`` for many runs, a query per 500 runs
+    (the sweep page's intermediate values: one read, not one per trial)."""
+    t = m.metrics.c
+    found: dict[str, tuple[list[int], list[float | None]]] = {}
+    with sql._engine.connect() as conn:
+        for chunk in _chunks(list(run_ids)):
+            query = (
+                select(t.run_id, t.step, t.value)
+                .where(t.run_id.in_(chunk), t.key == key)
+                .order_by(t.run_id, t.step, t.timestamp)
+            )
+            for rid, step, value in conn.execute(query):
+                steps, values = found.setdefault(rid, ([], []))
+                steps.append(step)
+                values.append(value)
+    return found

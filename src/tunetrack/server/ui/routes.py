@@ -17,16 +17,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 
+from tunetrack._clock import now_ms
 from tunetrack.entities import ViewType
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.server.ui import charts, reads
 from tunetrack.server.ui.artifacts import IMAGE_TYPES, kind_of, preview, run_repository
 from tunetrack.server.ui.compare import compare_view
 from tunetrack.server.ui.downsample import downsample
-from tunetrack.server.ui.sweep import ImportanceCache, sweep_view
-from tunetrack.server.ui.web import ARTIFACT_CSP, filter_error, page, plain, render
+from tunetrack.server.ui.sweep import ImportanceCache, sweep_updates, sweep_view
+from tunetrack.server.ui.web import ARTIFACT_CSP, ENV, filter_error, page, plain, render
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.sweep import tags as T
@@ -35,6 +42,9 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_CHARTS = 30
 MAX_CHILDREN = 500
+#: An update asks a little further back than its last answer: runs are stamped by the
+#: clocks of the processes that log them, which may lag the server's by a moment.
+UPDATE_OVERLAP_MS = 5000
 _STATIC = Path(__file__).parent / "static"
 _RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 
@@ -289,19 +299,44 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         color: str = "",
         history: str = "",
         all: int = 0,
+        cx: str = "",
+        cy: str = "",
+        box: str = "",
     ) -> HTMLResponse:
         ids = [i for raw in runs for i in raw.split(",") if i]
         bad = [i for i in ids if not _RUN_ID.fullmatch(i)]
         if bad:
             raise InvalidInput(f"not a run id: {bad[0]!r}")
-        view = compare_view(store, ids, experiment, filter, x, y, color, history, bool(all))
+        view = compare_view(
+            store, ids, experiment, filter, x, y, color, history, bool(all), (cx, cy), box
+        )
         return render(request, "compare.html", view=view, show_all=bool(all))
 
     @router.get("/sweeps/{run_id}", response_class=HTMLResponse)
     @page
     def sweep(request: Request, run_id: str) -> HTMLResponse:
         view = sweep_view(store, store.get_run(run_id), importance_cache)
-        return render(request, "sweep.html", view=view)
+        return render(request, "sweep.html", view=view, now=now_ms())
+
+    @router.get("/sweeps/{run_id}/updates")
+    @plain
+    def sweep_changes(run_id: str, since: int = 0) -> JSONResponse:
+        """What changed in a sweep since ``since`` (epoch ms): its status, the counts, the
+        trial rows that started or ended since (HTML), and newly finished trials' values."""
+        now = now_ms()
+        parent = store.get_run(run_id)
+        changed, counts = sweep_updates(store, parent, since - UPDATE_OVERLAP_MS)
+        best_id = parent.data.tags.get(T.BEST_RUN)
+        return JSONResponse(
+            {
+                "now": now,
+                "status": parent.info.status.value,
+                "counts": ENV.get_template("sweep_counts.html").render(counts=counts),
+                "rows": ENV.get_template("sweep_rows.html").render(trials=changed, best_id=best_id),
+                "finished": [[t.number, t.value] for t in changed if t.finished],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     @router.get("/models", response_class=HTMLResponse)
     @page
