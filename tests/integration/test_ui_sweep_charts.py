@@ -238,3 +238,21 @@ def test_sweep_updates_send_only_trials_changed_since(ui: httpx.Client, sweeps: 
     assert later.json()["rows"].strip() == ""
     assert later.json()["finished"] == []
     assert "4:" in later.json()["counts"]  # the counts are always whole
+
+
+def test_runs_page_groups_trials_by_a_param(ui: httpx.Client, sweeps: Sweeps) -> None:
+    trials = [r for r, _ in _trials(sweeps.uri, sweeps.pareto)]
+    experiment = trials[0].info.experiment_id
+    response = ui.get(
+        f"/experiments/{experiment}",
+        params={"group": "params.max_depth", "cols": "metrics.accuracy", "nested": 0},
+    )
+    assert response.status_code == 200, response.text[:2000]
+    table = response.text.split('id="groups">')[1].split("</table>")[0]
+    shown = dict(re.findall(r'<tr><td class="mono">([^<]+)</td><td class="num">(\d+)</td>', table))
+    depths = [r.data.params["max_depth"] for r in trials]
+    expected = {d: str(depths.count(d)) for d in set(depths)}
+    assert shown == {**expected, "(none)": "1"}  # the sweep's own run has no max_depth
+    bad = ui.get(f"/experiments/{experiment}", params={"group": "metrics.accuracy"})
+    assert bad.status_code == 400
+    assert "group by a param" in bad.text

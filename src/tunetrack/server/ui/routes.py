@@ -148,12 +148,20 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         page: str | None = None,
         nested: int = 1,
         n: int = PAGE_SIZE,
+        group: str = "",
     ) -> HTMLResponse:
         experiment = store.get_experiment(experiment_id)
         data = table(request, experiment_id, filter, order, cols, page, bool(nested), n)
+        groups = None
+        if group and data["error"] is None:
+            entity, key = reads.parse_column(group)
+            if entity != "params":
+                raise InvalidInput(f"group by a param (params.KEY), not {group!r}")
+            metrics = [c.partition(".")[2] for c in data["columns"] if c.startswith("metrics.")]
+            groups = reads.group_stats(store, [experiment_id], filter or None, key, metrics)
         return render(
             request, "runs.html", experiment=experiment, filter=filter, order=order,
-            nested=bool(nested), **data,
+            nested=bool(nested), group=group, groups=groups, **data,
         )  # fmt: skip
 
     @router.get("/experiments/{experiment_id}/children/{run_id}", response_class=HTMLResponse)
