@@ -21,7 +21,7 @@ def _load(model_uri: str | os.PathLike[str], *, dst_path: str | None = None, fla
 
 def _bind(function: Callable[..., Any], flavor: str, doc: str) -> Callable[..., Any]:
     bound = functools.partial(function, flavor=flavor)
-    bound.__doc__ = doc  # type: ignore[misc]
+    bound.__doc__ = doc
     return bound
 
 

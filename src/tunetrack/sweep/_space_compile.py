@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tunetrack.sweep._space_checks import ChoiceKey, Path, SpaceError, is_int, key_label
 from tunetrack.sweep._space_types import (
@@ -139,7 +139,8 @@ def _suggest_into(trial: BaseTrial, space: SearchSpace, prefix: str, out: dict[s
         elif isinstance(dist, Categorical):
             out[name] = trial.suggest_categorical(label, dist.choices)
         else:
-            key = trial.suggest_categorical(label, dist.choices)
+            # optuna types the answer as any categorical value; it is one of dist.choices
+            key = cast(ChoiceKey, trial.suggest_categorical(label, dist.choices))
             out[name] = key
             _suggest_into(trial, dist.options[key], _branch_prefix(label, key), out)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunetrack.entities import Run, RunStatus, ViewType
+from tunetrack.entities import Param, Run, RunStatus, ViewType
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
@@ -193,9 +193,7 @@ def sweep_context_tags(config: SweepConfig, parent: Run | None = None) -> dict[s
     return source_context_tags(source) if source else run_context_tags()
 
 
-def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
-    from tunetrack.entities import Param
-
+def _config_params(config: SweepConfig) -> list[Param]:
     values = {
         "objective": str(config.objective),
         "method": config.method,

@@ -107,7 +107,7 @@ def optimisation_history(
             current = value
         best.append(current)
     x = list(numbers)
-    data = [
+    data: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "markers", "name": metric, "x": x, "y": list(values)},
         {"type": "scatter", "mode": "lines", "name": "best so far", "x": x, "y": best},
     ]
