@@ -151,11 +151,15 @@ def create_app(
 def _add_auth(app: FastAPI, store: SqlStore) -> None:
     """Authenticate every request against the users in the store's database."""
     from tunetrack.server.auth.middleware import Authenticate, Authenticator
+    from tunetrack.server.auth.sessions import Sessions, session_secret
+    from tunetrack.server.ui.login import login_router
     from tunetrack.store.sql.users import UserStore
 
     engine = store._engine  # the users share the store's database
     app.state.experiments = Experiments(engine)
-    app.add_middleware(Authenticate, authenticator=Authenticator(UserStore(engine)))
+    authenticator = Authenticator(UserStore(engine), Sessions(session_secret(engine)))
+    app.add_middleware(Authenticate, authenticator=authenticator)
+    app.include_router(login_router(authenticator))
 
 
 def app_from_env() -> FastAPI:

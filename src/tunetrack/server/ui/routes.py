@@ -16,24 +16,35 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
     JSONResponse,
+    RedirectResponse,
     Response,
     StreamingResponse,
 )
+from starlette.concurrency import run_in_threadpool
 
 from tunetrack._clock import now_ms
-from tunetrack.entities import ViewType
-from tunetrack.errors import InvalidInput, NotFound
+from tunetrack.entities import ModelStage, ViewType
+from tunetrack.errors import InvalidInput, NotFound, PermissionDenied, TunetrackError
+from tunetrack.server.auth.roles import Role
 from tunetrack.server.ui import charts, reads
 from tunetrack.server.ui.artifacts import IMAGE_TYPES, kind_of, preview, run_repository
 from tunetrack.server.ui.compare import compare_view
 from tunetrack.server.ui.downsample import downsample
 from tunetrack.server.ui.sweep import ImportanceCache, sweep_updates, sweep_view
-from tunetrack.server.ui.web import ARTIFACT_CSP, ENV, filter_error, page, plain, render
+from tunetrack.server.ui.web import (
+    ARTIFACT_CSP,
+    ENV,
+    filter_error,
+    form_fields,
+    page,
+    plain,
+    render,
+)
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.sweep import tags as T
@@ -361,12 +372,54 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         by_version: dict[int, list[str]] = {}
         for alias, version in registered.aliases.items():
             by_version.setdefault(version, []).append(alias)
+        user = getattr(request.state, "user", None)
         return render(
             request, "model.html", model=registered,
             versions=sorted(versions, key=lambda v: -v.version), aliases=by_version,
+            can_edit=user is None or user.at_least(Role.EDITOR), stages=list(ModelStage),
         )  # fmt: skip
 
+    def _edit_model(request: Request, name: str, fields: dict[str, str], action: str) -> Any:
+        """One edit of a registered model from its page, then back to the page."""
+        user = getattr(request.state, "user", None)
+        if user is not None and not user.at_least(Role.EDITOR):
+            raise PermissionDenied(
+                f"user {user.name!r} (role {user.role.value}) may not change model {name!r}: "
+                "it needs the editor role"
+            )
+        if action == "alias":
+            store.set_registered_model_alias(name, fields.get("alias", ""), _version(fields))
+        elif action == "unalias":
+            store.delete_registered_model_alias(name, fields.get("alias", ""))
+        else:
+            stage = ModelStage.parse(fields.get("stage", ""))
+            archive = fields.get("archive_existing") == "1"
+            store.transition_model_version_stage(name, _version(fields), stage, archive)
+        return RedirectResponse(f"/models/{urllib.parse.quote(name, safe='')}", 303)
+
+    edit_model = page(_edit_model)
+
+    @router.post("/models/{name}/edit/{action}")
+    async def model_edit(request: Request, name: str, action: str) -> Response:
+        """Move an alias (``alias``), remove one (``unalias``) or a version's stage
+        (``stage``): editors only, with the page's CSRF token."""
+        if action not in ("alias", "unalias", "stage"):
+            raise HTTPException(404, f"no model edit {action!r}")
+        try:
+            fields = await form_fields(request)
+        except TunetrackError as exc:
+            return render(request, "error.html", exc.http_status, message=exc.message)
+        return await run_in_threadpool(edit_model, request=request, name=name, fields=fields,
+                                       action=action)  # fmt: skip
+
     return router
+
+
+def _version(fields: dict[str, str]) -> int:
+    raw = fields.get("version", "")
+    if not raw.isdigit():
+        raise InvalidInput(f"a model version is a positive whole number, not {raw!r}")
+    return int(raw)
 
 
 def mount_ui(
