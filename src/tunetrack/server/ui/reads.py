@@ -208,11 +208,12 @@ def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dic
 
 def histories(
     sql: SqlStore, run_ids: Sequence[str], key: str
-) -> dict[str, tuple[list[int], list[float | None]]]:
+) -> dict[str, tuple[list[int], list[float]]]:
     """{run_id: (steps, values)} of metric ``key`` for many runs, a query per 500 runs
-    (the sweep page's intermediate values: one read, not one per trial)."""
+    (the sweep page's intermediate values: one read, not one per trial); NaN for a value
+    stored as NULL."""
     t = m.metrics.c
-    found: dict[str, tuple[list[int], list[float | None]]] = {}
+    found: dict[str, tuple[list[int], list[float]]] = {}
     with sql._engine.connect() as conn:
         for chunk in _chunks(list(run_ids)):
             query = (
@@ -223,7 +224,7 @@ def histories(
             for rid, step, value in conn.execute(query):
                 steps, values = found.setdefault(rid, ([], []))
                 steps.append(step)
-                values.append(value)
+                values.append(math.nan if value is None else value)
     return found
 
 
