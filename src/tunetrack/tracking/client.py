@@ -188,22 +188,32 @@ class Client(RegistryClientMixin):
         )
 
     def set_terminated(
-        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        end_time: int | None = None,
+        *,
+        metrics: Sequence[Metric] = (),
+        tags: Mapping[str, Any] | None = None,
     ) -> RunInfo:
         """End a run: flush its metrics, then set its final status and end time.
 
-        The status is set even when the store refused some of the run's points (the run
-        was deleted meanwhile, say); that refusal is raised afterwards.
+        ``metrics`` (its last points) and ``tags`` are written with the status, in one
+        transaction where the store can (a sweep ends each trial so). The status is set
+        even when the store refused some of the run's buffered points (the run was deleted
+        meanwhile, say); that refusal is raised afterwards.
         """
         refused: TunetrackError | None = None
         try:
             self.flush(run_id)
         except (InvalidInput, NotFound) as exc:
             refused = exc
-        info = self.store.update_run_info(
+        info = self.store.terminate_run(
             run_id,
             status=RunStatus.parse(status),
             end_time=now_ms() if end_time is None else end_time,
+            metrics=metrics,
+            tags=[RunTag(k, _stringify(val)) for k, val in (tags or {}).items()],
         )
         if refused is not None:
             raise refused

@@ -8,9 +8,10 @@ import re
 import uuid
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -56,6 +57,18 @@ from tunetrack.store.sql.settings import (
 )
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
+# Statements of the sweep's hot path (a run per trial), built once: SQLAlchemy then only
+# looks them up in its compiled cache instead of building them on every call.
+_EXPERIMENT_OF_NEW_RUN = select(
+    m.experiments.c.lifecycle_stage, m.experiments.c.artifact_location
+).where(m.experiments.c.experiment_id == bindparam("eid"))
+_RUN_EXISTS = select(m.runs.c.run_id).where(m.runs.c.run_id == bindparam("run_id"))
+_INSERT_RUN = insert(m.runs)
+_UPDATE_RUN = (  # the values to set are the parameters besides which_run
+    update(m.runs).where(m.runs.c.run_id == bindparam("which_run")).returning(*m.runs.c)
+)
+_INSERT_TAGS = insert(m.tags)
+_INSERT_PARAMS = insert(m.params)
 _IN_CHUNK = 500  # ids per IN (...) list
 _STEP_TIME = operator.itemgetter(2, 3)
 
@@ -218,19 +231,18 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> Run:
             with write_transaction(self._engine) as conn:
-                row = conn.execute(
-                    select(
-                        m.experiments.c.lifecycle_stage, m.experiments.c.artifact_location
-                    ).where(m.experiments.c.experiment_id == eid)
-                ).first()
+                row = conn.execute(_EXPERIMENT_OF_NEW_RUN, {"eid": eid}).first()
                 if row is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
                 if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     raise InvalidInput(
                         f"experiment {experiment_id!r} is deleted: restore it to add runs"
                     )
-                if parent_run_id is not None:
-                    self._run_row(conn, parent_run_id)
+                if (
+                    parent_run_id is not None
+                    and conn.execute(_RUN_EXISTS, {"run_id": parent_run_id}).first() is None
+                ):
+                    raise NotFound(f"no run with id {parent_run_id!r}")
                 info = RunInfo(
                     run_id=run_id,
                     experiment_id=str(eid),
@@ -244,13 +256,13 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     user_id=user_id,
                 )
                 try:
-                    conn.execute(insert(m.runs).values(**self._info_values(info)))
+                    conn.execute(_INSERT_RUN, self._info_values(info))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
-                for table, rows in ((m.tags, tag_rows), (m.params, param_rows)):
+                for insert_rows, rows in ((_INSERT_TAGS, tag_rows), (_INSERT_PARAMS, param_rows)):
                     if rows:
                         conn.execute(
-                            insert(table),
+                            insert_rows,
                             [{"run_id": run_id, "key": k, "value": val} for k, val in rows],
                         )
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
@@ -340,14 +352,39 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             with write_transaction(self._engine) as conn:
                 if not values:
                     return self._info(self._run_row(conn, run_id))
-                row = conn.execute(
-                    update(m.runs)
-                    .where(m.runs.c.run_id == run_id)
-                    .values(**values)
-                    .returning(*m.runs.c)
-                ).first()
-                if row is None:
-                    raise NotFound(f"no run with id {run_id!r}")
+                return self._info(self._update_run_row(conn, run_id, values))
+
+        return with_retry(txn)
+
+    @staticmethod
+    def _update_run_row(conn: Connection, run_id: str, values: Mapping[str, object]) -> Row[Any]:
+        """Change a run's row; return the row as it is now (NotFound for no such run)."""
+        row = conn.execute(_UPDATE_RUN, {**values, "which_run": run_id}).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return row
+
+    def terminate_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        end_time: int,
+        metrics: Sequence[Metric] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> RunInfo:
+        """End a run in one transaction: its last ``metrics`` and ``tags`` (refused for a
+        deleted run, as :meth:`log_batch` refuses them), its ``status`` and ``end_time``."""
+        values = {"status": RunStatus.parse(status).value, "end_time": int(end_time)}
+        write = self._batch_writes(run_id, metrics, (), tags) if metrics or tags else None
+
+        def txn() -> RunInfo:
+            with write_transaction(self._engine) as conn:
+                row = self._update_run_row(conn, run_id, values)  # locks the row
+                if write is not None:
+                    if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                        raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                    write(conn, {run_id: row.experiment_id})
                 return self._info(row)
 
         return with_retry(txn)
@@ -380,6 +417,23 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """Write metrics, params and tags of one run in one transaction."""
+        write = self._batch_writes(run_id, metrics, params, tags)
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                write(conn, self._live_runs(conn, [run_id]))
+
+        with_retry(txn)
+
+    def _batch_writes(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+    ) -> Callable[[Connection, Mapping[str, int]], None]:
+        """Check a batch of one run; return what writes it inside a transaction, given the
+        experiment of the (live) run."""
         if len(metrics) > v.MAX_METRICS_PER_BATCH:
             raise InvalidInput(
                 f"{len(metrics)} metrics in one batch; at most {v.MAX_METRICS_PER_BATCH}"
@@ -405,24 +459,22 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             for x in metrics
         ]
 
-        def txn() -> None:
-            with write_transaction(self._engine) as conn:
-                experiment_of = self._live_runs(conn, [run_id])
-                if new_params:
-                    self._insert_params(conn, run_id, new_params)
-                if tag_rows:
-                    stmt = self._insert(m.tags).values(
-                        [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows]
+        def write(conn: Connection, experiment_of: Mapping[str, int]) -> None:
+            if new_params:
+                self._insert_params(conn, run_id, new_params)
+            if tag_rows:
+                stmt = self._insert(m.tags).values(
+                    [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows]
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
                     )
-                    conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-                        )
-                    )
-                if rows:
-                    self._write_metric_rows(conn, rows, experiment_of)
+                )
+            if rows:
+                self._write_metric_rows(conn, rows, experiment_of)
 
-        with_retry(txn)
+        return write
 
     def _insert_params(self, conn: Connection, run_id: str, new: dict[str, str]) -> None:
         def clashes() -> list[str]:
