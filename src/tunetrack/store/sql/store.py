@@ -9,6 +9,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
@@ -57,18 +58,48 @@ from tunetrack.store.sql.settings import (
 )
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
-# Statements of the sweep's hot path (a run per trial), built once: SQLAlchemy then only
-# looks them up in its compiled cache instead of building them on every call.
-_EXPERIMENT_OF_NEW_RUN = select(
-    m.experiments.c.lifecycle_stage, m.experiments.c.artifact_location
-).where(m.experiments.c.experiment_id == bindparam("eid"))
-_RUN_EXISTS = select(m.runs.c.run_id).where(m.runs.c.run_id == bindparam("run_id"))
-_INSERT_RUN = insert(m.runs)
+# Built once: SQLAlchemy then only looks it up in its compiled cache.
 _UPDATE_RUN = (  # the values to set are the parameters besides which_run
     update(m.runs).where(m.runs.c.run_id == bindparam("which_run")).returning(*m.runs.c)
 )
-_INSERT_TAGS = insert(m.tags)
-_INSERT_PARAMS = insert(m.params)
+_RUN_COLUMNS = tuple(c.name for c in m.runs.c)
+
+
+@dataclass(frozen=True)
+class _RunSql:
+    """Driver-level SQL of the per-run hot path (a sweep creates and ends a run per
+    trial): run as it is, it skips SQLAlchemy's statement building, which cost more than
+    the database's own work. Parameters are positional, in the order the SQL names them."""
+
+    experiment: str  # (experiment_id) -> lifecycle_stage, artifact_location
+    run_exists: str  # (run_id) -> a row if the run exists
+    insert_run: str  # _RUN_COLUMNS
+    insert_tag: str  # (run_id, key, value)
+    insert_param: str  # (run_id, key, value)
+    end_run: str  # (status, end_time, run_id) -> the run's row, _RUN_COLUMNS
+
+    @classmethod
+    def for_dialect(cls, dialect: str) -> _RunSql:
+        """The statements with the placeholders of ``dialect``'s driver."""
+        mark = "?" if dialect == "sqlite" else "%s"
+        columns = ", ".join(_RUN_COLUMNS)
+        run_marks = ", ".join([mark] * len(_RUN_COLUMNS))
+        return cls(
+            experiment=(
+                "SELECT lifecycle_stage, artifact_location FROM experiments "
+                f"WHERE experiment_id = {mark}"
+            ),
+            run_exists=f"SELECT 1 FROM runs WHERE run_id = {mark}",
+            insert_run=f"INSERT INTO runs ({columns}) VALUES ({run_marks})",
+            insert_tag=f"INSERT INTO tags (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
+            insert_param=f"INSERT INTO params (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
+            end_run=(
+                f"UPDATE runs SET status = {mark}, end_time = {mark} WHERE run_id = {mark} "
+                f"RETURNING {columns}"
+            ),
+        )
+
+
 _IN_CHUNK = 500  # ids per IN (...) list
 _STEP_TIME = operator.itemgetter(2, 3)
 
@@ -116,6 +147,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         self._metrics_sql, self._latest_sql = self._bulk_statements()
+        self._run_sql = _RunSql.for_dialect(self._dialect)
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
         self.artifact_root = with_retry(self._recorded_artifact_root)
@@ -231,7 +263,8 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> Run:
             with write_transaction(self._engine) as conn:
-                row = conn.execute(_EXPERIMENT_OF_NEW_RUN, {"eid": eid}).first()
+                sql = self._run_sql
+                row = conn.exec_driver_sql(sql.experiment, (eid,)).first()
                 if row is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
                 if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -240,7 +273,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     )
                 if (
                     parent_run_id is not None
-                    and conn.execute(_RUN_EXISTS, {"run_id": parent_run_id}).first() is None
+                    and conn.exec_driver_sql(sql.run_exists, (parent_run_id,)).first() is None
                 ):
                     raise NotFound(f"no run with id {parent_run_id!r}")
                 info = RunInfo(
@@ -256,15 +289,13 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     user_id=user_id,
                 )
                 try:
-                    conn.execute(_INSERT_RUN, self._info_values(info))
+                    values = self._info_values(info)
+                    conn.exec_driver_sql(sql.insert_run, tuple(values[c] for c in _RUN_COLUMNS))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
-                for insert_rows, rows in ((_INSERT_TAGS, tag_rows), (_INSERT_PARAMS, param_rows)):
+                for statement, rows in ((sql.insert_tag, tag_rows), (sql.insert_param, param_rows)):
                     if rows:
-                        conn.execute(
-                            insert_rows,
-                            [{"run_id": run_id, "key": k, "value": val} for k, val in rows],
-                        )
+                        conn.exec_driver_sql(statement, [(run_id, k, val) for k, val in rows])
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
         return with_retry(txn)
@@ -375,12 +406,14 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     ) -> RunInfo:
         """End a run in one transaction: its last ``metrics`` and ``tags`` (refused for a
         deleted run, as :meth:`log_batch` refuses them), its ``status`` and ``end_time``."""
-        values = {"status": RunStatus.parse(status).value, "end_time": int(end_time)}
+        values = (RunStatus.parse(status).value, int(end_time), run_id)
         write = self._batch_writes(run_id, metrics, (), tags) if metrics or tags else None
 
         def txn() -> RunInfo:
             with write_transaction(self._engine) as conn:
-                row = self._update_run_row(conn, run_id, values)  # locks the row
+                row = conn.exec_driver_sql(self._run_sql.end_run, values).first()  # locks it
+                if row is None:
+                    raise NotFound(f"no run with id {run_id!r}")
                 if write is not None:
                     if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                         raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
