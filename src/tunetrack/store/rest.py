@@ -4,11 +4,15 @@
 and everything above the Store interface works unchanged. The server's JSON errors are
 raised again as the same exception types (by error code).
 
-Metric batches are sent exactly once: each carries this store's writer id (one per
-instance and process) and a sequence number, a retry re-sends the same pair, and the server
-skips a pair it has written before. A batch whose fate stayed unknown (the server went away
-mid-request for longer than the retry window) is remembered: when the batched writer sends
-those points again at the front of its next batch, they go under their first sequence number.
+Every request is retried with backoff while the server cannot be reached (see
+:mod:`tunetrack.store._http`); one that must not be repeated is made safe to repeat.
+
+Metric points are sent exactly once: each batch (the batched writer's, or a ``log_batch``
+with metrics) carries this store's writer id (one per instance and process) and a sequence
+number, a retry re-sends the same pair, and the server skips a pair it has written before.
+A batch whose fate stayed unknown (the server went away mid-request for longer than the
+retry window) is remembered: when the batched writer sends those points again at the front
+of its next batch, they go under their first sequence number.
 """
 
 from __future__ import annotations
@@ -239,9 +243,12 @@ class RestStore(RestRegistryMixin, Store):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
-        body = {
+        """Write metrics, params and tags of one run in one transaction. Metrics go under a
+        batch id (this store's unless ``batch_id``), so a retry never doubles them."""
+        body: dict[str, Any] = {
             "run_id": run_id,
             "metrics": [
                 {
@@ -255,8 +262,11 @@ class RestStore(RestRegistryMixin, Store):
             "params": [{"key": k, "value": val} for p in params for k, val in _pair(p, "param")],
             "tags": [{"key": k, "value": val} for t in tags for k, val in _pair(t, "tag")],
         }
-        # params and tags may be written twice; metric points must not
-        self._do("/api/runs/log-batch", body, idempotent=not metrics)
+        if batch_id is not None:
+            body["writer_id"], body["seq"] = checked_batch_id(batch_id)
+        elif metrics:  # params and tags may be written twice; metric points must not
+            body["writer_id"], body["seq"] = self._writer_id, next(self._seq)
+        self._do("/api/runs/log-batch", body, idempotent=True)
 
     def log_metric_rows(
         self,

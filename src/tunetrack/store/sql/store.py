@@ -378,8 +378,12 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
+        """Write metrics, params and tags of one run in one transaction, once per
+        ``batch_id`` if given (see :meth:`log_metric_rows`)."""
+        batch = None if batch_id is None else checked_batch_id(batch_id)
         if len(metrics) > v.MAX_METRICS_PER_BATCH:
             raise InvalidInput(
                 f"{len(metrics)} metrics in one batch; at most {v.MAX_METRICS_PER_BATCH}"
@@ -407,6 +411,8 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
+                if batch is not None and not self._claim_batch(conn, batch):
+                    return  # written before: the sender retried after a lost response
                 experiment_of = self._live_runs(conn, [run_id])
                 if new_params:
                     self._insert_params(conn, run_id, new_params)
