@@ -152,7 +152,8 @@ def _add_auth(app: FastAPI, store: Store) -> None:
 
     engine = store._engine  # type: ignore[attr-defined]  # the users share the store's database
     app.state.experiments = Experiments(engine)
-    app.add_middleware(Authenticate, authenticator=Authenticator(UserStore(engine)))
+    app.state.users = UserStore(engine)
+    app.add_middleware(Authenticate, authenticator=Authenticator(app.state.users))
 
 
 def app_from_env() -> FastAPI:
