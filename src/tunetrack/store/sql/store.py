@@ -211,6 +211,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if run_id is not None and not _RUN_ID_RE.fullmatch(run_id):
             raise InvalidInput(f"run_id {run_id!r} must be 1-32 letters, digits, '-' or '_'")
         run_id = run_id or uuid.uuid4().hex
+        v.int64(start_time, "run start_time")
         name = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH) if run_name else None
         name = name or random_run_name()
         tag_rows = self._tag_values(tags or {})
@@ -332,7 +333,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if status is not None:
             values["status"] = RunStatus.parse(status).value
         if end_time is not None:
-            values["end_time"] = end_time
+            values["end_time"] = v.int64(end_time, "run end_time")
         if run_name is not None:
             values["run_name"] = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH)
 
@@ -403,7 +404,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                 run_id,
                 v.validate_key(x.key, "metric"),
                 v.to_step(x.step, x.key),
-                int(x.timestamp),
+                v.int64(int(x.timestamp), f"metric {x.key!r} timestamp"),
                 v.to_metric_value(x.value, x.key),
             )
             for x in metrics
