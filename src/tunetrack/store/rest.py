@@ -17,6 +17,7 @@ of its next batch, they go under their first sequence number.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -40,9 +41,9 @@ from tunetrack.entities import (
     RunTag,
     ViewType,
 )
-from tunetrack.errors import Conflict
+from tunetrack.errors import Conflict, NotFound, TunetrackError
 from tunetrack.server.api import schemas as s
-from tunetrack.store._http import HttpSession, ServerUnreachable
+from tunetrack.store._http import DoneBefore, HttpSession, ServerUnreachable
 from tunetrack.store._rows import checked_batch_id, checked_metric_rows
 from tunetrack.store.artifacts_http import proxied_to_url, url_to_proxied
 from tunetrack.store.base import MetricRow, Store
@@ -82,12 +83,29 @@ class RestStore(RestRegistryMixin, Store):
     def _get(self, path: str, model: type[_M], **params: Any) -> _M:
         return model.model_validate_json(self._http.call("GET", path, params=params))
 
-    def _post(self, path: str, model: type[_M], body: dict[str, Any], *, idempotent: bool) -> _M:
-        data = self._http.call("POST", path, json_body=body, idempotent=idempotent)
+    def _post(
+        self,
+        path: str,
+        model: type[_M],
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
+    ) -> _M:
+        data = self._http.call("POST", path, json_body=body, idempotent=idempotent, done_if=done_if)
         return model.model_validate_json(data)
 
-    def _do(self, path: str, body: dict[str, Any], *, idempotent: bool) -> None:
-        self._http.call("POST", path, json_body=body, idempotent=idempotent)
+    def _do(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
+    ) -> None:
+        """Send a request; one that ``done_if`` says a lost first attempt did is done."""
+        with contextlib.suppress(DoneBefore):
+            self._http.call("POST", path, json_body=body, idempotent=idempotent, done_if=done_if)
 
     # -- artifact locations: tunetrack-artifacts:/… <-> this server's proxy URL ------------
     def _experiment(self, e: Experiment) -> Experiment:
@@ -113,9 +131,19 @@ class RestStore(RestRegistryMixin, Store):
             and url_to_proxied(artifact_location, self.base_url),
             "tags": checked_tags(tags),
         }
-        created = self._post(
-            "/api/experiments/create", s.ExperimentIdResponse, body, idempotent=False
-        )
+        try:
+            created = self._post(
+                "/api/experiments/create",
+                s.ExperimentIdResponse,
+                body,
+                idempotent=False,
+                done_if=Conflict,
+            )
+        except DoneBefore as done:  # our first attempt created it; its answer was lost
+            found = self.get_experiment_by_name(name)
+            if found is None:
+                raise done.error from None
+            return found.experiment_id
         return created.experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -160,7 +188,7 @@ class RestStore(RestRegistryMixin, Store):
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new unique name."""
         body = {"experiment_id": str(experiment_id), "new_name": new_name}
-        self._do("/api/experiments/rename", body, idempotent=False)
+        self._do("/api/experiments/rename", body, idempotent=False, done_if=Conflict)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         """Set (or overwrite) one experiment tag."""
@@ -309,7 +337,8 @@ class RestStore(RestRegistryMixin, Store):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag from a run."""
-        self._do("/api/runs/delete-tag", {"run_id": run_id, "key": key}, idempotent=False)
+        body = {"run_id": run_id, "key": key}
+        self._do("/api/runs/delete-tag", body, idempotent=False, done_if=NotFound)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, ordered by step then timestamp."""
