@@ -156,8 +156,14 @@ class Store(ModelRegistry):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
+        """Write metrics, params and tags of one run in one transaction.
+
+        ``batch_id=(writer_id, seq)`` makes the write happen once, as in
+        :meth:`log_metric_rows` (the two share one record of batch ids).
+        """
 
     @abc.abstractmethod
     def log_metric_rows(

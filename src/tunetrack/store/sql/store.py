@@ -256,6 +256,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if run_id is not None and not _RUN_ID_RE.fullmatch(run_id):
             raise InvalidInput(f"run_id {run_id!r} must be 1-32 letters, digits, '-' or '_'")
         run_id = run_id or uuid.uuid4().hex
+        v.int64(start_time, "run start_time")
         name = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH) if run_name else None
         name = name or random_run_name()
         tag_rows = self._tag_values(tags or {})
@@ -377,7 +378,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if status is not None:
             values["status"] = RunStatus.parse(status).value
         if end_time is not None:
-            values["end_time"] = end_time
+            values["end_time"] = v.int64(end_time, "run end_time")
         if run_name is not None:
             values["run_name"] = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH)
 
@@ -408,7 +409,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     ) -> RunInfo:
         """End a run in one transaction: its last ``metrics`` and ``tags`` (refused for a
         deleted run, as :meth:`log_batch` refuses them), its ``status`` and ``end_time``."""
-        values = (RunStatus.parse(status).value, int(end_time), run_id)
+        values = (RunStatus.parse(status).value, v.int64(int(end_time), "run end_time"), run_id)
         write = self._batch_writes(run_id, metrics, (), tags) if metrics or tags else None
 
         def txn() -> RunInfo:
@@ -452,12 +453,18 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
+        """Write metrics, params and tags of one run in one transaction, once per
+        ``batch_id`` if given (see :meth:`log_metric_rows`)."""
+        batch = None if batch_id is None else checked_batch_id(batch_id)
         write = self._batch_writes(run_id, metrics, params, tags)
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
+                if batch is not None and not self._claim_batch(conn, batch):
+                    return  # written before: the sender retried after a lost response
                 write(conn, self._live_runs(conn, [run_id]))
 
         with_retry(txn)
@@ -490,7 +497,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                 run_id,
                 v.validate_key(x.key, "metric"),
                 v.to_step(x.step, x.key),
-                int(x.timestamp),
+                v.int64(int(x.timestamp), f"metric {x.key!r} timestamp"),
                 v.to_metric_value(x.value, x.key),
             )
             for x in metrics
