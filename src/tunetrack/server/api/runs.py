@@ -14,6 +14,8 @@ from tunetrack.server.api import schemas as s
 from tunetrack.server.deps import StoreDep
 
 router = APIRouter(prefix="/api", tags=["runs"])
+#: Request bodies a route parses itself: the app adds their schemas to the OpenAPI components.
+SELF_PARSED_BODIES = (s.LogMetricRows,)
 
 
 @router.post("/runs/create")
@@ -107,7 +109,9 @@ async def metric_rows_body(request: Request) -> s.LogMetricRows:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": s.LogMetricRows.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LogMetricRows"}}
+            },
         }
     },
 )
