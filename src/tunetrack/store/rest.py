@@ -317,7 +317,9 @@ class RestStore(RestRegistryMixin, Store):
         self, rows: Sequence[MetricRow], batch_id: tuple[str, int], acked_below: int | None = None
     ) -> None:
         writer_id, seq = batch_id
-        body = {"rows": list(rows), "writer_id": writer_id, "seq": seq, "acked_below": acked_below}
+        body: dict[str, Any] = {"rows": list(rows), "writer_id": writer_id, "seq": seq}
+        if acked_below is not None:  # a server before acked_below refuses the field
+            body["acked_below"] = acked_below
         self._do("/api/metrics/log-rows", body, idempotent=True)
 
     def delete_tag(self, run_id: str, key: str) -> None:
