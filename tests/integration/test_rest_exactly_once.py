@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import select
 
 from rest_servers import RestServers, stop_server
 from tunetrack.errors import StoreError
 from tunetrack.store.rest import RestStore
+from tunetrack.store.sql.models import metric_batches
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.tracking.writer import MetricWriter
 
@@ -133,6 +135,22 @@ def test_points_whose_fate_stayed_unknown_are_sent_again_under_their_first_batch
     assert _steps(store, run_id) == [0, 1, 2, 3]
     store.close()
     proxy.close()
+
+
+def test_the_server_keeps_only_the_batch_ids_a_writer_may_still_send(
+    server_port: int, tmp_path: Path
+) -> None:
+    store = RestStore(f"http://127.0.0.1:{server_port}")
+    run_id = _run(store)
+    for step in range(30):
+        store.log_metric_rows([(run_id, "m", step, T0 + step, float(step))])
+    database = SqlStore(f"sqlite:///{tmp_path}/tunetrack.db")
+    with database._engine.connect() as conn:
+        ledger = conn.execute(select(metric_batches.c.writer_id, metric_batches.c.seq)).all()
+    database.close()
+    assert ledger == [(store._writer_id, 30)]  # the newest: its answer might have been lost
+    assert _steps(store, run_id) == list(range(30))
+    store.close()
 
 
 def test_a_replayed_batch_id_is_skipped_after_the_server_restarts(

@@ -323,6 +323,48 @@ def test_a_bad_batch_id_is_invalid(store: Store, run_id: str, batch_id) -> None:
     assert _history(store, run_id, "m") == []
 
 
+def test_batch_ids_at_or_above_acked_below_are_still_skipped_when_sent_again(
+    store: Store, run_id: str
+) -> None:
+    rows = [[(run_id, "m", step, T0, float(step))] for step in range(3)]
+    for seq, batch in enumerate(rows, start=1):
+        store.log_metric_rows(batch, batch_id=("writer-a", seq), acked_below=seq)
+    # batch 3 in flight again (its answer was lost), batch 2 still open on another thread
+    store.log_metric_rows(rows[2], batch_id=("writer-a", 3), acked_below=2)
+    assert _history(store, run_id, "m") == [(step, T0, float(step)) for step in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("batch_id", "acked_below"), [(("w", 2), 3), (("w", 2), -1), (("w", 2), "1"), (None, 1)]
+)
+def test_a_bad_acked_below_is_invalid(store: Store, run_id: str, batch_id, acked_below) -> None:
+    with pytest.raises(InvalidInput, match="acked_below"):
+        store.log_metric_rows(
+            [(run_id, "m", 0, T0, 1.0)], batch_id=batch_id, acked_below=acked_below
+        )
+    assert _history(store, run_id, "m") == []
+
+
+@pytest.mark.sql_only
+def test_the_store_forgets_a_writer_s_batch_ids_below_acked_below(
+    store: Store, run_id: str
+) -> None:
+    """The ledger of batch ids stays as small as the writers' open retries."""
+    from sqlalchemy import select
+
+    from tunetrack.store.sql import models as m
+
+    for seq in range(1, 21):
+        store.log_metric_rows(
+            [(run_id, "m", seq, T0, 1.0)], batch_id=("writer-a", seq), acked_below=seq - 1
+        )
+    store.log_metric_rows([(run_id, "m", 0, T0, 1.0)], batch_id=("writer-b", 1))
+    with store._engine.connect() as conn:  # type: ignore[attr-defined]
+        ledger = conn.execute(select(m.metric_batches.c.writer_id, m.metric_batches.c.seq)).all()
+    assert sorted(ledger) == [("writer-a", 19), ("writer-a", 20), ("writer-b", 1)]
+    assert len(_history(store, run_id, "m")) == 21
+
+
 def test_log_metric_rows_with_no_rows_is_a_no_op(store: Store, run_id: str) -> None:
     store.log_metric_rows([])
     assert store.get_run(run_id).data.metrics == {}

@@ -15,9 +15,10 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel
 from starlette.types import Scope
 
 from tunetrack._body_limit import BodyLimit
@@ -139,6 +140,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user), Depends(authorize)])
     mount_ui(app, store, app.state.artifacts, dependencies=[Depends(may_browse)])
+    _document_bodies(app, runs.SELF_PARSED_BODIES)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:
@@ -146,6 +148,21 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def _document_bodies(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Put the schemas of request bodies that routes parse themselves (FastAPI does not see
+    them) into the OpenAPI components their ``$ref`` names."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            schemas.setdefault(model.__name__, model.model_json_schema())
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_auth(app: FastAPI, store: SqlStore) -> None:

@@ -11,17 +11,17 @@ from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
 
 
-def get_store(request: Request) -> Store:
-    """The tracking store the app serves."""
+async def get_store(request: Request) -> Store:
+    """The tracking store the app serves (async: no worker thread needed to look it up)."""
     return request.app.state.store
 
 
-def get_artifacts(request: Request) -> ArtifactRepository:
+async def get_artifacts(request: Request) -> ArtifactRepository:
     """The server's artifact root (``--artifacts-destination``)."""
     return request.app.state.artifacts
 
 
-def current_user(request: Request) -> User | None:
+async def current_user(request: Request) -> User | None:
     """The user making the request (authenticated by the server's ``--auth`` middleware).
     Every API route depends on it; with no authentication configured it is ``None``
     (everyone may do everything)."""

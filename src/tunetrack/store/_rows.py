@@ -47,3 +47,18 @@ def checked_batch_id(batch_id: object) -> tuple[str, int]:
     if type(seq) is not int or not 0 <= seq < 2**63:
         raise InvalidInput(f"batch seq must be a non-negative integer, got {seq!r}")
     return writer_id, seq
+
+
+def checked_acked_below(acked_below: object, batch: tuple[str, int] | None) -> int | None:
+    """The seq below which a writer will send no batch again (its ledger ids there may be
+    forgotten): an integer from 0 up to the batch's own seq, and only with a batch id."""
+    if acked_below is None:
+        return None
+    if batch is None:
+        raise InvalidInput("acked_below goes with a batch id (writer_id and seq)")
+    if type(acked_below) is not int or not 0 <= acked_below <= batch[1]:
+        raise InvalidInput(
+            f"acked_below must be an integer from 0 to the batch's seq {batch[1]}, "
+            f"got {acked_below!r}"
+        )
+    return acked_below

@@ -172,12 +172,15 @@ class Store(ModelRegistry):
         *,
         validated: bool = False,
         batch_id: tuple[str, int] | None = None,
+        acked_below: int | None = None,
     ) -> None:
         """Bulk path of the batched writer: insert points of any runs, update latest values.
 
         ``validated=True`` skips the per-row checks for rows the client already validated.
         ``batch_id=(writer_id, seq)`` makes the write happen once: a batch whose id was
         written before (a retry after a lost response) is skipped, also after a restart.
+        ``acked_below`` is the writer's promise never to send a seq below it again: the
+        store forgets those ids (its record of ids stays as small as the writer's retries).
         """
 
     @abc.abstractmethod

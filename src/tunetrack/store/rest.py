@@ -12,7 +12,9 @@ with metrics) carries this store's writer id (one per instance and process) and 
 number, a retry re-sends the same pair, and the server skips a pair it has written before.
 A batch whose fate stayed unknown (the server went away mid-request for longer than the
 retry window) is remembered: when the batched writer sends those points again at the front
-of its next batch, they go under their first sequence number.
+of its next batch, they go under their first sequence number. Each batch also tells the
+server the lowest sequence number this store may still send (``acked_below``: one in flight
+or of unknown fate), so the server forgets the ids below it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from tunetrack.entities import (
 from tunetrack.errors import Conflict, NotFound, TunetrackError
 from tunetrack.server.api import schemas as s
 from tunetrack.store._http import DoneBefore, HttpSession, ServerUnreachable
-from tunetrack.store._rows import checked_batch_id, checked_metric_rows
+from tunetrack.store._rows import checked_acked_below, checked_batch_id, checked_metric_rows
 from tunetrack.store.artifacts_http import proxied_to_url, url_to_proxied
 from tunetrack.store.base import MetricRow, Store
 from tunetrack.store.rest_registry import RestRegistryMixin, checked_tags
@@ -73,6 +75,7 @@ class RestStore(RestRegistryMixin, Store):
         self._writer_id = uuid.uuid4().hex
         self._seq = itertools.count(1)
         self._unacked: tuple[int, list[MetricRow]] | None = None
+        self._open: set[int] = set()  # seqs that may still be sent: in flight or unacked
         self._rows_lock = threading.Lock()
 
     def close(self) -> None:
@@ -291,11 +294,20 @@ class RestStore(RestRegistryMixin, Store):
             "params": [{"key": k, "value": val} for p in params for k, val in _pair(p, "param")],
             "tags": [{"key": k, "value": val} for t in tags for k, val in _pair(t, "tag")],
         }
-        if batch_id is not None:
-            body["writer_id"], body["seq"] = checked_batch_id(batch_id)
-        elif metrics:  # params and tags may be written twice; metric points must not
-            body["writer_id"], body["seq"] = self._writer_id, next(self._seq)
-        self._do("/api/runs/log-batch", body, idempotent=True)
+        if batch_id is not None or not metrics:  # params and tags may be written twice
+            if batch_id is not None:
+                body["writer_id"], body["seq"] = checked_batch_id(batch_id)
+            self._do("/api/runs/log-batch", body, idempotent=True)
+            return
+        seq = next(self._seq)
+        body["writer_id"], body["seq"] = self._writer_id, seq
+        with self._rows_lock:  # open while it may be resent: no acked_below passes it
+            self._open.add(seq)
+        try:
+            self._do("/api/runs/log-batch", body, idempotent=True)
+        finally:
+            with self._rows_lock:
+                self._open.discard(seq)
 
     def log_metric_rows(
         self,
@@ -303,15 +315,19 @@ class RestStore(RestRegistryMixin, Store):
         *,
         validated: bool = False,
         batch_id: tuple[str, int] | None = None,
+        acked_below: int | None = None,
     ) -> None:
-        """Bulk path of the batched writer, sent exactly once (see the module docstring)."""
+        """Bulk path of the batched writer, sent exactly once (see the module docstring).
+        With a ``batch_id`` of the caller's, the caller keeps the ids and ``acked_below``."""
         if not rows:
             return
         if not validated:
             rows = checked_metric_rows(rows)
         if batch_id is not None:
-            self._send_rows(rows, checked_batch_id(batch_id))
+            batch = checked_batch_id(batch_id)
+            self._send_rows(rows, batch, checked_acked_below(acked_below, batch))
             return
+        checked_acked_below(acked_below, None)
         with self._rows_lock:
             unacked, self._unacked = self._unacked, None
         if unacked is not None:
@@ -321,19 +337,37 @@ class RestStore(RestRegistryMixin, Store):
                 rows = rows[len(earlier) :]
                 if not rows:
                     return
+            else:
+                with self._rows_lock:
+                    self._open.discard(seq)  # its points are not coming back: never resent
         self._send_tracked(list(rows), next(self._seq))
 
     def _send_tracked(self, rows: list[MetricRow], seq: int) -> None:
+        with self._rows_lock:
+            self._open.add(seq)
+            acked_below = min(self._open)
         try:
-            self._send_rows(rows, (self._writer_id, seq))
+            self._send_rows(rows, (self._writer_id, seq), acked_below)
         except ServerUnreachable:
-            with self._rows_lock:
-                self._unacked = (seq, rows)  # written or not: only the server knows
+            with self._rows_lock:  # written or not: only the server knows
+                if self._unacked is not None and self._unacked[0] != seq:
+                    self._open.discard(self._unacked[0])
+                self._unacked = (seq, rows)
             raise
+        except BaseException:
+            with self._rows_lock:
+                self._open.discard(seq)
+            raise
+        with self._rows_lock:
+            self._open.discard(seq)
 
-    def _send_rows(self, rows: Sequence[MetricRow], batch_id: tuple[str, int]) -> None:
+    def _send_rows(
+        self, rows: Sequence[MetricRow], batch_id: tuple[str, int], acked_below: int | None = None
+    ) -> None:
         writer_id, seq = batch_id
-        body = {"rows": list(rows), "writer_id": writer_id, "seq": seq}
+        body: dict[str, Any] = {"rows": list(rows), "writer_id": writer_id, "seq": seq}
+        if acked_below is not None:  # a server before acked_below refuses the field
+            body["acked_below"] = acked_below
         self._do("/api/metrics/log-rows", body, idempotent=True)
 
     def delete_tag(self, run_id: str, key: str) -> None:

@@ -162,11 +162,14 @@ class DeleteTag(RunRef):
 
 class LogMetricRows(Wire):
     """A bulk batch of the batched writer. With ``writer_id`` and ``seq``, sending the same
-    batch again (a retry after a lost response) writes nothing the second time."""
+    batch again (a retry after a lost response) writes nothing the second time.
+    ``acked_below`` (at most ``seq``) promises that the writer sends no lower ``seq`` again,
+    so the server may forget those batch ids."""
 
     rows: list[MetricRowIn]
     writer_id: str | None = None
     seq: Int64 | None = None
+    acked_below: Int64 | None = None
 
 
 class SearchRuns(SearchRequest):

@@ -31,7 +31,7 @@ from tunetrack.entities import (
     ViewType,
 )
 from tunetrack.errors import Conflict, InvalidInput, NotFound, StoreError
-from tunetrack.store._rows import checked_batch_id, checked_metric_rows
+from tunetrack.store._rows import checked_acked_below, checked_batch_id, checked_metric_rows
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MetricRow, Store
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import (
@@ -56,6 +56,19 @@ from tunetrack.store.sql.settings import (
     read_setting,
     write_setting,
 )
+
+
+@dataclass(frozen=True)
+class _BulkSql:
+    """Driver SQL of the metric-batch path (see :meth:`SqlStore._bulk_statements`)."""
+
+    metrics: str  # insert points
+    latest: str  # upsert latest_metrics
+    claim: str  # record a batch id; RETURNING says whether it is new
+    forget: str  # drop a writer's batch ids below a seq
+    runs: str  # experiment and stage of runs
+    columns: bool  # bind each column as one array (PostgreSQL) instead of row by row
+
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 # Built once: SQLAlchemy then only looks it up in its compiled cache.
@@ -146,7 +159,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._engine = make_engine(db_uri)
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        self._metrics_sql, self._latest_sql = self._bulk_statements()
+        self._bulk = self._bulk_statements()
         self._run_sql = _RunSql.for_dialect(self._dialect)
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
@@ -214,18 +227,47 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         self.artifact_root = with_retry(txn)
 
-    def _bulk_statements(self) -> tuple[str, str]:
-        marks = ", ".join(["?"] * 5 if self._dialect == "sqlite" else ["%s"] * 5)
-        marks6 = marks + (", ?" if self._dialect == "sqlite" else ", %s")
-        metrics_sql = f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({marks})"
-        latest_sql = (
-            "INSERT INTO latest_metrics (run_id, key, step, timestamp, value, experiment_id) "
-            f"VALUES ({marks6}) ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+    def _bulk_statements(self) -> _BulkSql:
+        """The batched writer's statements as driver SQL: they run for every batch, so they
+        skip SQLAlchemy's statement building. SQLite inserts row by row (executemany in C);
+        PostgreSQL gets each column as one array and inserts all rows in one statement."""
+        latest_upsert = (
+            "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
             "timestamp = excluded.timestamp, value = excluded.value "
             "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
             "AND excluded.timestamp >= latest_metrics.timestamp)"
         )
-        return metrics_sql, latest_sql
+        claim = (
+            "INSERT INTO metric_batches (writer_id, seq, created_time) VALUES ({0}, {0}, {0}) "
+            "ON CONFLICT (writer_id, seq) DO NOTHING RETURNING seq"
+        )
+        forget = "DELETE FROM metric_batches WHERE writer_id = {0} AND seq < {0}"
+        if self._dialect == "sqlite":
+            return _BulkSql(
+                metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
+                "VALUES (?, ?, ?, ?, ?)",
+                latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
+                f"experiment_id) VALUES (?, ?, ?, ?, ?, ?) {latest_upsert}",
+                claim=claim.format("?"),
+                forget=forget.format("?"),
+                runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs WHERE run_id IN ({})",
+                columns=False,
+            )
+        # WITH ORDINALITY ... ORDER BY: ids (the tie-break of equal steps) follow row order
+        return _BulkSql(
+            metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
+            "SELECT r, k, s, t, v FROM unnest(%s::text[], %s::text[], %s::bigint[], "
+            "%s::bigint[], %s::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
+            latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
+            "experiment_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], "
+            f"%s::bigint[], %s::float8[], %s::bigint[]) {latest_upsert}",
+            claim=claim.format("%s"),
+            forget=forget.format("%s"),
+            # rows share-locked to the end of the transaction: a concurrent delete waits
+            runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs "
+            "WHERE run_id = ANY(%s::text[]) FOR SHARE",
+            columns=True,
+        )
 
     def close(self) -> None:
         """Dispose of the connection pool (a later call opens new connections)."""
@@ -554,25 +596,30 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         *,
         validated: bool = False,
         batch_id: tuple[str, int] | None = None,
+        acked_below: int | None = None,
     ) -> None:
         """Bulk path of the batched writer: insert points of any runs, update latest values.
 
         Every run is checked in the writing transaction: a run that another process deleted
         is refused here exactly as :meth:`log_batch` refuses it. A ``batch_id`` is recorded
         first in the same transaction; one recorded before marks a replay, which writes
-        nothing.
+        nothing. ``acked_below`` (with a ``batch_id``) forgets the writer's ids below it.
         """
         if not rows:
             return
         if not validated:
             rows = checked_metric_rows(rows)
         batch = None if batch_id is None else checked_batch_id(batch_id)
+        floor = checked_acked_below(acked_below, batch)
         run_ids = sorted({r[0] for r in rows})
 
         def txn() -> None:
             with write_transaction(self._engine) as conn:
-                if batch is not None and not self._claim_batch(conn, batch):
-                    return  # written before: the sender retried after a lost response
+                if batch is not None:
+                    if not self._claim_batch(conn, batch):
+                        return  # written before: the sender retried after a lost response
+                    if floor:
+                        conn.exec_driver_sql(self._bulk.forget, (batch[0], floor))
                 experiment_of = self._live_runs(conn, run_ids)
                 self._write_metric_rows(conn, rows, experiment_of)
 
@@ -581,13 +628,9 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     def _claim_batch(self, conn: Connection, batch: tuple[str, int]) -> bool:
         """Record a batch id; False when it was recorded before (on PostgreSQL a concurrent
         claim of the same id waits for the first transaction to end)."""
-        writer_id, seq = batch
-        stmt = self._insert(m.metric_batches).values(
-            writer_id=writer_id, seq=seq, created_time=now_ms()
-        )
-        stmt = stmt.on_conflict_do_nothing(index_elements=["writer_id", "seq"])
         # RETURNING, not rowcount: psycopg reports -1 for this statement
-        return conn.execute(stmt.returning(m.metric_batches.c.seq)).first() is not None
+        claimed = conn.exec_driver_sql(self._bulk.claim, (*batch, now_ms())).first()
+        return claimed is not None
 
     def _live_runs(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
         """Experiment of each run; NotFound/InvalidInput unless every run is live.
@@ -597,15 +640,15 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         """
         found: dict[str, int] = {}
         for chunk in _chunks(run_ids):
-            query = select(m.runs.c.run_id, m.runs.c.experiment_id, m.runs.c.lifecycle_stage).where(
-                m.runs.c.run_id.in_(chunk)
-            )
-            if self._dialect == "postgresql":
-                query = query.with_for_update(read=True)
-            for r in conn.execute(query):
-                if r.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                    raise InvalidInput(f"run {r.run_id!r} is deleted: restore it to log to it")
-                found[r.run_id] = r.experiment_id
+            params: tuple[object, ...]
+            if self._bulk.columns:
+                sql, params = self._bulk.runs, (list(chunk),)
+            else:
+                sql, params = self._bulk.runs.format(", ".join("?" * len(chunk))), tuple(chunk)
+            for run_id, experiment_id, stage in conn.exec_driver_sql(sql, params):
+                if stage != LifecycleStage.ACTIVE.value:
+                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                found[run_id] = experiment_id
         unknown = [r for r in run_ids if r not in found]
         if unknown:
             raise NotFound(f"no run with id {unknown[0]!r}")
@@ -614,14 +657,18 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     def _write_metric_rows(
         self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
     ) -> None:
-        if self._dialect != "sqlite":  # SQLite binds NaN as NULL by itself
-            rows = [r if r[4] == r[4] else (*r[:4], None) for r in rows]  # type: ignore[misc]
         # latest point per (run, key): highest step, then timestamp; later rows win ties.
         # Rows usually arrive in step order, where this stable sort costs one C-level pass.
         ordered = sorted(rows, key=_STEP_TIME)
-        latest = {(r[0], r[1]): r for r in ordered}
-        conn.exec_driver_sql(self._metrics_sql, list(rows))
-        conn.exec_driver_sql(self._latest_sql, [(*r, experiment_of[r[0]]) for r in latest.values()])
+        latest = [(*r, experiment_of[r[0]]) for r in {(r[0], r[1]): r for r in ordered}.values()]
+        if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
+            conn.exec_driver_sql(self._bulk.metrics, list(rows))
+            conn.exec_driver_sql(self._bulk.latest, latest)
+            return
+        for sql, table in ((self._bulk.metrics, rows), (self._bulk.latest, latest)):
+            columns = [list(column) for column in zip(*table, strict=True)]
+            columns[4] = [x if x == x else None for x in columns[4]]  # NaN is stored as NULL
+            conn.exec_driver_sql(sql, tuple(columns))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag from a run."""
