@@ -68,7 +68,8 @@ class Row:
 
 
 def time_fetch(fetch: Callable[[], httpx.Response], repeats: int) -> float:
-    """Median ms to the last byte after one warm-up; every answer must be a 200."""
+    """Median ms to the last byte after one warm-up; every answer must be a 200 (the
+    figure is also printed as it is measured)."""
     fetch().raise_for_status()
     times = []
     for _ in range(repeats):
@@ -77,7 +78,9 @@ def time_fetch(fetch: Callable[[], httpx.Response], repeats: int) -> float:
         response.read()
         times.append((time.perf_counter() - start) * 1000)
         response.raise_for_status()
-    return statistics.median(times)
+    median = statistics.median(times)
+    progress(f"    {median:.1f} ms")
+    return median
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -156,7 +159,7 @@ def sweep_tunetrack(uri: str, artifacts: Path) -> str:
 
 def sweep_mlflow(uri: str, artifacts: Path) -> str:
     store = mlflow_store(uri, artifacts)
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param, RunStatus, RunTag
 
     exp = store.create_experiment("sweep-bench")
     now = int(time.time() * 1000)
@@ -171,7 +174,7 @@ def sweep_mlflow(uri: str, artifacts: Path) -> str:
             params=[Param(k, v) for k, v in params.items()],
             tags=[],
         )
-        store.update_run_info(run.info.run_id, "FINISHED", now + i + 1, None)
+        store.update_run_info(run.info.run_id, RunStatus.FINISHED, now + i + 1, None)
     store.engine.dispose()
     return pid
 
