@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tunetrack.entities import RunStatus
-from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.objective import load_objective
 from tunetrack.sweep.runner import run_sweep, trial_runs
@@ -73,7 +73,7 @@ def test_every_trial_of_an_objective_that_fails_to_import_reports_the_import_err
     for run in trials:
         assert run.info.status == RunStatus.FAILED
         assert error in run.data.tags[ERROR_TAG], run.data.tags[ERROR_TAG]
-        traceback = ArtifactRepository(run.info.artifact_uri).read_bytes("traceback.txt")
+        traceback = open_artifacts(run.info.artifact_uri).read_bytes("traceback.txt")
         assert error in traceback.decode()
 
 

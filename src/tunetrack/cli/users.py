@@ -53,7 +53,7 @@ def _users(uri: str | None):  # type: ignore[no-untyped-def]
     from tunetrack.errors import InvalidInput
     from tunetrack.store.sql.store import SqlStore
     from tunetrack.store.sql.users import UserStore
-    from tunetrack.store.uri import normalize_uri, resolve_tracking_uri
+    from tunetrack.store.tracking_uri import normalize_uri, resolve_tracking_uri
 
     uri = normalize_uri(resolve_tracking_uri(uri))
     if not uri.startswith(("sqlite:", "postgresql")):

@@ -188,9 +188,9 @@ def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
 
 def _from_artifacts(root_uri: str, rel: str, owner: str, scratch: Callable[[], str]) -> str:
     """The directory ``rel`` of an artifact root: in place when local, else downloaded."""
-    from tunetrack.store.artifacts import ArtifactRepository
+    from tunetrack.store.uri import open_artifacts
 
-    repo = ArtifactRepository(root_uri)
+    repo = open_artifacts(root_uri)
     if repo._local is not None:  # read in place (symlink escapes refused by _local_path)
         path = repo._local_path(rel)
         if not os.path.isdir(path):

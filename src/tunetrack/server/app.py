@@ -31,6 +31,7 @@ from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
 from tunetrack.store.base import Store
+from tunetrack.store.uri import open_artifacts
 
 DEFAULT_MAX_BODY_SIZE = 100 << 20  # a JSON request
 DEFAULT_MAX_ARTIFACT_SIZE = 10 << 30  # one uploaded artifact file
@@ -72,7 +73,7 @@ class ServerSettings:
 def open_backend_store(uri: str) -> Store:
     """The SQL store a server serves; its new experiments keep artifacts behind the proxy."""
     from tunetrack.store.sql.store import SqlStore
-    from tunetrack.store.uri import normalize_uri
+    from tunetrack.store.tracking_uri import normalize_uri
 
     uri = normalize_uri(uri)
     if not uri.startswith(("sqlite:", "postgresql")):
@@ -86,7 +87,7 @@ def artifact_root(destination: str) -> ArtifactRepository:
     """The server's artifact root: a local directory (made absolute) or an fsspec URL."""
     if "://" not in destination:
         destination = os.path.abspath(os.path.expanduser(destination))
-    return ArtifactRepository(destination)
+    return open_artifacts(destination)
 
 
 def create_app(

@@ -168,7 +168,7 @@ class Parallel(_Section):
         """Refuse an in-memory store when trials run in other processes (workers, or child
         processes for a ``trial_timeout``): each would open an empty database of its own,
         and the trials' results would be lost."""
-        from tunetrack.store.uri import MEMORY_URI
+        from tunetrack.store.tracking_uri import MEMORY_URI
 
         if tracking_uri != MEMORY_URI:
             return

@@ -168,9 +168,9 @@ def load_stored_config(
     ``objective`` replaces the stored one."""
     from pathlib import Path
 
-    from tunetrack.store.artifacts import ArtifactRepository
+    from tunetrack.store.uri import open_artifacts
 
-    text = ArtifactRepository(parent.info.artifact_uri).read_bytes("sweep.yaml").decode()
+    text = open_artifacts(parent.info.artifact_uri).read_bytes("sweep.yaml").decode()
     source = parent.data.tags.get(T.SWEEP_SOURCE) or "sweep.yaml"
     previous = json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]"))
     return parse_sweep_config(

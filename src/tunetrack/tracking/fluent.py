@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tunetrack.entities import Experiment, Run, RunStatus, ViewType
 from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
-from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
+from tunetrack.store.tracking_uri import resolve_tracking_uri, set_current_uri
 from tunetrack.tracking.client import Client
 from tunetrack.tracking.context import run_context_tags
 from tunetrack.tracking.system_metrics import start_sampler
