@@ -23,7 +23,7 @@ from pydantic import (
 from tunetrack.errors import ConfigError
 from tunetrack.sweep._config_errors import fail_at, one_of
 from tunetrack.sweep._messages import show_yaml
-from tunetrack.sweep.strategies import PRUNER_TYPES
+from tunetrack.sweep.goals import PRUNER_TYPES
 
 BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
 PRUNERS: tuple[str, ...] = PRUNER_TYPES

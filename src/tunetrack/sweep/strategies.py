@@ -25,6 +25,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
 from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound
+from tunetrack.sweep.goals import METHODS, MULTI_OBJECTIVE_METHODS, PRUNER_TYPES, Goal, PrunerSpec
 from tunetrack.sweep.space import (
     Choice,
     Distribution,
@@ -46,20 +47,13 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = [
-    "METHODS",
-    "MULTI_OBJECTIVE_METHODS",
-    "Goal",
     "Proposal",
     "Proposer",
-    "PrunerSpec",
     "Strategy",
     "TrialHandle",
     "make_strategy",
 ]
 
-METHODS = ("grid", "random", "tpe", "cmaes", "gp", "nsga2", "hyperopt-tpe", "hyperopt-random")
-MULTI_OBJECTIVE_METHODS = ("nsga2",)
-PRUNER_TYPES = ("median", "hyperband", "successive_halving", "none")
 
 # Packages a method needs beyond optuna (checked in make_strategy, never installed here).
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -75,30 +69,6 @@ _JOURNAL = "journal:"
 
 StateName = Literal["complete", "pruned", "failed"]
 Values = float | Sequence[float] | None
-
-
-@dataclass(frozen=True)
-class Goal:
-    """A metric to optimise and its direction."""
-
-    name: str
-    direction: Literal["maximize", "minimize"]
-
-
-@dataclass(frozen=True)
-class PrunerSpec:
-    """Early stopping: which optuna pruner, after how many steps and trials.
-
-    * **type** - ``median``, ``hyperband``, ``successive_halving`` or ``none``.
-    * **min_steps** - warm-up steps (median) or minimum resource (hyperband, halving).
-    * **min_trials** - finished trials before the median pruner prunes anything.
-    * **max_steps** - hyperband's maximum resource (``None``: inferred from the first trial).
-    """
-
-    type: Literal["median", "hyperband", "successive_halving", "none"]
-    min_steps: int = 1
-    min_trials: int = 5
-    max_steps: int | None = None
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from typing import Any, Literal
 from tunetrack.entities import LifecycleStage, Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep.config import Autolog, ObjectiveRef
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.objective import load_objective, wants_trial
 from tunetrack.sweep.space import Distribution
-from tunetrack.sweep.strategies import Goal, TrialHandle
+from tunetrack.sweep.strategies import TrialHandle
 from tunetrack.sweep.trial import Pruner, Suggester, Trial, is_pruned, take_returned_model
 
 TrialState = Literal["complete", "pruned", "failed"]
