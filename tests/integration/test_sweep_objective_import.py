@@ -15,7 +15,8 @@ from tunetrack.entities import RunStatus
 from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.objective import load_objective
-from tunetrack.sweep.runner import run_sweep, trial_runs
+from tunetrack.sweep.runner import run_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.worker import ERROR_TAG
 from tunetrack.tracking.client import Client
 

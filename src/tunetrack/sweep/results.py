@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from tunetrack.entities import Run
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.retrain import retrain as retrain_sweep
 from tunetrack.sweep.select import trial_params
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:
@@ -71,8 +73,6 @@ class SweepRecords:
         while running)."""
         import pandas as pd
 
-        from tunetrack.sweep.runner import trial_runs
-
         client = self._client()
         runs = trial_runs(client, client.get_run(self.sweep_id))
         rows = [_trial_row(run) for run in runs]
@@ -85,9 +85,7 @@ class SweepRecords:
         """Rerun the best trial's parameters in a new run under the sweep (``trial.mode``
         is ``"retrain"``); with ``register_as``, register its model (and set ``alias``).
         Defaults come from the sweep's ``retrain`` section; returns the new run."""
-        from tunetrack.sweep.retrain import retrain
-
-        run = retrain(
+        run = retrain_sweep(
             self.sweep_id,
             tracking_uri=self.tracking_uri or None,
             register_as=register_as,
