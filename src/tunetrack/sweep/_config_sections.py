@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from tunetrack.errors import ConfigError
+from tunetrack.search import parse_filter
 from tunetrack.sweep._config_errors import fail_at, one_of
 from tunetrack.sweep._messages import show_yaml
 from tunetrack.sweep.goals import PRUNER_TYPES
@@ -188,11 +189,7 @@ class Parallel(_Section):
 
 
 def _check_filter(value: str) -> str:
-    """Check a constraint with the search filter language, if it is available."""
-    try:
-        from tunetrack.search import parse_filter
-    except ImportError:  # pragma: no cover - the search package is optional here
-        return value
+    """Check a constraint with the search filter language (parsed only: no SQL is loaded)."""
     try:
         parse_filter(value)
     except ValueError as exc:

@@ -19,9 +19,9 @@ from tunetrack import _validation as v
 from tunetrack.entities import RunInfo, ViewType
 from tunetrack.errors import InvalidInput
 from tunetrack.search import parse_filter, parse_order_by
-from tunetrack.search.sql import run_filter_clause, run_order_clauses
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry
+from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.store import SqlStore
 

@@ -159,7 +159,7 @@ class ExperimentsMixin:
     ) -> PagedList[Experiment]:
         """Experiments matching ``filter_string`` (``name``, ``tags.*``, times)."""
         from tunetrack.search import parse_filter, parse_order_by
-        from tunetrack.search.sql import experiment_filter_clause, experiment_order_clauses
+        from tunetrack.store.sql.filters import experiment_filter_clause, experiment_order_clauses
 
         v.validate_max_results(max_results)
         offset = PageToken.decode(page_token).offset

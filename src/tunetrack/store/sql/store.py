@@ -567,7 +567,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     ) -> PagedList[Run]:
         """Runs of these experiments matching the filter, sorted, one page at a time."""
         from tunetrack.search import parse_filter, parse_order_by
-        from tunetrack.search.sql import run_filter_clause, run_order_clauses
+        from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
 
         v.validate_max_results(max_results)
         if isinstance(experiment_ids, str):
