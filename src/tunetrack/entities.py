@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tunetrack.errors import InvalidInput
+
+T = TypeVar("T")
 
 
 class RunStatus(enum.StrEnum):
@@ -165,10 +168,10 @@ class Run:
     data: RunData
 
 
-class PagedList(list):
+class PagedList(list[T]):
     """A page of results plus the token that fetches the next page (``None`` at the end)."""
 
-    def __init__(self, items: list, token: str | None) -> None:
+    def __init__(self, items: Iterable[T], token: str | None) -> None:
         super().__init__(items)
         self.token = token
 
