@@ -269,7 +269,7 @@ def eval_metrics(
     if found is None:
         raise InvalidInput(f"{type(model).__name__} is neither a classifier nor a regressor")
     metrics = {f"{prefix}{k}": val for k, val in found[0].items()}
-    client = active.client if active else fluent._get_client()
+    _, client = fluent.target_run(run_id)
     client.log_batch(run_id, metrics=c.metrics_of(metrics))
     return metrics
 

@@ -38,7 +38,7 @@ def _local_path(uri: str) -> str | None:
 
 def _under_root(uri: str, root: ArtifactRepository, what: str) -> bool:
     """Whether ``uri`` is a path or URL under the server's artifact root (checked)."""
-    local_root = root._local
+    local_root = root.local_root
     if local_root is not None:
         path = _local_path(uri)
         if path is None or "#" in uri or "?" in uri:

@@ -66,15 +66,15 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _local_root(root_uri: str) -> str | None:
-    """The local directory for ``root_uri``, or None when it needs fsspec."""
-    scheme = urllib.parse.urlsplit(root_uri).scheme
-    if scheme == "" or _DRIVE.match(root_uri):
-        return os.path.abspath(root_uri)
+def local_path(uri: str) -> str | None:
+    """The absolute local path a path or ``file:`` URI names, or None when it needs fsspec."""
+    scheme = urllib.parse.urlsplit(uri).scheme
+    if scheme == "" or _DRIVE.match(uri):
+        return os.path.abspath(uri)
     if scheme == "file":
-        parsed = urllib.parse.urlsplit(root_uri)
+        parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc not in ("", "localhost"):
-            raise InvalidInput(f"file URI with a remote host is not supported: {root_uri!r}")
+            raise InvalidInput(f"file URI with a remote host is not supported: {uri!r}")
         return os.path.abspath(urllib.request.url2pathname(parsed.path))
     return None
 
@@ -176,7 +176,8 @@ class ArtifactRepository:
     """The artifacts of one run, stored under ``root_uri``.
 
     ``root_uri`` is a local path, a ``file://`` URI or any fsspec URL (``memory://``,
-    ``s3://``...). Local roots use :mod:`os`/:mod:`shutil` directly and are created lazily.
+    ``s3://``...). Local roots (``local_root``, None otherwise) use :mod:`os`/:mod:`shutil`
+    directly and are created lazily.
     A tunetrack server's artifacts are reached through its proxy instead, by
     :class:`~tunetrack.store.artifacts_http.HttpArtifactRepository`;
     :func:`tunetrack.store.uri.open_artifacts` picks the class a root URI needs.
@@ -189,10 +190,10 @@ class ArtifactRepository:
                 f"the artifacts at {self.root_uri} are kept by a tunetrack server: open them "
                 "with tunetrack.store.uri.open_artifacts"
             )
-        self._local = _local_root(self.root_uri)
+        self.local_root = local_path(self.root_uri)
         self._fs: Any = None
         self._fs_root = ""
-        if self._local is None:
+        if self.local_root is None:
             from fsspec.core import url_to_fs
 
             self._fs, path = url_to_fs(self.root_uri)
@@ -203,11 +204,11 @@ class ArtifactRepository:
 
     # -- path helpers -------------------------------------------------------------------
 
-    def _local_path(self, rel: str) -> str:
+    def checked_local_path(self, rel: str) -> str:
         """Local path of ``rel``; refuse when its real location escapes the root."""
-        assert self._local is not None
-        path = os.path.join(self._local, *rel.split("/")) if rel else self._local
-        real_root = os.path.realpath(self._local)
+        assert self.local_root is not None
+        path = os.path.join(self.local_root, *rel.split("/")) if rel else self.local_root
+        real_root = os.path.realpath(self.local_root)
         real = os.path.realpath(path)
         if not within(real, real_root):
             raise InvalidInput(f"artifact path {rel!r} leads through a symlink outside {real_root}")
@@ -242,9 +243,9 @@ class ArtifactRepository:
         self._put_files([(src, join_path(base, clean_relpath(rel))) for src, rel in files])
 
     def _put_files(self, files: list[tuple[str, str]]) -> None:
-        if self._local is not None:
+        if self.local_root is not None:
             # Check every destination before copying anything.
-            planned = [(src, self._local_path(rel)) for src, rel in files]
+            planned = [(src, self.checked_local_path(rel)) for src, rel in files]
             for src, dest in planned:
                 _copy_local(src, dest)
             return
@@ -267,8 +268,8 @@ class ArtifactRepository:
         """A file to write ``artifact_file`` through; on a local root it appears, whole, only
         when the block ends without an error."""
         rel = file_relpath(artifact_file)
-        if self._local is not None:
-            with atomic_file(self._local_path(rel)) as out:
+        if self.local_root is not None:
+            with atomic_file(self.checked_local_path(rel)) as out:
                 yield out
             return
         dest = self._remote_path(rel)
@@ -288,8 +289,8 @@ class ArtifactRepository:
     def open_read(self, artifact_file: str) -> BinaryIO:
         """``artifact_file`` opened for reading; :class:`NotFound` when it does not exist."""
         rel = clean_relpath(artifact_file, what="artifact file")
-        if self._local is not None:
-            path = self._local_path(rel)
+        if self.local_root is not None:
+            path = self.checked_local_path(rel)
             is_dir = os.path.isdir(path)
         else:
             path = self._remote_path(rel)
@@ -297,7 +298,7 @@ class ArtifactRepository:
         if is_dir:
             raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
         try:
-            return open(path, "rb") if self._local is not None else self._fs.open(path, "rb")
+            return open(path, "rb") if self.local_root is not None else self._fs.open(path, "rb")
         except FileNotFoundError:
             raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
 
@@ -305,11 +306,11 @@ class ArtifactRepository:
         """Direct children of ``path`` (root when None), sorted; ``[]`` for a missing dir."""
         rel = clean_relpath(path)
         infos: list[FileInfo] = []
-        if self._local is not None:
-            directory = self._local_path(rel)
+        if self.local_root is not None:
+            directory = self.checked_local_path(rel)
             if not os.path.isdir(directory):
                 return []
-            real_root = os.path.realpath(self._local)
+            real_root = os.path.realpath(self.local_root)
             with os.scandir(directory) as it:
                 for entry in it:
                     if entry.name.startswith(_TMP_PREFIX):
@@ -345,14 +346,14 @@ class ArtifactRepository:
         rel = clean_relpath(artifact_path)
         dst_root = os.path.abspath(os.fspath(dst_path))
         target = os.path.join(dst_root, *rel.split("/")) if rel else dst_root
-        if self._local is not None:
-            src = self._local_path(rel)
+        if self.local_root is not None:
+            src = self.checked_local_path(rel)
             if os.path.isfile(src):
                 _copy_local(src, target)
                 return target
             if not os.path.isdir(src):
                 raise NotFound(f"artifact {rel!r} not found in {self.root_uri}")
-            files = _regular_files(src, boundary=self._local)  # refuses escapes up front
+            files = _regular_files(src, boundary=self.local_root)  # refuses escapes up front
             os.makedirs(target, exist_ok=True)
             for file_src, file_rel in files:
                 _copy_local(file_src, os.path.join(target, *file_rel.split("/")))

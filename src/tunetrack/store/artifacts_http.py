@@ -90,7 +90,7 @@ class HttpArtifactRepository(ArtifactRepository):
                 f"{self.root_uri!r} is not a tunetrack server's artifact URL "
                 f"(http://host:port{ARTIFACTS_API}/…)"
             )
-        self._local = None
+        self.local_root = None
         self._fs = None
         self._root = clean_relpath(urllib.parse.unquote(rel[1:]))
         self._session = _session(base)
