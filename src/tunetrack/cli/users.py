@@ -58,7 +58,7 @@ def _users(uri: str | None):  # type: ignore[no-untyped-def]
     uri = normalize_uri(resolve_tracking_uri(uri))
     if not uri.startswith(("sqlite:", "postgresql")):
         raise InvalidInput(f"users live in a SQLite or PostgreSQL store, not {uri!r}")
-    return UserStore(SqlStore(uri)._engine)
+    return UserStore(SqlStore(uri).engine)
 
 
 def _read_password(from_stdin: bool) -> str:

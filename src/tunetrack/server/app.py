@@ -151,7 +151,7 @@ def _add_auth(app: FastAPI, store: Store) -> None:
     from tunetrack.server.auth.middleware import Authenticate, Authenticator
     from tunetrack.store.sql.users import UserStore
 
-    engine = store._engine  # type: ignore[attr-defined]  # the users share the store's database
+    engine = store.engine  # type: ignore[attr-defined]  # the users share the store's database
     app.state.experiments = Experiments(engine)
     app.add_middleware(Authenticate, authenticator=Authenticator(UserStore(engine)))
 

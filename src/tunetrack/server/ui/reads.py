@@ -115,7 +115,7 @@ def run_page(
     for column in columns:
         parse_column(column)
     v.validate_max_results(max_results)
-    eids = [sql._exp_key(e) for e in experiment_ids]
+    eids = [sql.experiment_key(e) for e in experiment_ids]
     token = PageToken.decode(page_token)
     query = select(m.runs).where(
         m.runs.c.experiment_id.in_(eids),
@@ -139,7 +139,7 @@ def run_page(
     order = run_order_clauses(parse_order_by(order_by))
 
     def read() -> RunPage:
-        with sql._engine.connect() as conn:
+        with sql.engine.connect() as conn:
             until = token.until
             if until is None:
                 until = conn.execute(
@@ -166,11 +166,11 @@ def run_counts(sql: SqlStore, experiment_ids: Sequence[str]) -> dict[str, tuple[
     r = m.runs.c
     query = (
         select(r.experiment_id, func.count(), func.max(func.coalesce(r.end_time, r.start_time)))
-        .where(r.experiment_id.in_([sql._exp_key(e) for e in experiment_ids]))
+        .where(r.experiment_id.in_([sql.experiment_key(e) for e in experiment_ids]))
         .where(r.lifecycle_stage == "active")
         .group_by(r.experiment_id)
     )
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         return {str(eid): (count, last) for eid, count, last in conn.execute(query)}
 
 
@@ -182,7 +182,7 @@ def metric_ranges(sql: SqlStore, run_id: str) -> dict[str, tuple[float, float, i
         .where(t.run_id == run_id)
         .group_by(t.key)
     )
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         return {
             key: (math.nan if lo is None else lo, math.nan if hi is None else hi, n)
             for key, lo, hi, n in conn.execute(query)
@@ -194,7 +194,7 @@ def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dic
     have (for the column picker, and the default columns of a table of sweeps)."""
     keys: dict[str, set[str]] = {entity: set() for entity in _TABLES}
     ids = list(run_ids)
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         for chunk in _chunks(list(run_ids)):
             children = select(m.runs.c.run_id).where(m.runs.c.parent_run_id.in_(chunk))
             ids.extend(conn.execute(children.limit(_CHILD_SAMPLE)).scalars())
