@@ -100,7 +100,7 @@ def test_sweep_file_disables_autolog(tmp_path: Path) -> None:
 
 
 def test_an_in_process_sweep_leaves_autolog_as_it_found_it(tmp_path: Path) -> None:
-    from tunetrack.autolog import enabled_integrations
+    from tunetrack.autologging import enabled_integrations
 
     tunetrack.autolog(disable=True)
     (tmp_path / "wine.py").write_text(OBJECTIVE)

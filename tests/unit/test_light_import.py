@@ -115,3 +115,38 @@ def test_checking_a_sweep_constraint_loads_no_sql_library(tmp_path: Path) -> Non
     assert report["checked"] == ["metrics.size < 50"]
     assert "select.constraints.0" in report["refused"]  # the bad filter was parsed, and refused
     assert report["sql"] == []
+
+
+AUTOLOG_PROBE = """\
+import json
+import sys
+import types
+
+import {package}  # first, as a sweep worker does: tunetrack.autolog must stay the callable
+
+import tunetrack
+
+autolog = tunetrack.autolog
+with autolog.paused():
+    paused = True
+report = {{
+    "callable": callable(autolog) and not isinstance(autolog, types.ModuleType),
+    "paused": paused,
+    "swapped": sorted(
+        name for name, module in sys.modules.items()
+        if name.startswith("tunetrack") and type(module) is not types.ModuleType
+    ),
+    "parameters": list(__import__("inspect").signature(autolog).parameters)[:3],
+}}
+print(json.dumps(report))
+"""
+
+
+def test_autolog_is_callable_without_swapping_a_module_class(tmp_path: Path) -> None:
+    report = probe(tmp_path, AUTOLOG_PROBE.replace("{package}", "tunetrack.autologging"))
+    assert report == {
+        "callable": True,
+        "paused": True,
+        "swapped": [],
+        "parameters": ["log_models", "log_datasets", "log_importances"],
+    }

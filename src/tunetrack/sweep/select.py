@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tunetrack.autolog._common import MODEL_TAG as AUTOLOG_MODEL_TAG
+from tunetrack.autologging._common import MODEL_TAG as AUTOLOG_MODEL_TAG
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.sweep import tags as T

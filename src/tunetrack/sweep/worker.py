@@ -261,7 +261,7 @@ def _enable_autolog(settings: Autolog | None) -> None:
     """
     if settings is None:
         return
-    from tunetrack.autolog import autolog
+    from tunetrack.autologging import autolog
 
     if settings.disable:
         autolog(disable=True)
@@ -285,12 +285,12 @@ def autolog_restored() -> Iterator[None]:
         yield
     finally:
         for name in _enabled_integrations() - before:
-            importlib.import_module(f"tunetrack.autolog.{name}").autolog(disable=True)
+            importlib.import_module(f"tunetrack.autologging.{name}").autolog(disable=True)
 
 
 def _enabled_integrations() -> set[str]:
-    if "tunetrack.autolog" not in sys.modules:  # never imported: nothing is on
+    if "tunetrack.autologging" not in sys.modules:  # never imported: nothing is on
         return set()
-    from tunetrack.autolog import enabled_integrations
+    from tunetrack.autologging import enabled_integrations
 
     return set(enabled_integrations())

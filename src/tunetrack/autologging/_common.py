@@ -26,7 +26,7 @@ from tunetrack.entities import Metric, Param
 if TYPE_CHECKING:
     import numpy as np
 
-    from tunetrack.autolog._patch import Session
+    from tunetrack.autologging._patch import Session
 
 TOP_K = 20  # importances logged as metrics and drawn
 TRUNCATED_TAG = "tunetrack.autolog.truncated_params"

@@ -14,9 +14,9 @@ import pkgutil
 import warnings
 from typing import Any
 
-from tunetrack.autolog import _common as c
-from tunetrack.autolog import _refits as refits
-from tunetrack.autolog._patch import (
+from tunetrack.autologging import _common as c
+from tunetrack.autologging import _refits as refits
+from tunetrack.autologging._patch import (
     AUTOLOG_TAG,
     AutologConfig,
     Session,
