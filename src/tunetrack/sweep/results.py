@@ -1,16 +1,17 @@
-"""What a sweep came to, read from the tracking store: its best trial, its trials as a
-table, and retraining the best one (the reading side of :class:`~tunetrack.sweep.SweepResult`).
+"""What a sweep came to: a :class:`SweepResult` (what one run of the sweep did) and, read
+from the tracking store, its best trial, its trials as a table, and retraining the best one.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunetrack.entities import Run
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.outcomes import FailureGroup
 from tunetrack.sweep.retrain import retrain as retrain_sweep
 from tunetrack.sweep.select import trial_params
 from tunetrack.sweep.stored import trial_runs
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tunetrack.sweep.config import SweepConfig
+    from tunetrack.sweep.worker import TrialResult
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class BestTrial:
 class SweepRecords:
     """Properties and methods that read a sweep's records from its tracking store.
 
-    Mixed into :class:`~tunetrack.sweep.runner.SweepResult`, which provides ``sweep_id``,
+    Mixed into :class:`SweepResult`, which provides ``sweep_id``,
     ``tracking_uri``, ``config`` (None: the one stored with the sweep), ``best_run_id``,
     ``best_value`` and ``retrain_run_id``. Each property reads the store once.
     """
@@ -94,6 +96,27 @@ class SweepRecords:
         )
         self.retrain_run_id = run.info.run_id
         return run
+
+
+@dataclass
+class SweepResult(SweepRecords):
+    """What a sweep came to: what this invocation did (``results``, in completion order),
+    and, read from the tracking store, ``best`` (a :class:`~tunetrack.sweep.results.BestTrial`),
+    ``trials`` (a DataFrame) and :meth:`retrain` (see :class:`SweepRecords`)."""
+
+    sweep_id: str
+    experiment_id: str
+    stopped_because: str
+    stop_message: str = ""  # why, in words (also the parent's tunetrack.sweep.stopped tag)
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[FailureGroup] = field(default_factory=list)  # by reason, most first
+    results: list[TrialResult] = field(default_factory=list, repr=False)
+    best_run_id: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    retrain_run_id: str | None = None
+    tracking_uri: str = ""
+    config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
 
 
 def _trial_row(run: Run) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from tunetrack.entities import Run, RunStatus
@@ -27,9 +26,9 @@ from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.objective import check_loadable
-from tunetrack.sweep.outcomes import FailureGroup, trial_counts
+from tunetrack.sweep.outcomes import trial_counts
 from tunetrack.sweep.progress import SweepProgress
-from tunetrack.sweep.results import SweepRecords
+from tunetrack.sweep.results import SweepResult
 from tunetrack.sweep.space import SearchSpace
 from tunetrack.sweep.stored import load_stored_config, sweep_context_tags, trial_runs
 from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
@@ -49,27 +48,6 @@ _CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
 _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class SweepResult(SweepRecords):
-    """What a sweep came to: what this invocation did (``results``, in completion order),
-    and, read from the tracking store, ``best`` (a :class:`~tunetrack.sweep.results.BestTrial`),
-    ``trials`` (a DataFrame) and :meth:`retrain` (see :class:`SweepRecords`)."""
-
-    sweep_id: str
-    experiment_id: str
-    stopped_because: str
-    stop_message: str = ""  # why, in words (also the parent's tunetrack.sweep.stopped tag)
-    counts: dict[str, int] = field(default_factory=dict)
-    failures: list[FailureGroup] = field(default_factory=list)  # by reason, most first
-    results: list[TrialResult] = field(default_factory=list, repr=False)
-    best_run_id: str | None = None
-    best_value: float | None = None
-    best_params: dict[str, Any] = field(default_factory=dict)
-    retrain_run_id: str | None = None
-    tracking_uri: str = ""
-    config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
 
 
 class SweepInterrupted(KeyboardInterrupt):
