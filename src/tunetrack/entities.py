@@ -9,7 +9,9 @@ from typing import TypeVar
 
 from tunetrack.errors import InvalidInput
 
-T = TypeVar("T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_T = TypeVar("_T")
 
 
 class RunStatus(enum.StrEnum):
@@ -55,7 +57,7 @@ class ViewType(enum.StrEnum):
     def parse(cls, value: object) -> ViewType:
         """``value`` as a ViewType, or InvalidInput naming the valid ones."""
         try:
-            return cls(value)
+            return cls(str(value))
         except ValueError:
             valid = ", ".join(v.value for v in cls)
             raise InvalidInput(f"unknown view type {value!r}; use one of {valid}") from None
@@ -69,7 +71,7 @@ class ViewType(enum.StrEnum):
         return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
 
-class FrozenDict(dict):
+class FrozenDict(dict[_K, _V]):
     """A read-only dict: mutation raises TypeError; it pickles (unlike a mappingproxy)."""
 
     def _readonly(self, *args: object, **kwargs: object) -> None:
@@ -78,14 +80,14 @@ class FrozenDict(dict):
     __setitem__ = __delitem__ = __ior__ = _readonly  # type: ignore[assignment]
     clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
 
-    def __reduce__(self) -> tuple[type, tuple[dict]]:
+    def __reduce__(self) -> tuple[type[FrozenDict[_K, _V]], tuple[dict[_K, _V]]]:
         return (FrozenDict, (dict(self),))
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
 
-def _frozen_map(data: Mapping[str, object] | None) -> Mapping:
+def _frozen_map(data: Mapping[_K, _V] | None) -> Mapping[_K, _V]:
     return FrozenDict(data or {})
 
 
@@ -168,10 +170,10 @@ class Run:
     data: RunData
 
 
-class PagedList(list[T]):
+class PagedList(list[_T]):
     """A page of results plus the token that fetches the next page (``None`` at the end)."""
 
-    def __init__(self, items: Iterable[T], token: str | None) -> None:
+    def __init__(self, items: Iterable[_T], token: str | None) -> None:
         super().__init__(items)
         self.token = token
 

@@ -264,6 +264,31 @@ def test_models_pages_list_versions_with_source_runs_and_aliases(
     assert re.search(r'<a href="/runs/[0-9a-f]+" class="mono">', detail)
 
 
+def test_local_ui_edits_aliases_with_the_csrf_token_and_answers_only_local_names(
+    ui: httpx.Client, filled: UiStore
+) -> None:
+    page = _page(ui, "/models/iris-ui")
+    assert 'id="alias-form"' in page  # no --auth: the local user owns the store
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    edit = "/models/iris-ui/edit/alias"
+    assert ui.post(edit, data={"alias": "picked", "version": "1"}).status_code == 403
+    assert "@picked" not in _page(ui, "/models/iris-ui")
+    moved = ui.post(edit, data={"alias": "picked", "version": "1", "csrf": csrf})
+    assert moved.status_code == 303
+    assert "@picked" in _page(ui, "/models/iris-ui")
+    foreign = ui.post(
+        "/models/iris-ui/edit/unalias",
+        data={"alias": "picked", "csrf": csrf},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert foreign.status_code == 403  # another origin's page
+    rebound = ui.get("/models/iris-ui", headers={"Host": "evil.example"})
+    assert rebound.status_code == 400  # a DNS-rebound name
+    removed = ui.post("/models/iris-ui/edit/unalias", data={"alias": "picked", "csrf": csrf})
+    assert removed.status_code == 303
+    assert "@picked" not in _page(ui, "/models/iris-ui")
+
+
 def test_plotly_js_is_served_from_the_installed_plotly_package(ui: httpx.Client) -> None:
     import plotly
 

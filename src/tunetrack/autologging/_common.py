@@ -146,9 +146,10 @@ def classification_metrics(
     if len(classes) == 2:
         auc = roc_auc(idx == 1, proba[:, 1], w)
     else:
-        aucs = [roc_auc(idx == j, proba[:, j], w) for j in range(len(classes))]
+        scores = [roc_auc(idx == j, proba[:, j], w) for j in range(len(classes))]
+        aucs = [a for a in scores if a is not None]
         support = np.bincount(idx, w, len(classes))
-        auc = float(np.dot(aucs, support) / support.sum()) if None not in aucs else None
+        auc = float(np.dot(aucs, support) / support.sum()) if len(aucs) == len(scores) else None
     if auc is not None:
         out["roc_auc"] = auc
     return out

@@ -268,7 +268,14 @@ def report(
         warnings.warn(message, AutologWarning, stacklevel=stacklevel + 1)
 
 
-def _invoke(integration: str, before: Before, obj: Any, fn: Callable[..., Any], args, kwargs):  # type: ignore[no-untyped-def]
+def _invoke(
+    integration: str,
+    before: Before,
+    obj: Any,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """Run ``fn(*args, **kwargs)`` (the original), logging it if this is the outermost call
     and the user's own (called from outside scikit-learn)."""
     cfg = _configs.get(integration)

@@ -117,7 +117,8 @@ def _public_modules(path: str, prefix: str) -> list[str]:
 def _not_ours(obj: Any) -> bool:
     """Fits this integration leaves alone: XGBoost's sklearn wrappers (the XGBoost
     integration logs them) and scikit-learn's data transformers (:func:`_is_transformer`)."""
-    return type(obj).__module__.split(".", 1)[0] == "xgboost" or _is_transformer(type(obj))
+    cls: type = type(obj)
+    return cls.__module__.split(".", 1)[0] == "xgboost" or _is_transformer(cls)
 
 
 @functools.cache

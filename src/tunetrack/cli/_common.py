@@ -9,12 +9,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from tunetrack._clock import now_ms
 from tunetrack.errors import TunetrackError
+
+if TYPE_CHECKING:
+    from tunetrack.entities import Run
+    from tunetrack.tracking.client import Client
 
 UriOption = Annotated[
     str | None,
@@ -60,7 +64,7 @@ def friendly(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def client(uri: str | None):  # type: ignore[no-untyped-def]
+def client(uri: str | None) -> Client:
     """A tracking Client for ``--tracking-uri`` (or the default)."""
     from tunetrack.tracking.client import Client
 
@@ -214,7 +218,7 @@ RUN_ATTRIBUTES = (
 )  # fmt: skip
 
 
-def run_value(run, column: str) -> Any:  # type: ignore[no-untyped-def]
+def run_value(run: Run, column: str) -> Any:
     """The machine value of a run's ``column``: an attribute in :data:`RUN_ATTRIBUTES`
     (``duration`` in milliseconds, up to now while the run is RUNNING) or a
     ``params.``/``metrics.``/``tags.`` key (None when the run has none)."""
@@ -232,7 +236,7 @@ def run_value(run, column: str) -> Any:  # type: ignore[no-untyped-def]
     return getattr(info, column)
 
 
-def run_dict(run) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def run_dict(run: Run) -> dict[str, Any]:
     """A run as plain JSON-ready data: its attributes, then its metrics, params and tags."""
     return {
         **{column: run_value(run, column) for column in RUN_ATTRIBUTES},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,13 +20,16 @@ from tunetrack.cli._common import (
     when,
 )
 
+if TYPE_CHECKING:
+    from tunetrack.entities import ModelVersion, PagedList, RegisteredModel
+
 models_app = typer.Typer(
     help="List registered models, move aliases and stages, serve a model.",
     no_args_is_help=True,
 )
 
 
-def _model_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _model_dict(m: RegisteredModel) -> dict[str, Any]:
     return {
         "name": m.name,
         "description": m.description,
@@ -37,7 +41,7 @@ def _model_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
 
 
-def _version_dict(v) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _version_dict(v: ModelVersion) -> dict[str, Any]:
     return {
         "name": v.name,
         "version": v.version,
@@ -78,7 +82,9 @@ _VERSION_COLUMNS = (  # a version's name is the table's title
 )
 
 
-def _all_pages(search, filter_string: str | None) -> list[Any]:  # type: ignore[no-untyped-def]
+def _all_pages(
+    search: Callable[[str | None, int, str | None], PagedList[Any]], filter_string: str | None
+) -> list[Any]:
     items: list[Any] = []
     token = None
     while True:

@@ -281,7 +281,7 @@ def sweep_status(
     counts: dict[str, int] = {}
     for run in trials:
         counts[run.info.status.value] = counts.get(run.info.status.value, 0) + 1
-    records = [
+    records: list[dict[str, Any]] = [
         {
             "number": int(r.data.tags[T.TRIAL_NUMBER]),
             "run_id": r.info.run_id,
@@ -389,7 +389,7 @@ def best(
         constraints = list(load_stored_config(c, parent).select.constraints)
     goal = sweep_goals(parent)[0]
     run = best_trial(c, sweep_id, constraints=constraints)
-    data = {
+    data: dict[str, Any] = {
         "run_id": run.info.run_id,
         "metric": goal.name,
         "goal": goal.direction,
@@ -440,6 +440,6 @@ def retrain_command(
         )
         return
     typer.echo(f"retrained trial run {source} as run {run.info.run_id}")
-    if registered:
-        typer.echo(_registered_line(_registered(client(tracking_uri), run)))
+    if registered and (found := _registered(client(tracking_uri), run)):
+        typer.echo(_registered_line(found))
     typer.echo(model_line)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +24,10 @@ from tunetrack.cli._common import (
     text,
     when,
 )
+
+if TYPE_CHECKING:
+    from tunetrack.entities import Experiment, Run
+    from tunetrack.tracking.client import Client
 
 db_app = typer.Typer(help="Manage the tracking database.", no_args_is_help=True)
 experiments_app = typer.Typer(
@@ -60,7 +65,7 @@ def db_upgrade(
 
 
 # -- experiments -----------------------------------------------------------------------------
-def _experiment_dict(e) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _experiment_dict(e: Experiment) -> dict[str, Any]:
     return {
         "experiment_id": e.experiment_id,
         "name": e.name,
@@ -136,7 +141,7 @@ def experiments_restore(experiment_id: str, tracking_uri: UriOption = None) -> N
 
 
 # -- runs ------------------------------------------------------------------------------------
-def _experiment_ids(client, experiment: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+def _experiment_ids(client: Client, experiment: str | None) -> list[str]:
     from tunetrack.errors import NotFound
 
     if experiment is None:
@@ -174,7 +179,7 @@ def _sort_columns(order_by: list[str] | None) -> list[str]:
     return found
 
 
-def _default_columns(runs, sort: list[str]) -> list[Column]:  # type: ignore[no-untyped-def]
+def _default_columns(runs: Sequence[Run], sort: list[str]) -> list[Column]:
     """Name, status and times, then params, then metrics, the sort columns first in each;
     the terminal shows the sort columns before duration, params before metrics."""
     keys = [*_ALWAYS, "duration", *(c for c in sort if c in RUN_ATTRIBUTES)]
@@ -259,7 +264,7 @@ def runs_list(
     )
 
 
-def _full_run_id(c, run_id: str, *, deleted: bool = False) -> str:  # type: ignore[no-untyped-def]
+def _full_run_id(c: Client, run_id: str, *, deleted: bool = False) -> str:
     """The id of the one run whose id starts with ``run_id`` (as tables show it, see
     :func:`short_id`), among the deleted runs with ``deleted``; ``run_id`` itself when it is
     whole or starts no such run's id."""

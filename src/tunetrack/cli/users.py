@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tunetrack.cli._common import Column, JsonOption, friendly, print_json, print_records, when
 from tunetrack.server.auth.roles import Permission, Role
+
+if TYPE_CHECKING:
+    from tunetrack.store.sql.users import UserStore
 
 users_app = typer.Typer(
     help="Users of a tunetrack server --auth: roles and experiment grants.", no_args_is_help=True
@@ -48,7 +51,7 @@ class Grant(enum.StrEnum):
     MANAGE = "MANAGE"
 
 
-def _users(uri: str | None):  # type: ignore[no-untyped-def]
+def _users(uri: str | None) -> UserStore:
     """The UserStore of ``uri`` (a SQL store; its schema created or checked)."""
     from tunetrack.errors import InvalidInput
     from tunetrack.store.sql.store import SqlStore

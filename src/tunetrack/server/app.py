@@ -15,6 +15,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from starlette.types import Scope
@@ -30,8 +31,10 @@ from tunetrack.server.guards import DEFAULT_ALLOWED_HOSTS, Guard
 from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
-from tunetrack.store.base import Store
 from tunetrack.store.uri import open_artifacts
+
+if TYPE_CHECKING:
+    from tunetrack.store.sql.store import SqlStore
 
 DEFAULT_MAX_BODY_SIZE = 100 << 20  # a JSON request
 DEFAULT_MAX_ARTIFACT_SIZE = 10 << 30  # one uploaded artifact file
@@ -70,7 +73,7 @@ class ServerSettings:
         )
 
 
-def open_backend_store(uri: str) -> Store:
+def open_backend_store(uri: str) -> SqlStore:
     """The SQL store a server serves; its new experiments keep artifacts behind the proxy."""
     from tunetrack.store.sql.store import SqlStore
     from tunetrack.store.tracking_uri import normalize_uri
@@ -146,14 +149,18 @@ def create_app(
     return app
 
 
-def _add_auth(app: FastAPI, store: Store) -> None:
+def _add_auth(app: FastAPI, store: SqlStore) -> None:
     """Authenticate every request against the users in the store's database."""
     from tunetrack.server.auth.middleware import Authenticate, Authenticator
+    from tunetrack.server.auth.sessions import Sessions, session_secret
+    from tunetrack.server.ui.login import login_router
     from tunetrack.store.sql.users import UserStore
 
-    engine = store.engine  # type: ignore[attr-defined]  # the users share the store's database
+    engine = store.engine  # the users share the store's database
     app.state.experiments = Experiments(engine)
-    app.add_middleware(Authenticate, authenticator=Authenticator(UserStore(engine)))
+    authenticator = Authenticator(UserStore(engine), Sessions(session_secret(engine)))
+    app.add_middleware(Authenticate, authenticator=authenticator)
+    app.include_router(login_router(authenticator))
 
 
 def app_from_env() -> FastAPI:

@@ -16,8 +16,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import IO, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 import httpx
 
@@ -28,8 +28,18 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _FIRST_DELAY_S = 0.05
 _MAX_DELAY_S = 2.0
 
+
+class BodyStream(Protocol):
+    """A request body streamed in chunks: a file, closed after the attempt when it has
+    ``close``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+
 #: A request body: JSON-able data, raw bytes, or a callable opening a fresh stream per attempt.
-Content = bytes | Callable[[], IO[bytes]]
+Content = bytes | Callable[[], BodyStream]
 
 
 class ServerUnreachable(StoreError):
@@ -132,8 +142,9 @@ class HttpSession:
                     return response
                 response.close()
             finally:
-                if hasattr(body, "close"):
-                    body.close()
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
             time.sleep(delay * (0.5 + random.random()))
             delay = min(_MAX_DELAY_S, delay * 2)
 

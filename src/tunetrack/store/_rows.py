@@ -39,10 +39,9 @@ def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
 def checked_batch_id(batch_id: object) -> tuple[str, int]:
     """A metric batch id ``(writer_id, seq)``: 1-64 letters, digits, '-' or '_', and a
     non-negative 64-bit integer; anything else raises InvalidInput."""
-    try:
-        writer_id, seq = batch_id  # type: ignore[misc]
-    except (TypeError, ValueError):
-        raise InvalidInput(f"batch_id must be (writer_id, seq), got {batch_id!r}") from None
+    if not isinstance(batch_id, tuple | list) or len(batch_id) != 2:
+        raise InvalidInput(f"batch_id must be (writer_id, seq), got {batch_id!r}")
+    writer_id, seq = batch_id
     if not isinstance(writer_id, str) or not _WRITER_ID.fullmatch(writer_id):
         raise InvalidInput(f"writer_id must be 1-64 letters, digits, '-' or '_': {writer_id!r}")
     if type(seq) is not int or not 0 <= seq < 2**63:

@@ -16,7 +16,7 @@ import shutil
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from tunetrack.entities import FileInfo
 from tunetrack.errors import InvalidInput, NotFound
@@ -286,7 +286,7 @@ class ArtifactRepository:
         with self.open_read(artifact_file) as fh:
             return fh.read()
 
-    def open_read(self, artifact_file: str) -> BinaryIO:
+    def open_read(self, artifact_file: str) -> IO[bytes]:
         """``artifact_file`` opened for reading; :class:`NotFound` when it does not exist."""
         rel = clean_relpath(artifact_file, what="artifact file")
         if self.local_root is not None:

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import httpx
 
@@ -118,10 +118,10 @@ class HttpArtifactRepository(ArtifactRepository):
         """A local temp file, uploaded as ``artifact_file`` when the block ends without error."""
         rel = file_relpath(artifact_file)
         with tempfile.TemporaryFile() as tmp:
-            yield tmp  # type: ignore[misc]
+            yield tmp
             tmp.flush()
 
-            def rewound() -> BinaryIO:
+            def rewound() -> _Unclosed:
                 tmp.seek(0)
                 return _Unclosed(tmp)
 
@@ -133,7 +133,7 @@ class HttpArtifactRepository(ArtifactRepository):
         rel = clean_relpath(artifact_file, what="artifact file")
         return self._session.request("GET", self._path(rel), idempotent=True).content
 
-    def open_read(self, artifact_file: str) -> BinaryIO:
+    def open_read(self, artifact_file: str) -> IO[bytes]:
         """``artifact_file`` downloaded into a temp file (in memory while small), rewound."""
         rel = clean_relpath(artifact_file, what="artifact file")
         spool = tempfile.SpooledTemporaryFile(max_size=8 * _CHUNK)  # noqa: SIM115 (returned)
@@ -143,9 +143,9 @@ class HttpArtifactRepository(ArtifactRepository):
             spool.close()
             raise
         spool.seek(0)
-        return spool  # type: ignore[return-value]
+        return spool
 
-    def _download(self, rel: str, out: BinaryIO) -> None:
+    def _download(self, rel: str, out: IO[bytes]) -> None:
         response = self._session.request("GET", self._path(rel), idempotent=True, stream=True)
         try:
             for chunk in response.iter_bytes(_CHUNK):

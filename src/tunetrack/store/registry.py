@@ -64,7 +64,7 @@ class ModelRegistry(abc.ABC):
         """
 
     @abc.abstractmethod
-    def get_model_version(self, name: str, version: int) -> ModelVersion:
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of a model."""
 
     @abc.abstractmethod
@@ -81,25 +81,29 @@ class ModelRegistry(abc.ABC):
         """Versions matching a filter on ``name``, ``version``, ``run_id``, ``current_stage``."""
 
     @abc.abstractmethod
-    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
         """Change a version's description."""
 
     @abc.abstractmethod
     def transition_model_version_stage(
-        self, name: str, version: int, stage: ModelStage, archive_existing_versions: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: ModelStage,
+        archive_existing_versions: bool = False,
     ) -> ModelVersion:
         """Move a version to a stage, optionally archiving the others in that stage."""
 
     @abc.abstractmethod
-    def delete_model_version(self, name: str, version: int) -> None:
+    def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete one version (its aliases go with it)."""
 
     @abc.abstractmethod
-    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         """Set one tag of a model version."""
 
     @abc.abstractmethod
-    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at ``version`` (moving it atomically if it pointed elsewhere)."""
 
     @abc.abstractmethod

@@ -160,7 +160,7 @@ class RestStore(RestRegistryMixin, Store):
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         """Set (or overwrite) one experiment tag."""
-        ((key, value),) = checked_tags({key: value}).items()  # type: ignore[union-attr]
+        ((key, value),) = checked_tags({key: value}).items()
         body = {"experiment_id": str(experiment_id), "key": key, "value": value}
         self._do("/api/experiments/set-tag", body, idempotent=True)
 
@@ -184,6 +184,7 @@ class RestStore(RestRegistryMixin, Store):
         the run it created instead of creating a second one.
         """
         chosen = run_id is None
+        new_id = uuid.uuid4().hex if run_id is None else run_id
         body = {
             "experiment_id": str(experiment_id),
             "start_time": start_time,
@@ -191,7 +192,7 @@ class RestStore(RestRegistryMixin, Store):
             "run_name": run_name,
             "tags": checked_tags(tags),
             "parent_run_id": parent_run_id,
-            "run_id": uuid.uuid4().hex if chosen else run_id,
+            "run_id": new_id,
             "status": RunStatus.parse(status).value,
             "params": checked_tags(params, "param"),
         }
@@ -200,7 +201,7 @@ class RestStore(RestRegistryMixin, Store):
         except Conflict:
             if not chosen:
                 raise
-            return self.get_run(body["run_id"])  # our first attempt created it
+            return self.get_run(new_id)  # our first attempt created it
         return self._run(created.run)
 
     def get_run(self, run_id: str) -> Run:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
+
+from pydantic import BaseModel
 
 from tunetrack import _validation as v
 from tunetrack.entities import ModelStage, ModelVersion, PagedList, RegisteredModel
@@ -14,8 +16,27 @@ from tunetrack.store.registry import ModelRegistry
 
 _MODELS = "/api/registered-models"
 _VERSIONS = "/api/model-versions"
+_M = TypeVar("_M", bound=BaseModel)
 
 
+class _Get(Protocol):
+    def __call__(self, path: str, model: type[_M], **params: Any) -> _M: ...
+
+
+class _Post(Protocol):
+    def __call__(
+        self, path: str, model: type[_M], body: dict[str, Any], *, idempotent: bool
+    ) -> _M: ...
+
+
+class _Do(Protocol):
+    def __call__(self, path: str, body: dict[str, Any], *, idempotent: bool) -> None: ...
+
+
+@overload
+def checked_tags(tags: Mapping[str, object], what: str = "tag") -> dict[str, str]: ...
+@overload
+def checked_tags(tags: Mapping[str, object] | None, what: str = "tag") -> dict[str, str] | None: ...
 def checked_tags(tags: Mapping[str, object] | None, what: str = "tag") -> dict[str, str] | None:
     """Tags or params checked and stringified as the store would (early, before sending)."""
     if tags is None:
@@ -31,15 +52,17 @@ class RestRegistryMixin(ModelRegistry):
 
     base_url: str
     # RestStore's transport: GET/POST a path, the answer parsed as the given schema
-    _get: Callable[..., Any]
-    _post: Callable[..., Any]
-    _do: Callable[..., None]
+    _get: _Get
+    _post: _Post
+    _do: _Do
 
     def _version(self, mv: ModelVersion) -> ModelVersion:
         return replace(mv, source=proxied_to_url(mv.source, self.base_url))
 
     @staticmethod
-    def _page_body(filter_string: str | None, max_results: int, page_token: str | None) -> dict:
+    def _page_body(
+        filter_string: str | None, max_results: int, page_token: str | None
+    ) -> dict[str, Any]:
         return {
             "filter_string": filter_string,
             "max_results": max_results,
@@ -106,7 +129,7 @@ class RestRegistryMixin(ModelRegistry):
         created = self._post(f"{_VERSIONS}/create", s.ModelVersionResponse, body, idempotent=False)
         return self._version(created.model_version)
 
-    def get_model_version(self, name: str, version: int) -> ModelVersion:
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of a model."""
         got = self._get(
             f"{_VERSIONS}/get", s.ModelVersionResponse, name=name, version=v.version_number(version)
@@ -129,14 +152,18 @@ class RestRegistryMixin(ModelRegistry):
         page = self._post(f"{_VERSIONS}/search", s.ModelVersionsPage, body, idempotent=True)
         return PagedList([self._version(mv) for mv in page.model_versions], page.next_page_token)
 
-    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
         """Change a version's description."""
         body = {"name": name, "version": v.version_number(version), "description": description}
         updated = self._post(f"{_VERSIONS}/update", s.ModelVersionResponse, body, idempotent=True)
         return self._version(updated.model_version)
 
     def transition_model_version_stage(
-        self, name: str, version: int, stage: ModelStage, archive_existing_versions: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: ModelStage,
+        archive_existing_versions: bool = False,
     ) -> ModelVersion:
         """Move a version to a stage, optionally archiving the others in that stage."""
         body = {
@@ -150,17 +177,17 @@ class RestRegistryMixin(ModelRegistry):
         )
         return self._version(moved.model_version)
 
-    def delete_model_version(self, name: str, version: int) -> None:
+    def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete one version (its aliases go with it)."""
         body = {"name": name, "version": v.version_number(version)}
         self._do(f"{_VERSIONS}/delete", body, idempotent=False)
 
-    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         """Set one tag of a model version."""
         body = {"name": name, "version": v.version_number(version), "key": key, "value": value}
         self._do(f"{_VERSIONS}/set-tag", body, idempotent=True)
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at ``version`` (moving it atomically if it pointed elsewhere)."""
         body = {"name": name, "alias": alias, "version": v.version_number(version)}
         self._do(f"{_MODELS}/set-alias", body, idempotent=True)

@@ -94,7 +94,7 @@ def one_of(value: object, choices: Sequence[str], what: str) -> str:
     raise fail_at(f"unknown {what} {show_yaml(value)}{hint} (valid: {', '.join(choices)})")
 
 
-_MISSING_HINTS = {
+_MISSING_HINTS: dict[Loc, str] = {
     ("objective",): " (e.g. objective: objectives/train.py:train or package.module:train)",
     ("metric",): " (e.g. metric: {name: accuracy, goal: maximize})",
     ("goal",): " (minimize or maximize)",

@@ -5,8 +5,9 @@ in optuna's labels. optuna is imported inside the functions that need it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from tunetrack.sweep._space_checks import ChoiceKey
 from tunetrack.sweep._space_points import branch_prefix, check_params, walk
 from tunetrack.sweep._space_types import (
     Categorical,
@@ -43,7 +44,8 @@ def _suggest_into(trial: BaseTrial, space: SearchSpace, prefix: str, out: dict[s
         elif isinstance(dist, Categorical):
             out[name] = trial.suggest_categorical(label, dist.choices)
         else:
-            key = trial.suggest_categorical(label, dist.choices)
+            # optuna types the answer as any categorical value; it is one of dist.choices
+            key = cast(ChoiceKey, trial.suggest_categorical(label, dist.choices))
             out[name] = key
             _suggest_into(trial, dist.options[key], branch_prefix(label, key), out)
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from tunetrack.entities import Run, RunStatus
+from tunetrack.entities import Param, Run, RunStatus
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
@@ -136,9 +136,7 @@ def resume_sweep(
     return _start(config, client, parent, resuming=True, context=context).run(progress)
 
 
-def _config_params(config: SweepConfig) -> list:  # type: ignore[type-arg]
-    from tunetrack.entities import Param
-
+def _config_params(config: SweepConfig) -> list[Param]:
     values = {
         "objective": str(config.objective),
         "method": config.method,

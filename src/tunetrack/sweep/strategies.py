@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tunetrack.sweep.goals import METHODS, MULTI_OBJECTIVE_METHODS, PRUNER_TYPES, Goal, PrunerSpec
@@ -66,6 +66,14 @@ _JOURNAL = "journal:"
 
 StateName = Literal["complete", "pruned", "failed"]
 Values = float | Sequence[float] | None
+
+
+class _SamplerArgs(TypedDict):
+    """The arguments of :func:`_make_sampler`, kept as the study's ``_SAMPLER_ATTR``."""
+
+    method: str
+    seed: int | None
+    conditional: bool
 
 
 @dataclass(frozen=True)
@@ -222,7 +230,7 @@ class Strategy:
                 f"{what} work only with a single goal (this strategy has {len(self.goals)})"
             )
 
-    def _finished(self, values: Values, state: str) -> tuple[str, list[float] | None]:
+    def _finished(self, values: Values, state: StateName) -> tuple[StateName, list[float] | None]:
         """Check a result; returns the state to record and the values to record with it."""
         if state not in ("complete", "pruned", "failed"):
             raise InvalidInput(f"state must be complete, pruned or failed, got {state!r}")
@@ -280,7 +288,7 @@ def make_strategy(
 
     proposer = _make_proposer(method, space, goals, seed)
     backend, url = _make_storage(storage)
-    sampler = {
+    sampler: _SamplerArgs = {
         "method": method,
         "seed": seed,
         "conditional": any(isinstance(d, Choice) for d in space.values()),
@@ -344,7 +352,7 @@ def _make_proposer(
     if method.startswith("hyperopt-"):
         from tunetrack.sweep._hyperopt import HyperoptProposer
 
-        algorithm = "tpe" if method == "hyperopt-tpe" else "random"
+        algorithm: Literal["tpe", "random"] = "tpe" if method == "hyperopt-tpe" else "random"
         return HyperoptProposer(space, algorithm, seed=seed, direction=goals[0].direction)
     return SamplerProposer()
 

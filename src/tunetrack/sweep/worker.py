@@ -169,10 +169,12 @@ def execute_trial(task: TrialTask) -> TrialResult:
     client = _client(task.tracking_uri)
     run_id = task.run.info.run_id
     opened: dict[PrunerRef, _OpenedOnUse] = {}  # the pruner and suggester share the study
-    pruner, suggester = (
-        opened.setdefault(side, _OpenedOnUse(side)) if isinstance(side, PrunerRef) else side
-        for side in (task.pruner, task.suggester)
-    )
+
+    def use(ref: PrunerRef) -> _OpenedOnUse:
+        return opened.setdefault(ref, _OpenedOnUse(ref))
+
+    pruner = use(task.pruner) if isinstance(task.pruner, PrunerRef) else task.pruner
+    suggester = use(task.suggester) if isinstance(task.suggester, PrunerRef) else task.suggester
     trial = Trial(
         number=task.number,
         params=task.params,

@@ -19,9 +19,11 @@ def figure_bytes(figure: Any, artifact_file: str) -> bytes:
         return buf.getvalue()
     if module.startswith("plotly"):
         if ext == "html":
-            return figure.to_html(full_html=True, include_plotlyjs=True).encode("utf-8")
+            html: str = figure.to_html(full_html=True, include_plotlyjs=True)
+            return html.encode("utf-8")
         if ext == "json":
-            return figure.to_json().encode("utf-8")
+            text: str = figure.to_json()
+            return text.encode("utf-8")
         raise InvalidInput(
             f"cannot save a plotly figure as {artifact_file!r}: use a .html or .json file name"
         )

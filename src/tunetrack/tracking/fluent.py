@@ -16,10 +16,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tunetrack.entities import Experiment, Run, RunStatus, ViewType
+from tunetrack.entities import Experiment, PagedList, Run, RunData, RunInfo, RunStatus, ViewType
 from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.tracking_uri import resolve_tracking_uri, set_current_uri
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 NOTE_TAG = "tunetrack.note.content"
 PARENT_TAG = "tunetrack.parentRunId"
+_T = TypeVar("_T")
 
 _state_lock = threading.RLock()
 _client: Client | None = None
@@ -63,12 +64,12 @@ class ActiveRun:
         self._sampler = sampler  # system metrics, stopped when the run ends
 
     @property
-    def info(self):  # type: ignore[no-untyped-def]
+    def info(self) -> RunInfo:
         """The run's :class:`~tunetrack.entities.RunInfo` as it was when it started."""
         return self._run.info
 
     @property
-    def data(self):  # type: ignore[no-untyped-def]
+    def data(self) -> RunData:
         """The run's :class:`~tunetrack.entities.RunData` as it was when it started."""
         return self._run.data
 
@@ -122,14 +123,14 @@ def set_experiment(
     client = default_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInput("set_experiment needs exactly one of experiment_name, experiment_id")
-    if experiment_id is not None:
+    if experiment_name is None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        found = client.get_experiment_by_name(experiment_name)
         if found is None:
             with contextlib.suppress(Conflict):  # another process created it meanwhile
-                client.create_experiment(experiment_name)  # type: ignore[arg-type]
-            found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+                client.create_experiment(experiment_name)
+            found = client.get_experiment_by_name(experiment_name)
         assert found is not None
         experiment = found
     if experiment.lifecycle_stage != "active":
@@ -465,7 +466,9 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
         client.set_experiment_tag(experiment_id, key, value)
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags=None) -> str:  # type: ignore[no-untyped-def]
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
     """Create an experiment; return its id."""
     return default_client().create_experiment(name, artifact_location, tags)
 
@@ -542,8 +545,8 @@ def search_runs(
     return runs_to_frame(runs)
 
 
-def _all_pages(fetch, limit: int | None) -> list:  # type: ignore[no-untyped-def]
-    items: list = []
+def _all_pages(fetch: Callable[[int, str | None], PagedList[_T]], limit: int | None) -> list[_T]:
+    items: list[_T] = []
     token = None
     while limit is None or len(items) < limit:
         size = 50_000 if limit is None else min(50_000, limit - len(items))

@@ -26,5 +26,5 @@ def table_json(data: Any, existing: bytes | None = None) -> bytes:
 
         earlier = pd.read_json(io.BytesIO(existing), orient="split", dtype=False)
         data = pd.concat([earlier, data], ignore_index=True)
-    text = data.to_json(orient="split", index=False, date_format="iso", default_handler=str)
+    text: str = data.to_json(orient="split", index=False, date_format="iso", default_handler=str)
     return text.encode("utf-8")

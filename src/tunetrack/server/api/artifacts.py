@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -60,7 +60,7 @@ def list_artifacts(artifacts: ArtifactsDep, path: str = "") -> s.ArtifactList:
         return s.ArtifactList(files=artifacts.list_artifacts(_proxied(path)))
 
 
-def _pieces(fh: BinaryIO) -> Iterator[bytes]:
+def _pieces(fh: IO[bytes]) -> Iterator[bytes]:
     with fh:
         while piece := fh.read(_PIECE):
             yield piece

@@ -1,7 +1,9 @@
-"""Who is asking: every request but ``/health`` carries HTTP Basic or Bearer credentials.
+"""Who is asking: every request but ``/health`` carries HTTP Basic or Bearer credentials,
+or (the web UI's pages only, not ``/api/``) a session cookie from the login page.
 
 :class:`Authenticate` answers 401 (with ``WWW-Authenticate``) when they are missing or
-wrong, else puts the :class:`~tunetrack.server.auth.roles.User` in ``request.state.user``.
+wrong — a browser asking for a page is sent to ``/login`` instead — else puts the
+:class:`~tunetrack.server.auth.roles.User` in ``request.state.user``.
 Users, tokens and grants are read from the database on every request, so a revoked token or
 a changed role counts at once; only the slow part, scrypt, is remembered: a password that
 matched a stored hash is not hashed again for a minute.
@@ -14,19 +16,23 @@ import binascii
 import hashlib
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tunetrack.errors import Unauthenticated
 from tunetrack.server.auth.credentials import hash_password, verify_password
 from tunetrack.server.auth.roles import User
+from tunetrack.server.auth.sessions import SESSION_COOKIE, Sessions, fingerprint
 from tunetrack.server.errors import error_response
 from tunetrack.store.sql.users import UserStore
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/login", "/static/ui/ui.css", "/static/ui/ui.js"})
+LOGIN_PATH = "/login"
 CHALLENGE = 'Basic realm="tunetrack", charset="UTF-8", Bearer realm="tunetrack"'
 
 
@@ -62,10 +68,31 @@ class _MatchedPasswords:
 class Authenticator:
     """The user an ``Authorization`` header names, checked against :class:`UserStore`."""
 
-    def __init__(self, users: UserStore) -> None:
+    def __init__(self, users: UserStore, sessions: Sessions) -> None:
         self.users = users
+        self.sessions = sessions
         self._matched = _MatchedPasswords()
         self._decoy: str | None = None  # hashed against for unknown users: same time taken
+
+    def password_login(self, name: str, password: str) -> tuple[User, str] | None:
+        """The user and their stored hash when ``password`` is theirs, else None (an unknown
+        name costs the same scrypt as a wrong password)."""
+        found = self.users.password_user(name)
+        if found is None:
+            self._decoy = self._decoy or hash_password("decoy")
+            verify_password(password, self._decoy)
+            return None
+        return found if verify_password(password, found[1]) else None
+
+    def session_user(self, cookie: str) -> User | None:
+        """The user of a session cookie while it is valid and their password unchanged."""
+        session = self.sessions.read(cookie)
+        if session is None:
+            return None
+        found = self.users.password_user(session[0])
+        if found is None or fingerprint(found[1]) != session[1]:
+            return None
+        return found[0]
 
     def user_for(self, header: str) -> User | None:
         """The user of ``header`` (``Basic …`` or ``Bearer …``), None when it names nobody."""
@@ -80,18 +107,14 @@ class Authenticator:
             return None
         if not sep:
             return None
-        found = self.users.password_user(name)
+        known = self.users.password_user(name)
+        if known is not None and (header, known[1]) in self._matched:
+            return known[0]
+        found = self.password_login(name, password)
         if found is None:
-            self._decoy = self._decoy or hash_password("decoy")
-            verify_password(password, self._decoy)
             return None
-        user, stored = found
-        if (header, stored) in self._matched:
-            return user
-        if not verify_password(password, stored):
-            return None
-        self._matched.add((header, stored))
-        return user
+        self._matched.add((header, found[1]))
+        return found[0]
 
 
 class Authenticate:
@@ -105,10 +128,17 @@ class Authenticate:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        header = Headers(scope=scope).get("authorization")
+        headers = Headers(scope=scope)
+        header = headers.get("authorization")
+        cookie = _cookie(headers, SESSION_COOKIE)
         user = None
         if header:
             user = await run_in_threadpool(self.authenticator.user_for, header)
+        elif cookie and not scope["path"].startswith("/api/"):
+            user = await run_in_threadpool(self.authenticator.session_user, cookie)
+        if user is None and not header and _wants_page(scope, headers):
+            await _to_login(scope)(scope, receive, send)
+            return
         if user is None:
             message = (
                 "wrong user name, password or token"
@@ -123,3 +153,25 @@ class Authenticate:
             return
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)
+
+
+def _cookie(headers: Headers, name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+def _wants_page(scope: Scope, headers: Headers) -> bool:
+    """A browser navigating to a page of the UI (not a script calling the API)."""
+    return (
+        scope["method"] == "GET"
+        and not scope["path"].startswith("/api/")
+        and "text/html" in headers.get("accept", "")
+    )
+
+
+def _to_login(scope: Scope) -> RedirectResponse:
+    here = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+    return RedirectResponse(f"{LOGIN_PATH}?{urllib.parse.urlencode({'next': here})}", 303)

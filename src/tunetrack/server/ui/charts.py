@@ -107,7 +107,7 @@ def optimisation_history(
             current = value
         best.append(current)
     x = list(numbers)
-    data = [
+    data: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "markers", "name": metric, "x": x, "y": list(values)},
         {"type": "scatter", "mode": "lines", "name": "best so far", "x": x, "y": best},
     ]
@@ -140,3 +140,118 @@ def slice_plot(param: str, xs: Sequence[object], ys: Sequence[float | None], met
     figure = scatter(param, xs, metric, ys, [str(i) for i in range(len(xs))])
     figure["layout"]["title"] = {"text": param, "font": {"size": 14}}
     return figure
+
+
+def contour(
+    x_label: str,
+    xs: Sequence[object],
+    y_label: str,
+    ys: Sequence[object],
+    z_label: str,
+    zs: Sequence[object],
+) -> Figure:
+    """A metric (z) over two numeric params, interpolated between the runs, runs marked."""
+    points = [(number(x), number(y), number(z)) for x, y, z in zip(xs, ys, zs, strict=True)]
+    kept = [(x, y, z) for x, y, z in points if x is not None and y is not None and z is not None]
+    x, y, z = (list(c) for c in zip(*kept, strict=True)) if kept else ([], [], [])
+    data = [
+        {
+            "type": "contour",
+            "x": x,
+            "y": y,
+            "z": z,
+            "connectgaps": True,
+            "colorscale": "Viridis",
+            "colorbar": {"title": {"text": z_label}},
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": x,
+            "y": y,
+            "text": [f"{z_label} = {v:.6g}" for v in z],
+            "marker": {"color": "black", "size": 5},
+            "showlegend": False,
+        },
+    ]
+    layout = _layout("", xaxis={"title": {"text": x_label}}, yaxis={"title": {"text": y_label}})
+    return {"data": data, "layout": layout}
+
+
+def box_plots(metric: str, by: str, groups: Sequence[tuple[str, Sequence[object]]]) -> Figure:
+    """One box of ``metric`` per value of the param ``by`` (``(value, metric values)``)."""
+    data = [
+        {
+            "type": "box",
+            "name": name,
+            "y": [number(v) for v in values],
+            "boxpoints": "all",
+            "jitter": 0.3,
+        }
+        for name, values in groups
+    ]
+    layout = _layout(
+        "", xaxis={"title": {"text": by}}, yaxis={"title": {"text": metric}}, showlegend=False
+    )
+    return {"data": data, "layout": layout}
+
+
+def intermediate_values(
+    metric: str, series: Sequence[tuple[str, Sequence[int], Sequence[object], bool]]
+) -> Figure:
+    """Each trial's reported values by step (``(name, steps, values, pruned)``); a pruned
+    trial is drawn dashed in red and ends in a cross where it was stopped."""
+    data = []
+    for name, steps, values, pruned in series:
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines+markers" if pruned else "lines",
+            "name": f"{name} (pruned)" if pruned else name,
+            "x": list(steps),
+            "y": [number(v) for v in values],
+        }
+        if pruned:
+            last = len(steps) - 1
+            trace["line"] = {"dash": "dot", "color": "#c0392b"}
+            trace["marker"] = {
+                "symbol": ["x" if i == last else "circle" for i in range(len(steps))],
+                "size": [10 if i == last else 0 for i in range(len(steps))],
+                "color": "#c0392b",
+            }
+        data.append(trace)
+    layout = _layout(
+        "Intermediate values",
+        xaxis={"title": {"text": "step"}},
+        yaxis={"title": {"text": metric}},
+        showlegend=len(series) <= 20,
+    )
+    return {"data": data, "layout": layout}
+
+
+def pareto_front(
+    labels: tuple[str, str],
+    points: Sequence[tuple[str, float, float]],
+    front: Sequence[bool],
+) -> Figure:
+    """Trials on two objectives (``(name, a, b)``), the non-dominated ones highlighted."""
+
+    def trace(on_front: bool) -> dict[str, Any]:
+        chosen = [p for p, f in zip(points, front, strict=True) if f is on_front]
+        return {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "Pareto front" if on_front else "dominated",
+            "x": [a for _, a, _ in chosen],
+            "y": [b for _, _, b in chosen],
+            "text": [n for n, _, _ in chosen],
+            "marker": {"color": "#c0392b" if on_front else "#95a5a6", "size": 9 if on_front else 6},
+            "hovertemplate": "%{text}<br>%{x}, %{y}<extra></extra>",
+        }
+
+    layout = _layout(
+        "Pareto front",
+        xaxis={"title": {"text": labels[0]}},
+        yaxis={"title": {"text": labels[1]}},
+    )
+    return {"data": [trace(False), trace(True)], "layout": layout}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
@@ -203,3 +204,104 @@ def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dic
                 query = select(table.c.key).where(table.c.run_id.in_(chunk)).distinct()
                 keys[entity].update(conn.execute(query.limit(limit)).scalars())
     return {entity: sorted(found)[:limit] for entity, found in keys.items()}
+
+
+def histories(
+    sql: SqlStore, run_ids: Sequence[str], key: str
+) -> dict[str, tuple[list[int], list[float]]]:
+    """{run_id: (steps, values)} of metric ``key`` for many runs, a query per 500 runs
+    (the sweep page's intermediate values: one read, not one per trial); NaN for a value
+    stored as NULL."""
+    t = m.metrics.c
+    found: dict[str, tuple[list[int], list[float]]] = {}
+    with sql.engine.connect() as conn:
+        for chunk in _chunks(list(run_ids)):
+            query = (
+                select(t.run_id, t.step, t.value)
+                .where(t.run_id.in_(chunk), t.key == key)
+                .order_by(t.run_id, t.step, t.timestamp)
+            )
+            for rid, step, value in conn.execute(query):
+                steps, values = found.setdefault(rid, ([], []))
+                steps.append(step)
+                values.append(math.nan if value is None else value)
+    return found
+
+
+MAX_GROUPS = 200
+
+
+@dataclass
+class Group:
+    """Runs sharing one value of a param: how many, and each metric's mean and std."""
+
+    value: str | None
+    runs: int
+    stats: dict[str, tuple[float, float | None, int]]  # metric: (mean, sample std, n)
+
+
+def group_stats(
+    sql: SqlStore,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    param: str,
+    metrics: Sequence[str],
+) -> list[Group]:
+    """The matching runs (trials included) grouped by ``param``'s value, with mean ± sample
+    std of each metric in ``metrics``, largest groups first. One query, two passes over the
+    runs (the means, then the squared deviations from them: no cancellation)."""
+    eids = [sql.experiment_key(e) for e in experiment_ids]
+    r = m.runs.c
+    p = m.params.alias("grouped_by")
+    joined: Any = m.runs.outerjoin(p, (p.c.run_id == r.run_id) & (p.c.key == param))
+    values: list[Any] = [p.c.value.label("value"), r.run_id.label("run_id")]
+    for i, key in enumerate(metrics):
+        t = m.latest_metrics.alias(f"metric_{i}")
+        joined = joined.outerjoin(t, (t.c.run_id == r.run_id) & (t.c.key == key))
+        values.append(t.c.value.label(f"m{i}"))
+    base_query = (
+        select(*values)
+        .select_from(joined)
+        .where(
+            r.experiment_id.in_(eids),
+            r.lifecycle_stage.in_([s.value for s in ViewType.ACTIVE_ONLY.stages()]),
+        )
+    )
+    clause = run_filter_clause(parse_filter(filter_string), eids)
+    if clause is not None:
+        base_query = base_query.where(clause)
+    base = base_query.cte("matching")
+    means = (
+        select(
+            base.c.value, *(func.avg(base.c[f"m{i}"]).label(f"m{i}") for i in range(len(metrics)))
+        )
+        .group_by(base.c.value)
+        .cte("means")
+    )
+    columns: list[Any] = [base.c.value, func.count(base.c.run_id)]
+    for i in range(len(metrics)):
+        x, mean = base.c[f"m{i}"], means.c[f"m{i}"]
+        columns += [func.count(x), func.avg(x), func.sum((x - mean) * (x - mean))]
+    query = (
+        select(*columns)
+        .select_from(base.join(means, base.c.value.is_not_distinct_from(means.c.value)))
+        .group_by(base.c.value)
+        .order_by(func.count(base.c.run_id).desc(), base.c.value)
+        .limit(MAX_GROUPS)
+    )
+
+    def read() -> list[Group]:
+        with sql.engine.connect() as conn:
+            found = conn.execute(query).all()
+        groups = []
+        for value, runs, *aggregates in found:
+            stats = {}
+            for i, key in enumerate(metrics):
+                n, mean, squares = aggregates[3 * i : 3 * i + 3]
+                if n:
+                    std = math.sqrt(squares / (n - 1)) if n > 1 else None
+                    stats[key] = (mean, std, n)
+            groups.append(Group(value, runs, stats))
+        return groups
+
+    return with_retry(read)

@@ -16,17 +16,35 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.concurrency import run_in_threadpool
 
-from tunetrack.entities import ViewType
-from tunetrack.errors import InvalidInput, NotFound
+from tunetrack._clock import now_ms
+from tunetrack.entities import ModelStage, ViewType
+from tunetrack.errors import InvalidInput, NotFound, PermissionDenied, TunetrackError
+from tunetrack.server.auth.roles import Role
 from tunetrack.server.ui import charts, reads
 from tunetrack.server.ui.artifacts import IMAGE_TYPES, kind_of, preview, run_repository
 from tunetrack.server.ui.compare import compare_view
 from tunetrack.server.ui.downsample import downsample
-from tunetrack.server.ui.sweep import ImportanceCache, sweep_view
-from tunetrack.server.ui.web import ARTIFACT_CSP, filter_error, page, plain, render
+from tunetrack.server.ui.sweep import ImportanceCache, sweep_updates, sweep_view
+from tunetrack.server.ui.web import (
+    ARTIFACT_CSP,
+    ENV,
+    filter_error,
+    form_fields,
+    page,
+    plain,
+    render,
+)
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.sweep import tags as T
@@ -35,6 +53,9 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_CHARTS = 30
 MAX_CHILDREN = 500
+#: An update asks a little further back than its last answer: runs are stamped by the
+#: clocks of the processes that log them, which may lag the server's by a moment.
+UPDATE_OVERLAP_MS = 5000
 _STATIC = Path(__file__).parent / "static"
 _RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 
@@ -138,12 +159,20 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         page: str | None = None,
         nested: int = 1,
         n: int = PAGE_SIZE,
+        group: str = "",
     ) -> HTMLResponse:
         experiment = store.get_experiment(experiment_id)
         data = table(request, experiment_id, filter, order, cols, page, bool(nested), n)
+        groups = None
+        if group and data["error"] is None:
+            entity, key = reads.parse_column(group)
+            if entity != "params":
+                raise InvalidInput(f"group by a param (params.KEY), not {group!r}")
+            metrics = [c.partition(".")[2] for c in data["columns"] if c.startswith("metrics.")]
+            groups = reads.group_stats(store, [experiment_id], filter or None, key, metrics)
         return render(
             request, "runs.html", experiment=experiment, filter=filter, order=order,
-            nested=bool(nested), **data,
+            nested=bool(nested), group=group, groups=groups, **data,
         )  # fmt: skip
 
     @router.get("/experiments/{experiment_id}/children/{run_id}", response_class=HTMLResponse)
@@ -289,19 +318,44 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         color: str = "",
         history: str = "",
         all: int = 0,
+        cx: str = "",
+        cy: str = "",
+        box: str = "",
     ) -> HTMLResponse:
         ids = [i for raw in runs for i in raw.split(",") if i]
         bad = [i for i in ids if not _RUN_ID.fullmatch(i)]
         if bad:
             raise InvalidInput(f"not a run id: {bad[0]!r}")
-        view = compare_view(store, ids, experiment, filter, x, y, color, history, bool(all))
+        view = compare_view(
+            store, ids, experiment, filter, x, y, color, history, bool(all), (cx, cy), box
+        )
         return render(request, "compare.html", view=view, show_all=bool(all))
 
     @router.get("/sweeps/{run_id}", response_class=HTMLResponse)
     @page
     def sweep(request: Request, run_id: str) -> HTMLResponse:
         view = sweep_view(store, store.get_run(run_id), importance_cache)
-        return render(request, "sweep.html", view=view)
+        return render(request, "sweep.html", view=view, now=now_ms())
+
+    @router.get("/sweeps/{run_id}/updates")
+    @plain
+    def sweep_changes(run_id: str, since: int = 0) -> JSONResponse:
+        """What changed in a sweep since ``since`` (epoch ms): its status, the counts, the
+        trial rows that started or ended since (HTML), and newly finished trials' values."""
+        now = now_ms()
+        parent = store.get_run(run_id)
+        changed, counts = sweep_updates(store, parent, since - UPDATE_OVERLAP_MS)
+        best_id = parent.data.tags.get(T.BEST_RUN)
+        return JSONResponse(
+            {
+                "now": now,
+                "status": parent.info.status.value,
+                "counts": ENV.get_template("sweep_counts.html").render(counts=counts),
+                "rows": ENV.get_template("sweep_rows.html").render(trials=changed, best_id=best_id),
+                "finished": [[t.number, t.value] for t in changed if t.finished],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     @router.get("/models", response_class=HTMLResponse)
     @page
@@ -318,12 +372,54 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         by_version: dict[int, list[str]] = {}
         for alias, version in registered.aliases.items():
             by_version.setdefault(version, []).append(alias)
+        user = getattr(request.state, "user", None)
         return render(
             request, "model.html", model=registered,
             versions=sorted(versions, key=lambda v: -v.version), aliases=by_version,
+            can_edit=user is None or user.at_least(Role.EDITOR), stages=list(ModelStage),
         )  # fmt: skip
 
+    def _edit_model(request: Request, name: str, fields: dict[str, str], action: str) -> Any:
+        """One edit of a registered model from its page, then back to the page."""
+        user = getattr(request.state, "user", None)
+        if user is not None and not user.at_least(Role.EDITOR):
+            raise PermissionDenied(
+                f"user {user.name!r} (role {user.role.value}) may not change model {name!r}: "
+                "it needs the editor role"
+            )
+        if action == "alias":
+            store.set_registered_model_alias(name, fields.get("alias", ""), _version(fields))
+        elif action == "unalias":
+            store.delete_registered_model_alias(name, fields.get("alias", ""))
+        else:
+            stage = ModelStage.parse(fields.get("stage", ""))
+            archive = fields.get("archive_existing") == "1"
+            store.transition_model_version_stage(name, _version(fields), stage, archive)
+        return RedirectResponse(f"/models/{urllib.parse.quote(name, safe='')}", 303)
+
+    edit_model = page(_edit_model)
+
+    @router.post("/models/{name}/edit/{action}")
+    async def model_edit(request: Request, name: str, action: str) -> Response:
+        """Move an alias (``alias``), remove one (``unalias``) or a version's stage
+        (``stage``): editors only, with the page's CSRF token."""
+        if action not in ("alias", "unalias", "stage"):
+            raise HTTPException(404, f"no model edit {action!r}")
+        try:
+            fields = await form_fields(request)
+        except TunetrackError as exc:
+            return render(request, "error.html", exc.http_status, message=exc.message)
+        return await run_in_threadpool(edit_model, request=request, name=name, fields=fields,
+                                       action=action)  # fmt: skip
+
     return router
+
+
+def _version(fields: dict[str, str]) -> int:
+    raw = fields.get("version", "")
+    if not raw.isdigit():
+        raise InvalidInput(f"a model version is a positive whole number, not {raw!r}")
+    return int(raw)
 
 
 def mount_ui(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hmac
 import math
+import secrets
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,7 +22,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tunetrack.errors import TunetrackError
+from tunetrack.errors import InvalidInput, PermissionDenied, TunetrackError
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -98,12 +100,52 @@ def link(request: Request, path: str | None = None, **changes: object) -> str:
     return (path or request.url.path) + (f"?{query}" if query else "")
 
 
+#: The double-submit CSRF cookie: every form of a page carries its value, and a form post
+#: is refused unless the two match (a page of another site can send the cookie at most,
+#: never read it). SameSite=Strict keeps other sites from sending it at all.
+CSRF_COOKIE = "tunetrack_csrf"
+MAX_FORM_BYTES = 64 << 10
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``template`` with ``context`` (plus ``request`` and ``link``) as a page."""
+    """Render ``template`` with ``context`` as a page; every template also gets ``request``,
+    ``link``, ``user`` (None without ``--auth``) and the ``csrf`` token its forms carry."""
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     html = ENV.get_template(template).render(
-        request=request, link=functools.partial(link, request), **context
+        request=request,
+        link=functools.partial(link, request),
+        user=getattr(request.state, "user", None),
+        csrf=csrf,
+        **context,
     )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    if request.cookies.get(CSRF_COOKIE) != csrf:
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+    return response
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a posted form (``application/x-www-form-urlencoded``), its CSRF token
+    checked against the cookie: PermissionDenied when it does not match."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise InvalidInput("post the page's form (application/x-www-form-urlencoded)")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InvalidInput(f"a form is at most {MAX_FORM_BYTES} bytes")
+    try:
+        pairs = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvalidInput("the form is not UTF-8") from None
+    fields = dict(pairs)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = fields.get("csrf", "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        raise PermissionDenied("the form's CSRF token is missing or stale: reload the page")
+    return fields
 
 
 def _answering_errors(

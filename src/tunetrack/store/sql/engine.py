@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,7 +66,7 @@ def make_engine(uri: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
@@ -154,7 +155,9 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def _set_foreign_keys(conn: Connection, state: str) -> None:
-    conn.connection.driver_connection.execute(f"PRAGMA foreign_keys={state}")
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection is never detached
+    driver.execute(f"PRAGMA foreign_keys={state}")
 
 
 def _check_foreign_keys(conn: Connection) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tunetrack import _validation as v
@@ -77,7 +77,9 @@ class ExperimentsMixin:
                     )
                 except IntegrityError as exc:  # a concurrent transaction took the name
                     raise _name_taken(name) from exc
-                eid = result.inserted_primary_key[0]
+                pk = result.inserted_primary_key
+                assert pk is not None  # always set after a one-row INSERT without RETURNING
+                eid = pk[0]
                 if not artifact_location:
                     conn.execute(
                         update(m.experiments)
@@ -102,7 +104,7 @@ class ExperimentsMixin:
             hint = " (it is deleted: restore it or pick another name)" if taken == "deleted" else ""
             raise _name_taken(name, hint)
 
-    def _experiments(self, conn: Connection, rows: Sequence) -> list[Experiment]:
+    def _experiments(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
         ids = [row.experiment_id for row in rows]
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         if ids:
@@ -256,7 +258,7 @@ class ExperimentsMixin:
 
     @staticmethod
     def _require_experiment(conn: Connection, eid: int, shown: str) -> str:
-        stage = conn.execute(
+        stage: str | None = conn.execute(
             select(m.experiments.c.lifecycle_stage).where(m.experiments.c.experiment_id == eid)
         ).scalar()
         if stage is None:

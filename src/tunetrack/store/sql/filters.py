@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
@@ -57,13 +58,13 @@ class _CaseSensitiveLike(FunctionElement[bool]):
 
 
 @compiles(_CaseSensitiveLike)
-def _compile_like(element: _CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+def _compile_like(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern, _glob = element.clauses
     return compiler.process(column.like(pattern, escape="\\"), **kw)
 
 
 @compiles(_CaseSensitiveLike, "sqlite")
-def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
     column, _pattern, glob = element.clauses
     return compiler.process(column.op("GLOB", is_comparison=True)(glob), **kw)
 
@@ -295,11 +296,11 @@ def _order(keys: list[OrderKey], target: _Target) -> list[ColumnElement[Any]]:
     return [*clauses, *target.tie_break]
 
 
-def run_order_clauses(keys: list[OrderKey]) -> list[ColumnElement]:
+def run_order_clauses(keys: list[OrderKey]) -> list[ColumnElement[Any]]:
     """ORDER BY clauses over ``models.runs``, ending with ``start_time DESC, run_id ASC``."""
     return _order(keys, _RUN)
 
 
-def experiment_order_clauses(keys: list[OrderKey]) -> list[ColumnElement]:
+def experiment_order_clauses(keys: list[OrderKey]) -> list[ColumnElement[Any]]:
     """ORDER BY clauses over ``models.experiments``, ending with ``experiment_id ASC``."""
     return _order(keys, _EXPERIMENT)

@@ -81,12 +81,10 @@ runs = Table(
     Index("ix_runs_parent", "parent_run_id"),
 )
 
-_run_fk = {"ondelete": "CASCADE"}
-
 params = Table(
     "params",
     metadata,
-    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", _Key, nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
@@ -96,7 +94,7 @@ params = Table(
 tags = Table(
     "tags",
     metadata,
-    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", _Key, nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
@@ -108,7 +106,7 @@ metrics = Table(
     "metrics",
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", _Key, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
@@ -121,7 +119,7 @@ metrics = Table(
 latest_metrics = Table(
     "latest_metrics",
     metadata,
-    Column("run_id", _RunId, ForeignKey("runs.run_id", **_run_fk), nullable=False),
+    Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", _Key, nullable=False),
     Column("experiment_id", _BigId, nullable=False),
     Column("step", BigInteger, nullable=False),

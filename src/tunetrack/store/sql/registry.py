@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.selectable import GenerativeSelect
 
 from tunetrack import _validation as v
 from tunetrack._clock import now_ms
@@ -20,9 +21,11 @@ from tunetrack.store.sql.paging import PageToken
 _mv = m.model_versions.c
 _rm = m.registered_models.c
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_T = TypeVar("_T")
+_Q = TypeVar("_Q", bound=GenerativeSelect)
 
 
-def _locked(query: Select, lock: bool) -> Select:
+def _locked(query: _Q, lock: bool) -> _Q:
     return query.with_for_update(read=True, key_share=True) if lock else query
 
 
@@ -34,15 +37,15 @@ class RegistryMixin:
     _tag_values: Callable[[Mapping[str, object]], list[tuple[str, str]]]
 
     # -- reading helpers -------------------------------------------------------------------
-    def _read(self, fn: Callable[[Connection], Any]) -> Any:
-        def run() -> Any:
+    def _read(self, fn: Callable[[Connection], _T]) -> _T:
+        def run() -> _T:
             with self._engine.connect() as conn:
                 return fn(conn)
 
         return with_retry(run)
 
-    def _write(self, fn: Callable[[Connection], Any]) -> Any:
-        def run() -> Any:
+    def _write(self, fn: Callable[[Connection], _T]) -> _T:
+        def run() -> _T:
             with write_transaction(self._engine) as conn:
                 return fn(conn)
 
@@ -301,7 +304,7 @@ class RegistryMixin:
 
         return self._write(txn)
 
-    def get_model_version(self, name: str, version: int) -> ModelVersion:
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of a model."""
         return self._read(lambda c: self._versions(c, [self._version_row(c, name, version)])[0])
 
@@ -343,7 +346,7 @@ class RegistryMixin:
 
         return self._read(read)
 
-    def _update_version(self, name: str, version: int, **values: Any) -> ModelVersion:
+    def _update_version(self, name: str, version: int | str, **values: Any) -> ModelVersion:
         def txn(conn: Connection) -> ModelVersion:
             row = self._version_row(conn, name, version)
             conn.execute(
@@ -355,13 +358,17 @@ class RegistryMixin:
 
         return self._write(txn)
 
-    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
         """Change a version's description."""
         v.validate_text(description, "model version description")
         return self._update_version(name, version, description=description)
 
     def transition_model_version_stage(
-        self, name: str, version: int, stage: ModelStage, archive_existing_versions: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: ModelStage,
+        archive_existing_versions: bool = False,
     ) -> ModelVersion:
         """Move a version to a stage, optionally archiving the others in that stage."""
         stage = ModelStage.parse(stage)
@@ -387,7 +394,7 @@ class RegistryMixin:
 
         return self._write(txn)
 
-    def delete_model_version(self, name: str, version: int) -> None:
+    def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete one version (its tags and aliases go with it: the foreign keys cascade)."""
 
         def txn(conn: Connection) -> None:
@@ -398,7 +405,7 @@ class RegistryMixin:
 
         self._write(txn)
 
-    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         """Set one tag of a model version."""
         ((key, value),) = self._tag_values({key: value})
 
@@ -416,7 +423,7 @@ class RegistryMixin:
         self._write(txn)
 
     # -- aliases -------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at ``version`` (moving it atomically if it pointed elsewhere)."""
         v.validate_key(alias, "alias")
         if alias.isdigit() or alias.lower() == "latest":

@@ -9,8 +9,9 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -278,14 +279,14 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         }
 
     @staticmethod
-    def _run_row(conn: Connection, run_id: str):  # type: ignore[no-untyped-def]
+    def _run_row(conn: Connection, run_id: str) -> Row[Any]:
         row = conn.execute(select(m.runs).where(m.runs.c.run_id == run_id)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}")
         return row
 
     @staticmethod
-    def _info(row) -> RunInfo:  # type: ignore[no-untyped-def]
+    def _info(row: Row[Any]) -> RunInfo:
         return RunInfo(
             run_id=row.run_id,
             experiment_id=str(row.experiment_id),
@@ -299,10 +300,12 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             user_id=row.user_id,
         )
 
-    def _runs(self, conn: Connection, rows: Sequence) -> list[Run]:
+    def _runs(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         """Build Runs for run rows, fetching their data in a few IN queries."""
         ids = [row.run_id for row in rows]
-        data: dict[str, tuple[dict, dict, dict]] = {i: ({}, {}, {}) for i in ids}
+        data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
+            i: ({}, {}, {}) for i in ids
+        }
         for chunk in _chunks(ids):
             for r in conn.execute(
                 select(
@@ -361,7 +364,9 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         def txn() -> None:
             with write_transaction(self._engine) as conn:
                 done = conn.execute(
-                    update(m.runs).where(m.runs.c.run_id == run_id).values(lifecycle_stage=stage)
+                    update(m.runs)
+                    .where(m.runs.c.run_id == run_id)
+                    .values(lifecycle_stage=stage.value)
                 ).rowcount
                 if not done:
                     raise NotFound(f"no run with id {run_id!r}")
@@ -370,11 +375,11 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
-        self._set_run_stage(run_id, LifecycleStage.DELETED.value)
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
         """Undo :meth:`delete_run`."""
-        self._set_run_stage(run_id, LifecycleStage.ACTIVE.value)
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
 
     # -- logging -----------------------------------------------------------------------
     def log_batch(

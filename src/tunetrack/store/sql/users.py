@@ -7,9 +7,11 @@ back. :class:`UserStore` is what ``tunetrack users``/``tokens`` and the server u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Delete, Engine, Update, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tunetrack._clock import now_ms
@@ -21,6 +23,7 @@ from tunetrack.store.sql.engine import with_retry, write_transaction
 
 _users, _tokens, _grants = m.users, m.api_tokens, m.experiment_permissions
 TOKEN_ID_CHARS = 12  # a token's id: the start of its sha256
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,15 @@ class UserStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def _write(self, fn):  # type: ignore[no-untyped-def]
-        def attempt():  # type: ignore[no-untyped-def]
+    def _write(self, fn: Callable[[Connection], _T]) -> _T:
+        def attempt() -> _T:
             with write_transaction(self._engine) as conn:
                 return fn(conn)
 
         return with_retry(attempt)
 
-    def _read(self, fn):  # type: ignore[no-untyped-def]
-        def attempt():  # type: ignore[no-untyped-def]
+    def _read(self, fn: Callable[[Connection], _T]) -> _T:
+        def attempt() -> _T:
             with self._engine.connect() as conn:
                 return fn(conn)
 
@@ -82,7 +85,7 @@ class UserStore:
         except IntegrityError:
             raise Conflict(f"user {name!r} exists") from None
 
-    def _changed(self, name: str, statement) -> None:  # type: ignore[no-untyped-def]
+    def _changed(self, name: str, statement: Update | Delete) -> None:
         if self._write(lambda conn: conn.execute(statement).rowcount) == 0:
             raise NotFound(f"no user {name!r}")
 

@@ -112,6 +112,70 @@ function wireRunsTable() {
   }
 }
 
+// A running sweep's page asks every few seconds for what changed since its last answer:
+// changed trial rows replace theirs (or are added), the counts are redrawn, and newly
+// finished trials extend the history chart. Once the sweep ends, the page reloads once
+// for the final charts (importance, slices, best trial).
+const LIVE_EVERY_MS = 5000;
+
+function extendHistory(finished) {
+  const chart = document.getElementById("history");
+  if (!chart || !chart.data || typeof Plotly === "undefined") return;
+  const [points, best] = chart.data;
+  const seen = new Set(points.x);
+  const fresh = finished.filter(([n, v]) => !seen.has(n) && v !== null).sort((a, b) => a[0] - b[0]);
+  if (!fresh.length) return;
+  const maximize = chart.closest("section").dataset.maximize === "1";
+  let current = best.y.length ? best.y[best.y.length - 1] : null;
+  const bestX = [];
+  const bestY = [];
+  for (const [n, v] of fresh) {
+    if (current === null || (maximize ? v > current : v < current)) current = v;
+    bestX.push(n);
+    bestY.push(current);
+  }
+  Plotly.extendTraces(chart, { x: [fresh.map((f) => f[0]), bestX], y: [fresh.map((f) => f[1]), bestY] }, [0, 1]);
+}
+
+function applyUpdate(table, update) {
+  document.getElementById("trial-counts").innerHTML = update.counts; // server-rendered, escaped
+  const holder = document.createElement("tbody");
+  holder.innerHTML = update.rows; // server-rendered rows, every value escaped
+  const body = table.tBodies[0];
+  for (const row of Array.from(holder.querySelectorAll("tr"))) {
+    const old = body.querySelector(`tr[data-run="${CSS.escape(row.dataset.run)}"]`);
+    if (old) old.replaceWith(row);
+    else body.append(row);
+  }
+  extendHistory(update.finished);
+}
+
+function wireLiveSweep() {
+  const table = document.getElementById("trials");
+  if (!table || !table.dataset.live) return;
+  let since = Number(table.dataset.since);
+  const poll = async () => {
+    try {
+      const response = await fetch(`${table.dataset.live}?since=${since}`, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const update = await response.json();
+        applyUpdate(table, update);
+        since = update.now;
+        table.dataset.since = String(since);
+        if (update.status !== "RUNNING") {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch (error) {
+      // the server restarting: try again at the next tick
+    }
+    setTimeout(poll, LIVE_EVERY_MS);
+  };
+  setTimeout(poll, LIVE_EVERY_MS);
+}
+
 drawFigures();
 wireChartTools();
 wireRunsTable();
+wireLiveSweep();

@@ -18,7 +18,7 @@ KEY = sa.String(250)
 DOUBLE = sa.Float(precision=53)
 
 
-def _run_fk() -> sa.Column:
+def _run_fk() -> sa.Column[str]:
     return sa.Column(
         "run_id", RUN_ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
     )

@@ -24,7 +24,7 @@ def _version_fk() -> sa.ForeignKeyConstraint:
     )
 
 
-def _model_fk() -> sa.Column:
+def _model_fk() -> sa.Column[str]:
     return sa.Column(
         "name", NAME, sa.ForeignKey("registered_models.name", ondelete="CASCADE"), nullable=False
     )
