@@ -16,6 +16,7 @@ MAX_METRICS_PER_BATCH = 10_000
 MAX_PARAMS_PER_BATCH = 1_000
 MAX_TAGS_PER_BATCH = 1_000
 MAX_SEARCH_RESULTS = 50_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _KEY_RE = re.compile(r"[\w\-./ :]+")  # letters, digits, _, -, ., /, space, colon
 _valid_keys: set[str] = set()  # keys already checked: log_metric in a loop checks once
@@ -53,9 +54,17 @@ def validate_value(value: object, what: str, key: str, limit: int) -> str:
 
 def validate_text(text: str, what: str) -> str:
     """Refuse a NUL character, which PostgreSQL cannot store (SQLite could: the backends
-    must agree)."""
+    must agree), and an unpaired surrogate (``"\\ud800"``), which is not Unicode text."""
     if "\x00" in text:
         raise InvalidInput(f"{what} contains a NUL character (\\x00): {text[:80]!r}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(
+                f"{what} is not valid Unicode text: an unpaired surrogate "
+                f"({text[exc.start]!r}) at position {exc.start}: {text[:80]!r}"
+            ) from None
     return text
 
 
@@ -64,7 +73,12 @@ def to_metric_value(value: object, key: str) -> float:
     if type(value) is float:
         return value
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidInput(
+                f"metric {key!r} value {value!r:.80} is too large for a float"
+            ) from None
     dtype = getattr(value, "dtype", None)
     if getattr(value, "shape", None) == () and getattr(dtype, "kind", "") in ("b", "i", "u", "f"):
         return float(value)  # type: ignore[arg-type]
@@ -74,12 +88,19 @@ def to_metric_value(value: object, key: str) -> float:
 
 
 def to_step(step: object, key: str, what: str = "step") -> int:
-    """Check a metric step or timestamp (an integer, numpy integers included)."""
-    if type(step) is int:
+    """Check a metric step or timestamp (a 64-bit integer, numpy integers included)."""
+    if type(step) is int and INT64_MIN <= step <= INT64_MAX:
         return step
     if isinstance(step, numbers.Integral):
-        return int(step)
+        return int64(int(step), f"metric {key!r} {what}")
     raise InvalidInput(f"metric {key!r} {what} must be an integer, got {step!r}")
+
+
+def int64(number: int, what: str) -> int:
+    """Refuse an integer that no database column (64-bit) can hold."""
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInput(f"{what} {number} is outside the 64-bit integer range")
+    return number
 
 
 def validate_name(name: object, what: str, limit: int) -> str:

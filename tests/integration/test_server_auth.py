@@ -125,6 +125,51 @@ def test_a_read_grant_lets_a_user_without_a_role_read_that_experiment_only(
     assert _post(server.url, "/api/runs/search", search, guest).status_code == 403
 
 
+def _names(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(e["name"] for e in response.json().get("experiments", []))
+
+
+def test_a_user_without_a_role_lists_only_the_experiments_granted_to_them(
+    server, auth: Auth
+) -> None:
+    granted, _ = _new_run(server.url, "granted")
+    _new_run(server.url, "other")
+    guest, viewer = ("guest", "guest-pw"), ("vi", "vi-pw")
+    mlflow_search = server.url + "/api/2.0/mlflow/experiments/search"
+    assert _names(_post(server.url, "/api/experiments/search", {}, guest)) == []
+    auth.cli("users", "grant", "guest", granted, "READ")
+    for body in ({}, {"filter_string": "name LIKE '%e%' or name = 'other'"}):
+        assert _names(_post(server.url, "/api/experiments/search", body, guest)) == ["granted"]
+    assert _names(httpx.post(mlflow_search, json={}, auth=guest)) == ["granted"]
+    assert _names(httpx.get(mlflow_search, params={"max_results": 5}, auth=guest)) == ["granted"]
+    paged = _post(server.url, "/api/experiments/search", {"max_results": 1}, guest).json()
+    assert [e["name"] for e in paged["experiments"]] == ["granted"]
+    assert not paged.get("next_page_token")
+    bad = _post(server.url, "/api/experiments/search", {"filter_string": "name ="}, guest)
+    assert bad.status_code == 400
+    assert "at column 7" in bad.json()["message"]  # in the user's own filter
+    assert "experiment_id" not in bad.json()["message"]
+    everything = _names(_post(server.url, "/api/experiments/search", {}, viewer))
+    assert everything == ["Default", "granted", "other"]
+
+
+def test_the_creator_of_an_experiment_may_manage_it(server) -> None:
+    editor = ("ed", "ed-pw")
+    for path in ("/api/experiments/create", "/api/2.0/mlflow/experiments/create"):
+        made = _post(server.url, path, {"name": f"mine{path.count('/')}"}, editor)
+        eid = made.json()["experiment_id"]
+        create = {"experiment_id": eid, "start_time": 1}
+        run_id = _post(server.url, "/api/runs/create", create, editor).json()["run"]["info"]
+        deleted = _post(server.url, "/api/runs/delete", {"run_id": run_id["run_id"]}, editor)
+        assert deleted.status_code == 200, deleted.text
+        deleted = _post(server.url, "/api/experiments/delete", {"experiment_id": eid}, editor)
+        assert deleted.status_code == 200, deleted.text
+    others, _ = _new_run(server.url, "not-mine")  # made by the admin: the editor may only edit
+    refused = _post(server.url, "/api/experiments/delete", {"experiment_id": others}, editor)
+    assert refused.status_code == 403
+
+
 def test_deleting_a_run_needs_manage_on_its_experiment(server, auth: Auth) -> None:
     eid, run_id = _new_run(server.url, "to-clean")
     editor = ("ed", "ed-pw")

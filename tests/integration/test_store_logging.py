@@ -298,6 +298,24 @@ def test_a_refused_metric_batch_does_not_use_up_its_batch_id(store: Store, run_i
     assert _history(store, run_id, "m") == [(0, T0, 1.0)]
 
 
+def test_a_log_batch_sent_again_with_its_batch_id_is_stored_once(store: Store, run_id: str) -> None:
+    metrics = [Metric("m", 1.0, T0, 0), Metric("m", 2.0, T0 + 1, 1)]
+    for _ in range(2):  # the second: the retry after a lost answer
+        store.log_batch(run_id, metrics, [Param("p", "1")], [RunTag("t", "a")], batch_id=("w", 3))
+    assert _history(store, run_id, "m") == [(0, T0, 1.0), (1, T0 + 1, 2.0)]
+    # log_batch and log_metric_rows share the record of batch ids
+    store.log_metric_rows([(run_id, "m", 2, T0 + 2, 3.0)], batch_id=("w", 3))
+    assert len(_history(store, run_id, "m")) == 2
+
+
+def test_a_refused_log_batch_does_not_use_up_its_batch_id(store: Store, run_id: str) -> None:
+    store.log_batch(run_id, params=[Param("p", "1")])
+    with pytest.raises(Conflict):
+        store.log_batch(run_id, [Metric("m", 1.0, T0, 0)], [Param("p", "2")], batch_id=("w", 1))
+    store.log_batch(run_id, [Metric("m", 1.0, T0, 0)], batch_id=("w", 1))
+    assert _history(store, run_id, "m") == [(0, T0, 1.0)]
+
+
 @pytest.mark.parametrize("batch_id", [("", 1), ("w" * 65, 1), ("w", -1), ("w", "1")])
 def test_a_bad_batch_id_is_invalid(store: Store, run_id: str, batch_id) -> None:
     with pytest.raises(InvalidInput):

@@ -208,6 +208,66 @@ def test_update_run_info_of_a_missing_run_is_not_found(store: Store) -> None:
         store.update_run_info(MISSING_RUN, status=RunStatus.FINISHED)
 
 
+# -- terminate_run ---------------------------------------------------------------------
+def test_terminate_run_writes_last_metrics_tags_status_and_end_time(store: Store, make_run) -> None:
+    run_id = make_run(start_time=T0).info.run_id
+    store.log_batch(
+        run_id, metrics=[Metric("loss", 0.9, T0 + 1, 0), Metric("loss", 0.5, T0 + 2, 3)]
+    )
+    info = store.terminate_run(
+        run_id,
+        status=RunStatus.FINISHED,
+        end_time=T0 + 9000,
+        metrics=[Metric("loss", 0.25, T0 + 3, 3), Metric("acc", 0.75, T0 + 3, 3)],
+        tags=[RunTag("note", "done")],
+    )
+    assert (info.status, info.end_time) == (RunStatus.FINISHED, T0 + 9000)
+    run = store.get_run(run_id)
+    assert (run.info.status, run.info.end_time) == (RunStatus.FINISHED, T0 + 9000)
+    assert dict(run.data.metrics) == {"loss": 0.25, "acc": 0.75}  # the latest points
+    assert run.data.tags["note"] == "done"
+    history = [(x.step, x.value) for x in store.get_metric_history(run_id, "loss")]
+    assert history == [(0, 0.9), (3, 0.5), (3, 0.25)]
+
+
+def test_terminate_run_without_data_only_ends_it(store: Store, make_run) -> None:
+    run_id = make_run().info.run_id
+    store.delete_run(run_id)  # nothing to refuse: a deleted run still ends
+    info = store.terminate_run(run_id, status=RunStatus.PRUNED, end_time=T0)
+    assert (info.status, info.end_time) == (RunStatus.PRUNED, T0)
+    assert store.get_run(run_id).info.status is RunStatus.PRUNED
+
+
+def test_terminate_run_of_a_deleted_run_refuses_its_data_and_keeps_it_running(
+    store: Store, make_run
+) -> None:
+    run_id = make_run().info.run_id
+    store.delete_run(run_id)
+    with pytest.raises(InvalidInput, match="deleted"):
+        store.terminate_run(
+            run_id, status=RunStatus.FINISHED, end_time=T0, metrics=[Metric("loss", 1.0, T0, 0)]
+        )
+    run = store.get_run(run_id)
+    assert run.info.status is RunStatus.RUNNING
+    assert dict(run.data.metrics) == {}
+
+
+def test_terminate_run_with_a_bad_metric_changes_nothing(store: Store, make_run) -> None:
+    run_id = make_run().info.run_id
+    with pytest.raises(InvalidInput):
+        store.terminate_run(
+            run_id, status=RunStatus.FINISHED, end_time=T0, metrics=[Metric("", 1.0, T0, 0)]
+        )
+    assert store.get_run(run_id).info.status is RunStatus.RUNNING
+
+
+def test_terminate_run_of_a_missing_run_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.terminate_run(
+            MISSING_RUN, status=RunStatus.FINISHED, end_time=T0, metrics=[Metric("m", 1.0, T0)]
+        )
+
+
 # -- delete / restore ----------------------------------------------------------------
 def test_delete_run_marks_it_deleted(store: Store, make_run) -> None:
     run_id = make_run().info.run_id

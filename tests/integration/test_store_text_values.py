@@ -1,7 +1,8 @@
 """Store contract, text values: what one backend cannot store, no backend accepts.
 
-PostgreSQL text cannot hold a NUL character (SQLite can): every backend refuses one with
-InvalidInput naming the field, before anything is written. Runs on every backend of the
+PostgreSQL text cannot hold a NUL character (SQLite can), and no database holds an unpaired
+surrogate ("\\ud800", which Python strings and JSON can carry): every backend refuses either
+with InvalidInput naming the field, before anything is written. Runs on every backend of the
 ``store`` fixture (tests/conftest.py).
 """
 
@@ -16,28 +17,29 @@ from tunetrack.errors import InvalidInput
 from tunetrack.store.base import Store
 
 NUL = "a\x00b"
+BAD_TEXT = {"nul": NUL, "surrogate": "a\ud800b"}
 
-WRITES: dict[str, tuple[str, Callable[[Store, str, str], object]]] = {
-    "param value": ("param 'p'", lambda s, e, r: s.log_batch(r, params=[Param("p", NUL)])),
-    "tag value": ("tag 't'", lambda s, e, r: s.log_batch(r, tags=[RunTag("t", NUL)])),
-    "param key": ("param key", lambda s, e, r: s.log_batch(r, params=[Param(NUL, "1")])),
-    "metric key": ("metric key", lambda s, e, r: s.log_batch(r, [Metric(NUL, 1.0, 0, 0)])),
-    "experiment name": ("experiment name", lambda s, e, r: s.create_experiment(NUL)),
-    "experiment rename": ("experiment name", lambda s, e, r: s.rename_experiment(e, NUL)),
-    "experiment tag": ("tag 't'", lambda s, e, r: s.set_experiment_tag(e, "t", NUL)),
+WRITES: dict[str, tuple[str, Callable[[Store, str, str, str], object]]] = {
+    "param value": ("param 'p'", lambda s, e, r, t: s.log_batch(r, params=[Param("p", t)])),
+    "tag value": ("tag 't'", lambda s, e, r, t: s.log_batch(r, tags=[RunTag("t", t)])),
+    "param key": ("param key", lambda s, e, r, t: s.log_batch(r, params=[Param(t, "1")])),
+    "metric key": ("metric key", lambda s, e, r, t: s.log_batch(r, [Metric(t, 1.0, 0, 0)])),
+    "experiment name": ("experiment name", lambda s, e, r, t: s.create_experiment(t)),
+    "experiment rename": ("experiment name", lambda s, e, r, t: s.rename_experiment(e, t)),
+    "experiment tag": ("tag 't'", lambda s, e, r, t: s.set_experiment_tag(e, "t", t)),
     "artifact location": (
         "artifact location",
-        lambda s, e, r: s.create_experiment("x", artifact_location=f"/tmp/{NUL}"),
+        lambda s, e, r, t: s.create_experiment("x", artifact_location=f"/tmp/{t}"),
     ),
-    "run name": ("run name", lambda s, e, r: s.create_run(e, start_time=1, run_name=NUL)),
-    "run rename": ("run name", lambda s, e, r: s.update_run_info(r, run_name=NUL)),
+    "run name": ("run name", lambda s, e, r, t: s.create_run(e, start_time=1, run_name=t)),
+    "run rename": ("run name", lambda s, e, r, t: s.update_run_info(r, run_name=t)),
     "registered model name": (
         "registered model name",
-        lambda s, e, r: s.create_registered_model(NUL),
+        lambda s, e, r, t: s.create_registered_model(t),
     ),
     "registered model description": (
         "registered model description",
-        lambda s, e, r: s.create_registered_model("m", description=NUL),
+        lambda s, e, r, t: s.create_registered_model("m", description=t),
     ),
 }
 
@@ -50,15 +52,19 @@ WRITES: dict[str, tuple[str, Callable[[Store, str, str], object]]] = {
         for f in WRITES
     ],
 )
-def test_a_nul_character_is_invalid_input_naming_the_field(
-    store: Store, experiment_id: str, make_run, field: str
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_text_no_backend_can_store_is_invalid_input_naming_the_field(
+    store: Store, experiment_id: str, make_run, field: str, bad: str
 ) -> None:
     named, write = WRITES[field]
     run_id = make_run().info.run_id
+    experiments = [e.name for e in store.search_experiments()]
     with pytest.raises(InvalidInput, match=named):
-        write(store, experiment_id, run_id)
+        write(store, experiment_id, run_id, BAD_TEXT[bad])
     run = store.get_run(run_id)
-    assert NUL not in (run.info.run_name, *run.data.params.values(), *run.data.tags.values())
+    assert run.data.params == {}
+    assert BAD_TEXT[bad] not in (run.info.run_name, *run.data.tags.values())
+    assert [e.name for e in store.search_experiments()] == experiments
 
 
 @pytest.fixture
@@ -68,32 +74,33 @@ def version(store: Store, make_run) -> tuple[str, int]:
     return "m", store.create_model_version("m", source).version
 
 
-UPDATES: dict[str, tuple[str, Callable[[Store, str, int], object]]] = {
+UPDATES: dict[str, tuple[str, Callable[[Store, str, int, str], object]]] = {
     "new description": (
         "registered model description",
-        lambda s, n, v: s.update_registered_model(n, NUL),
+        lambda s, n, v, t: s.update_registered_model(n, t),
     ),
     "version description": (
         "model version description",
-        lambda s, n, v: s.create_model_version(n, "runs:/r/model", description=NUL),
+        lambda s, n, v, t: s.create_model_version(n, "runs:/r/model", description=t),
     ),
-    "version source": ("model version source", lambda s, n, v: s.create_model_version(n, NUL)),
+    "version source": ("model version source", lambda s, n, v, t: s.create_model_version(n, t)),
     "new version description": (
         "model version description",
-        lambda s, n, v: s.update_model_version(n, v, NUL),
+        lambda s, n, v, t: s.update_model_version(n, v, t),
     ),
-    "version tag": ("tag 't'", lambda s, n, v: s.set_model_version_tag(n, v, "t", NUL)),
-    "model tag": ("tag 't'", lambda s, n, v: s.set_registered_model_tag(n, "t", NUL)),
+    "version tag": ("tag 't'", lambda s, n, v, t: s.set_model_version_tag(n, v, "t", t)),
+    "model tag": ("tag 't'", lambda s, n, v, t: s.set_registered_model_tag(n, "t", t)),
 }
 
 
 @pytest.mark.parametrize("field", UPDATES)
-def test_a_nul_character_in_the_registry_is_invalid_input_naming_the_field(
-    store: Store, version: tuple[str, int], field: str
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_text_no_backend_can_store_in_the_registry_is_invalid_input_naming_the_field(
+    store: Store, version: tuple[str, int], field: str, bad: str
 ) -> None:
     named, write = UPDATES[field]
     with pytest.raises(InvalidInput, match=named):
-        write(store, *version)
+        write(store, *version, BAD_TEXT[bad])
     assert store.get_registered_model("m").description == ""
     assert [v.version for v in store.search_model_versions("name = 'm'")] == [version[1]]
 

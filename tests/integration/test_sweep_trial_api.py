@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tunetrack.entities import Run, RunStatus
+from tunetrack.entities import LifecycleStage, Run, RunStatus
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.results import SweepResult
@@ -23,7 +23,7 @@ from tunetrack.sweep.retrain import retrain
 from tunetrack.sweep.runner import resume_sweep, run_sweep
 from tunetrack.sweep.space import Categorical, Float, Int, SearchSpace
 from tunetrack.sweep.stored import trial_runs
-from tunetrack.sweep.worker import ERROR_TAG
+from tunetrack.sweep.worker import ERROR_TAG, RUN_DELETED
 from tunetrack.tracking.client import Client
 
 OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "trial_api.py"
@@ -82,6 +82,27 @@ def test_optuna_trial_pruned_is_recognised_by_type_not_by_class_name(tmp_path: P
     }
     (lookalike,) = [run for run in trials if params_of(run)["how"] == "lookalike"]
     assert lookalike.data.tags[ERROR_TAG] == "TrialPruned: not a pruning exception"
+
+
+def test_a_trial_whose_run_is_deleted_while_it_runs_fails_and_the_sweep_goes_on(
+    tmp_path: Path,
+) -> None:
+    result, client, _ = run_file(
+        tmp_path, "deletes_its_run", method="grid", parameters={"delete": {"values": [True, False]}}
+    )
+    by_number = {r.number: r for r in result.results}
+    assert (by_number[0].state, by_number[0].error) == ("failed", RUN_DELETED)
+    assert by_number[1].state == "complete"
+    deleted = client.get_run(by_number[0].run_id)
+    assert deleted.info.lifecycle_stage == LifecycleStage.DELETED
+    assert deleted.info.status == RunStatus.FAILED
+    assert deleted.info.end_time is not None
+    assert dict(deleted.data.metrics) == {}  # its score was refused with the status
+    assert ERROR_TAG not in deleted.data.tags  # a deleted run takes no tag
+    kept = client.get_run(by_number[1].run_id)
+    assert (kept.info.status, kept.data.metrics["score"]) == (RunStatus.FINISHED, 1.0)
+    assert result.counts["failed"] == 1
+    assert result.counts["finished"] == 1
 
 
 def check_define_by_run_trial(run: Run) -> dict[str, Any]:

@@ -158,7 +158,8 @@ def _add_auth(app: FastAPI, store: SqlStore) -> None:
 
     engine = store.engine  # the users share the store's database
     app.state.experiments = Experiments(engine)
-    authenticator = Authenticator(UserStore(engine), Sessions(session_secret(engine)))
+    app.state.users = UserStore(engine)
+    authenticator = Authenticator(app.state.users, Sessions(session_secret(engine)))
     app.add_middleware(Authenticate, authenticator=authenticator)
     app.include_router(login_router(authenticator))
 

@@ -30,3 +30,4 @@ def current_user(request: Request) -> User | None:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 ArtifactsDep = Annotated[ArtifactRepository, Depends(get_artifacts)]
+UserDep = Annotated[User | None, Depends(current_user)]

@@ -5,7 +5,9 @@ A request that never reached the server (connection refused, connect timeout) is
 with jittered exponential backoff until ``retry_for`` seconds have passed; so is an
 idempotent request that failed after it was sent (connection reset, read timeout) or was
 answered 502/503/504 by a proxy. A request that may have been carried out and must not be
-repeated is not retried once sent: :class:`ServerUnreachable` says so.
+repeated is not retried once sent: :class:`ServerUnreachable` says so; unless a repeat is
+recognisable (``done_if``): a delete repeated says NotFound, a create Conflict, and then
+:class:`DoneBefore` tells the caller that the lost first attempt did the work.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ Content = bytes | Callable[[], BodyStream]
 
 class ServerUnreachable(StoreError):
     """The server gave no answer (after retrying where that was safe)."""
+
+
+class DoneBefore(StoreError):
+    """A request resent after its answer was lost was refused as done already (``error``)."""
+
+    def __init__(self, error: TunetrackError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def encode_json(data: Any) -> bytes:
@@ -111,15 +121,21 @@ class HttpSession:
         content: Content | None = None,
         idempotent: bool,
         stream: bool = False,
+        done_if: type[TunetrackError] | None = None,
     ) -> httpx.Response:
         """Send a request and return its successful response (the caller closes a
-        ``stream=True`` one); an error response raises the tunetrack error it carries."""
+        ``stream=True`` one); an error response raises the tunetrack error it carries.
+
+        ``done_if`` retries a request that is not idempotent like one that is; when a resent
+        request is refused with that error, :class:`DoneBefore` is raised instead.
+        """
         headers = {}
         if json_body is not None:
             content = encode_json(json_body)
             headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + self.retry_for
         delay = _FIRST_DELAY_S
+        resent = False  # an earlier attempt reached the server and its answer was lost
         while True:
             body = content() if callable(content) else content
             try:
@@ -128,7 +144,8 @@ class HttpSession:
                 )
                 response = self._http().send(request, stream=stream)
             except httpx.TransportError as exc:
-                retry = isinstance(exc, _NOT_SENT) or idempotent
+                retry = isinstance(exc, _NOT_SENT) or idempotent or done_if is not None
+                resent = resent or not isinstance(exc, _NOT_SENT)
                 if not retry or time.monotonic() + delay > deadline:
                     raise ServerUnreachable(
                         f"no answer from the tunetrack server at {self.base_url} to "
@@ -138,7 +155,10 @@ class HttpSession:
                 retry = response.status_code in _RETRY_STATUSES and idempotent
                 if not retry or time.monotonic() + delay > deadline:
                     if response.status_code >= 400:
-                        raise self._error(response, method, path)
+                        error = self._error(response, method, path)
+                        if resent and done_if is not None and isinstance(error, done_if):
+                            raise DoneBefore(error)
+                        raise error
                     return response
                 response.close()
             finally:
@@ -171,9 +191,10 @@ class HttpSession:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         idempotent: bool = True,
+        done_if: type[TunetrackError] | None = None,
     ) -> bytes:
-        """The body of a successful JSON API call."""
+        """The body of a successful JSON API call (``done_if`` as in :meth:`request`)."""
         response = self.request(
-            method, path, params=params, json_body=json_body, idempotent=idempotent
+            method, path, params=params, json_body=json_body, idempotent=idempotent, done_if=done_if
         )
         return response.content

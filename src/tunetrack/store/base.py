@@ -123,6 +123,24 @@ class Store(ModelRegistry):
     ) -> RunInfo:
         """Change a run's status, end time or name; return the new info."""
 
+    def terminate_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        end_time: int,
+        metrics: Sequence[Metric] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> RunInfo:
+        """End a run: write its last ``metrics`` and ``tags`` (refused for a deleted run,
+        as :meth:`log_batch` refuses them), then set ``status`` and ``end_time``; return
+        the new info. A store that can does it all in one transaction; this default takes
+        two, the status second.
+        """
+        if metrics or tags:
+            self.log_batch(run_id, metrics=metrics, tags=tags)
+        return self.update_run_info(run_id, status=status, end_time=end_time)
+
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
@@ -138,8 +156,14 @@ class Store(ModelRegistry):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
+        """Write metrics, params and tags of one run in one transaction.
+
+        ``batch_id=(writer_id, seq)`` makes the write happen once, as in
+        :meth:`log_metric_rows` (the two share one record of batch ids).
+        """
 
     @abc.abstractmethod
     def log_metric_rows(

@@ -4,15 +4,20 @@
 and everything above the Store interface works unchanged. The server's JSON errors are
 raised again as the same exception types (by error code).
 
-Metric batches are sent exactly once: each carries this store's writer id (one per
-instance and process) and a sequence number, a retry re-sends the same pair, and the server
-skips a pair it has written before. A batch whose fate stayed unknown (the server went away
-mid-request for longer than the retry window) is remembered: when the batched writer sends
-those points again at the front of its next batch, they go under their first sequence number.
+Every request is retried with backoff while the server cannot be reached (see
+:mod:`tunetrack.store._http`); one that must not be repeated is made safe to repeat.
+
+Metric points are sent exactly once: each batch (the batched writer's, or a ``log_batch``
+with metrics) carries this store's writer id (one per instance and process) and a sequence
+number, a retry re-sends the same pair, and the server skips a pair it has written before.
+A batch whose fate stayed unknown (the server went away mid-request for longer than the
+retry window) is remembered: when the batched writer sends those points again at the front
+of its next batch, they go under their first sequence number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -36,9 +41,9 @@ from tunetrack.entities import (
     RunTag,
     ViewType,
 )
-from tunetrack.errors import Conflict
+from tunetrack.errors import Conflict, NotFound, TunetrackError
 from tunetrack.server.api import schemas as s
-from tunetrack.store._http import HttpSession, ServerUnreachable
+from tunetrack.store._http import DoneBefore, HttpSession, ServerUnreachable
 from tunetrack.store._rows import checked_batch_id, checked_metric_rows
 from tunetrack.store.artifacts_http import proxied_to_url, url_to_proxied
 from tunetrack.store.base import MetricRow, Store
@@ -78,12 +83,29 @@ class RestStore(RestRegistryMixin, Store):
     def _get(self, path: str, model: type[_M], **params: Any) -> _M:
         return model.model_validate_json(self._http.call("GET", path, params=params))
 
-    def _post(self, path: str, model: type[_M], body: dict[str, Any], *, idempotent: bool) -> _M:
-        data = self._http.call("POST", path, json_body=body, idempotent=idempotent)
+    def _post(
+        self,
+        path: str,
+        model: type[_M],
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
+    ) -> _M:
+        data = self._http.call("POST", path, json_body=body, idempotent=idempotent, done_if=done_if)
         return model.model_validate_json(data)
 
-    def _do(self, path: str, body: dict[str, Any], *, idempotent: bool) -> None:
-        self._http.call("POST", path, json_body=body, idempotent=idempotent)
+    def _do(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
+    ) -> None:
+        """Send a request; one that ``done_if`` says a lost first attempt did is done."""
+        with contextlib.suppress(DoneBefore):
+            self._http.call("POST", path, json_body=body, idempotent=idempotent, done_if=done_if)
 
     # -- artifact locations: tunetrack-artifacts:/… <-> this server's proxy URL ------------
     def _experiment(self, e: Experiment) -> Experiment:
@@ -109,9 +131,19 @@ class RestStore(RestRegistryMixin, Store):
             and url_to_proxied(artifact_location, self.base_url),
             "tags": checked_tags(tags),
         }
-        created = self._post(
-            "/api/experiments/create", s.ExperimentIdResponse, body, idempotent=False
-        )
+        try:
+            created = self._post(
+                "/api/experiments/create",
+                s.ExperimentIdResponse,
+                body,
+                idempotent=False,
+                done_if=Conflict,
+            )
+        except DoneBefore as done:  # our first attempt created it; its answer was lost
+            found = self.get_experiment_by_name(name)
+            if found is None:
+                raise done.error from None
+            return found.experiment_id
         return created.experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -156,7 +188,7 @@ class RestStore(RestRegistryMixin, Store):
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new unique name."""
         body = {"experiment_id": str(experiment_id), "new_name": new_name}
-        self._do("/api/experiments/rename", body, idempotent=False)
+        self._do("/api/experiments/rename", body, idempotent=False, done_if=Conflict)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         """Set (or overwrite) one experiment tag."""
@@ -240,9 +272,12 @@ class RestStore(RestRegistryMixin, Store):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
-        body = {
+        """Write metrics, params and tags of one run in one transaction. Metrics go under a
+        batch id (this store's unless ``batch_id``), so a retry never doubles them."""
+        body: dict[str, Any] = {
             "run_id": run_id,
             "metrics": [
                 {
@@ -256,8 +291,11 @@ class RestStore(RestRegistryMixin, Store):
             "params": [{"key": k, "value": val} for p in params for k, val in _pair(p, "param")],
             "tags": [{"key": k, "value": val} for t in tags for k, val in _pair(t, "tag")],
         }
-        # params and tags may be written twice; metric points must not
-        self._do("/api/runs/log-batch", body, idempotent=not metrics)
+        if batch_id is not None:
+            body["writer_id"], body["seq"] = checked_batch_id(batch_id)
+        elif metrics:  # params and tags may be written twice; metric points must not
+            body["writer_id"], body["seq"] = self._writer_id, next(self._seq)
+        self._do("/api/runs/log-batch", body, idempotent=True)
 
     def log_metric_rows(
         self,
@@ -300,7 +338,8 @@ class RestStore(RestRegistryMixin, Store):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag from a run."""
-        self._do("/api/runs/delete-tag", {"run_id": run_id, "key": key}, idempotent=False)
+        body = {"run_id": run_id, "key": key}
+        self._do("/api/runs/delete-tag", body, idempotent=False, done_if=NotFound)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, ordered by step then timestamp."""

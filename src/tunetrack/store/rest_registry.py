@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from tunetrack import _validation as v
 from tunetrack.entities import ModelStage, ModelVersion, PagedList, RegisteredModel
+from tunetrack.errors import Conflict, NotFound, TunetrackError
 from tunetrack.server.api import schemas as s
+from tunetrack.store._http import DoneBefore
 from tunetrack.store.artifacts_http import proxied_to_url, url_to_proxied
 from tunetrack.store.registry import ModelRegistry
 
@@ -25,12 +27,25 @@ class _Get(Protocol):
 
 class _Post(Protocol):
     def __call__(
-        self, path: str, model: type[_M], body: dict[str, Any], *, idempotent: bool
+        self,
+        path: str,
+        model: type[_M],
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
     ) -> _M: ...
 
 
 class _Do(Protocol):
-    def __call__(self, path: str, body: dict[str, Any], *, idempotent: bool) -> None: ...
+    def __call__(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        idempotent: bool,
+        done_if: type[TunetrackError] | None = None,
+    ) -> None: ...
 
 
 @overload
@@ -75,7 +90,13 @@ class RestRegistryMixin(ModelRegistry):
         """Create a model name (Conflict if it exists)."""
         body = {"name": name, "description": description, "tags": checked_tags(tags)}
         path = f"{_MODELS}/create"
-        return self._post(path, s.RegisteredModelResponse, body, idempotent=False).registered_model
+        try:
+            created = self._post(
+                path, s.RegisteredModelResponse, body, idempotent=False, done_if=Conflict
+            )
+        except DoneBefore:  # our first attempt created it; its answer was lost
+            return self.get_registered_model(name)
+        return created.registered_model
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         """The registered model with its tags, aliases and latest version number."""
@@ -101,7 +122,7 @@ class RestRegistryMixin(ModelRegistry):
 
     def delete_registered_model(self, name: str) -> None:
         """Delete a model name with all its versions, tags and aliases."""
-        self._do(f"{_MODELS}/delete", {"name": name}, idempotent=False)
+        self._do(f"{_MODELS}/delete", {"name": name}, idempotent=False, done_if=NotFound)
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         """Set one tag of a registered model."""
@@ -180,7 +201,7 @@ class RestRegistryMixin(ModelRegistry):
     def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete one version (its aliases go with it)."""
         body = {"name": name, "version": v.version_number(version)}
-        self._do(f"{_VERSIONS}/delete", body, idempotent=False)
+        self._do(f"{_VERSIONS}/delete", body, idempotent=False, done_if=NotFound)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         """Set one tag of a model version."""
@@ -195,7 +216,7 @@ class RestRegistryMixin(ModelRegistry):
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         """Remove an alias."""
         body = {"name": name, "alias": alias}
-        self._do(f"{_MODELS}/delete-alias", body, idempotent=False)
+        self._do(f"{_MODELS}/delete-alias", body, idempotent=False, done_if=NotFound)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version an alias points at."""

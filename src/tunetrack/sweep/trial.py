@@ -49,6 +49,7 @@ class Trial:
     * **number** - the trial's number within the sweep (0, 1, 2, …)
     * **params** - the proposed hyperparameters (a flat dict)
     * **run_id** - the trial's child run (active while the objective runs)
+    * **tracking_uri** - where that run lives (for mlflow, with a tunetrack server)
     * **mode** - ``"train"`` in the sweep, ``"retrain"`` when the best trial is retrained
     * **user_attrs** - what :meth:`set_user_attr` set (each also a tag of the run)
 
@@ -86,6 +87,13 @@ class Trial:
         self._suggested: list[tuple[str, Distribution]] = []
         self.user_attrs: dict[str, Any] = {}
         self.last_step: int | None = None
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI of the trial's run. With a tunetrack server, code that logs
+        through mlflow logs into this run after ``mlflow.set_tracking_uri(trial.tracking_uri)``
+        and ``mlflow.start_run(run_id=trial.run_id)``."""
+        return self._client.tracking_uri
 
     def report(self, value: float, step: int, name: str | None = None) -> None:
         """Log an intermediate value (the sweep metric unless ``name``) and feed the pruner."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
-from tunetrack.entities import LifecycleStage, Run, RunStatus
+from tunetrack._clock import now_ms
+from tunetrack.entities import LifecycleStage, Metric, Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep.config import Autolog, ObjectiveRef
 from tunetrack.sweep.goals import Goal
@@ -219,22 +220,25 @@ def _record(
     error: str | None,
     trace: str | None,
 ) -> tuple[TrialState, str | None]:
-    """End the trial's run: the returned metrics as its latest points, the error line as a
-    tag with ``traceback.txt``, then the status; return the trial's state and error.
+    """End the trial's run: ``traceback.txt``, then in one transaction the returned metrics
+    as its latest points, the error line as a tag and the status; return the trial's state
+    and error.
 
-    The metrics go through the batched writer after the reported steps, so they are the
-    latest values; ``set_terminated`` writes them in one batch before the status. A run
-    that cannot be recorded into (another process deleted it, say) fails the trial, not
-    the sweep: the run ends FAILED where the store still allows it.
+    ``set_terminated`` writes the reported steps (the batched writer) first, so the
+    returned values, at the last reported step, are the latest. A run that cannot be
+    recorded into (another process deleted it, say) fails the trial, not the sweep: the
+    run ends FAILED where the store still allows it.
     """
     try:
-        for key, value in values.items():
-            client.log_metric(run_id, key, value, step=step or 0)
-        if error:
-            client.set_tag(run_id, ERROR_TAG, error[:5000])
         if trace:
             client.log_text(run_id, trace, "traceback.txt")
-        client.set_terminated(run_id, _STATUS[state])
+        timestamp = now_ms()
+        client.set_terminated(
+            run_id,
+            _STATUS[state],
+            metrics=[Metric(key, value, timestamp, step or 0) for key, value in values.items()],
+            tags={ERROR_TAG: error[:5000]} if error else None,
+        )
         return state, error
     except (TunetrackError, OSError) as exc:
         error = _unrecorded(client, run_id, exc)

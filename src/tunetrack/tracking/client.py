@@ -54,6 +54,7 @@ class Client(RegistryClientMixin):
         self._closed = False
         self._checked_runs: set[str] = set()  # runs known to exist: log_metric checks once
         self._artifact_uris: dict[str, str] = {}  # run id -> artifact root
+        self._user: str | None = None  # the login name runs record (a passwd lookup: once)
 
     def __enter__(self) -> Client:
         return self
@@ -158,10 +159,12 @@ class Client(RegistryClientMixin):
     ) -> Run:
         """Create a RUNNING run (nested under ``parent_run_id`` if given), with its first
         ``params`` and ``tags`` written in the same transaction."""
+        if self._user is None:
+            self._user = current_user()
         run = self.store.create_run(
             str(experiment_id),
             start_time=now_ms() if start_time is None else int(start_time),
-            user_id=current_user(),
+            user_id=self._user,
             run_name=run_name,
             tags=_str_values(tags),
             parent_run_id=parent_run_id,
@@ -189,22 +192,33 @@ class Client(RegistryClientMixin):
         )
 
     def set_terminated(
-        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        end_time: int | None = None,
+        *,
+        metrics: Sequence[Metric] = (),
+        tags: Mapping[str, Any] | None = None,
     ) -> RunInfo:
         """End a run: flush its metrics, then set its final status and end time.
 
-        The status is set even when the store refused some of the run's points (the run
-        was deleted meanwhile, say); that refusal is raised afterwards.
+        ``metrics`` (its last points) and ``tags`` are written with the status, in one
+        transaction where the store can (a sweep ends each trial so); a deleted run refuses
+        them, and then its status is not set either. Without them, the status is set even
+        when the store refused some of the run's buffered points (the run was deleted
+        meanwhile, say); that refusal is raised afterwards.
         """
         refused: TunetrackError | None = None
         try:
             self.flush(run_id)
         except (InvalidInput, NotFound) as exc:
             refused = exc
-        info = self.store.update_run_info(
+        info = self.store.terminate_run(
             run_id,
             status=RunStatus.parse(status),
             end_time=now_ms() if end_time is None else end_time,
+            metrics=metrics,
+            tags=[RunTag(k, _stringify(val)) for k, val in (tags or {}).items()],
         )
         if refused is not None:
             raise refused

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from tunetrack.server.api import schemas as s
-from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.auth.policy import creator_manages, search_readable_experiments
+from tunetrack.server.deps import ArtifactsDep, StoreDep, UserDep
 from tunetrack.server.locations import checked_location
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
@@ -13,14 +14,16 @@ router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 @router.post("/create")
 def create_experiment(
-    body: s.CreateExperiment, store: StoreDep, artifacts: ArtifactsDep
+    body: s.CreateExperiment, store: StoreDep, artifacts: ArtifactsDep, request: Request
 ) -> s.ExperimentIdResponse:
     """Create an experiment with a unique name (409 when the name is taken); an
-    ``artifact_location`` must be in the server's artifact store (400 otherwise)."""
+    ``artifact_location`` must be in the server's artifact store (400 otherwise). Its
+    creator may manage it."""
     location = body.artifact_location
     if location:
         location = checked_location(location, artifacts, "artifact_location")
     experiment_id = store.create_experiment(body.name, location, body.tags)
+    creator_manages(request, experiment_id)
     return s.ExperimentIdResponse(experiment_id=experiment_id)
 
 
@@ -37,10 +40,19 @@ def get_experiment_by_name(name: str, store: StoreDep) -> s.MaybeExperimentRespo
 
 
 @router.post("/search")
-def search_experiments(body: s.SearchExperiments, store: StoreDep) -> s.ExperimentsPage:
-    """Experiments matching a filter on ``name``, ``tags.*`` and times, one page at a time."""
-    page = store.search_experiments(
-        body.view_type, body.filter_string, body.max_results, body.order_by, body.page_token
+def search_experiments(
+    body: s.SearchExperiments, store: StoreDep, user: UserDep
+) -> s.ExperimentsPage:
+    """Experiments matching a filter on ``name``, ``tags.*`` and times, one page at a time
+    (of those the user may read)."""
+    page = search_readable_experiments(
+        store,
+        user,
+        body.view_type,
+        body.filter_string,
+        body.max_results,
+        body.order_by,
+        body.page_token,
     )
     return s.ExperimentsPage(experiments=page, next_page_token=page.token)
 

@@ -59,10 +59,18 @@ def restore_run(body: s.RunRef, store: StoreDep) -> s.Empty:
 
 @router.post("/runs/log-batch")
 def log_batch(body: s.LogBatch, store: StoreDep) -> s.Empty:
-    """Write metrics, params and tags of one run in one transaction."""
+    """Write metrics, params and tags of one run in one transaction; with ``writer_id`` and
+    ``seq`` at most once (sending it again is answered without writing)."""
     metrics = [metric.entity() for metric in body.metrics]
-    store.log_batch(body.run_id, metrics, body.params, body.tags)
+    batch_id = _batch_id(body.writer_id, body.seq)
+    store.log_batch(body.run_id, metrics, body.params, body.tags, batch_id=batch_id)
     return s.Empty()
+
+
+def _batch_id(writer_id: str | None, seq: int | None) -> tuple[str, int] | None:
+    if (writer_id is None) != (seq is None):
+        raise InvalidInput("writer_id and seq go together: send both or neither")
+    return None if writer_id is None or seq is None else (writer_id, seq)
 
 
 @router.post("/runs/delete-tag")

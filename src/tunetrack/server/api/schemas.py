@@ -146,9 +146,14 @@ class MetricIn(Wire):
 
 
 class LogBatch(RunRef):
+    """Metrics, params and tags of one run. With ``writer_id`` and ``seq`` (as in
+    :class:`LogMetricRows`) sending the same batch again writes nothing the second time."""
+
     metrics: list[MetricIn] = []
     params: list[Param] = []
     tags: list[RunTag] = []
+    writer_id: str | None = None
+    seq: Int64 | None = None
 
 
 class DeleteTag(RunRef):

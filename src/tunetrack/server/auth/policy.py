@@ -6,7 +6,9 @@ one table. Routes on experiments and runs need a permission on the experiment(s)
 names (by ``experiment_id(s)``, a run id, an experiment name, metric rows or an artifact path
 whose first part is the experiment id); the model registry needs a role: ``viewer`` to read,
 ``editor`` to write, ``admin`` to delete a model or version. A route missing from the tables
-is for admins only.
+is for admins only. Searching experiments lists only those the user may read
+(:func:`search_readable_experiments`); whoever creates an experiment may manage it
+(:func:`creator_manages`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from fastapi import Request
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
+from tunetrack.entities import Experiment, PagedList, ViewType
 from tunetrack.errors import PermissionDenied
+from tunetrack.search.filter import parse_filter
 from tunetrack.server.auth.roles import Permission, Role, User
+from tunetrack.store.base import Store
 from tunetrack.store.sql import models as m
 
 R, E, M = Permission.READ, Permission.EDIT, Permission.MANAGE
@@ -53,7 +58,7 @@ EXPERIMENT_ROUTES: dict[str, Permission] = {
 #: route -> the role it needs (any authenticated user for None)
 ROLE_ROUTES: dict[str, Role | None] = {
     "experiments/create": Role.EDITOR,
-    "experiments/search": Role.VIEWER,
+    "experiments/search": None,  # lists only what the user may read
     "{rest:path}": None,  # an MLflow endpoint this server lacks: a 404 for anyone
 }
 ARTIFACT_ROUTES = ("artifacts", "artifacts/{path:path}")
@@ -186,3 +191,34 @@ async def authorize(request: Request) -> None:
         _needs(user, ids, EXPERIMENT_ROUTES[name])
     else:
         _needs_role(user, Role.ADMIN, what)
+
+
+def search_readable_experiments(
+    store: Store,
+    user: User | None,
+    view_type: ViewType,
+    filter_string: str | None,
+    max_results: int,
+    order_by: list[str] | None,
+    page_token: str | None,
+) -> PagedList[Experiment]:
+    """``store.search_experiments`` narrowed to what ``user`` may read: a user whose role
+    reads no experiment (``none``) lists only those granted to them."""
+    if user is None or user.role.permission >= Permission.READ:
+        return store.search_experiments(view_type, filter_string, max_results, order_by, page_token)
+    parse_filter(filter_string)  # a mistake is reported in the user's own filter
+    granted = sorted(eid for eid, permission in user.grants.items() if permission >= R)
+    if not granted:
+        return PagedList([], None)
+    only = "attributes.experiment_id IN ({})".format(", ".join(f"'{eid}'" for eid in granted))
+    if filter_string and filter_string.strip():
+        only = f"({filter_string}) and {only}"
+    return store.search_experiments(view_type, only, max_results, order_by, page_token)
+
+
+def creator_manages(request: Request, experiment_id: str) -> None:
+    """Give the user who created an experiment MANAGE on it (as MLflow's basic-auth app
+    does), unless their role gives it anyway."""
+    user: User | None = getattr(request.state, "user", None)
+    if user is not None and user.permission_on(experiment_id) < M:
+        request.app.state.users.grant(user.name, experiment_id, M)

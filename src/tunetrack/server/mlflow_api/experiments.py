@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from tunetrack.entities import ViewType
 from tunetrack.errors import NotFound
-from tunetrack.server.deps import ArtifactsDep, StoreDep
+from tunetrack.server.auth.policy import creator_manages, search_readable_experiments
+from tunetrack.server.deps import ArtifactsDep, StoreDep, UserDep
 from tunetrack.server.locations import checked_location
 from tunetrack.server.mlflow_api.errors import MlflowRoute
 from tunetrack.server.mlflow_api.shapes import (
@@ -71,15 +72,17 @@ class ExperimentsPage(Shape):
 
 @router.post("/create")
 def create_experiment(
-    body: CreateExperiment, store: StoreDep, artifacts: ArtifactsDep
+    body: CreateExperiment, store: StoreDep, artifacts: ArtifactsDep, request: Request
 ) -> ExperimentIdResponse:
     """A new experiment; without an artifact location its artifacts go behind the proxy
-    (``mlflow-artifacts:/<experiment_id>``); one given must be in the server's store."""
+    (``mlflow-artifacts:/<experiment_id>``); one given must be in the server's store. Its
+    creator may manage it."""
     location = None
     if body.artifact_location:
         location = from_mlflow_uri(body.artifact_location)
         location = checked_location(location, artifacts, "artifact_location")
     experiment_id = store.create_experiment(body.name, location, tags_of(body.tags))
+    creator_manages(request, experiment_id)
     return ExperimentIdResponse(experiment_id=experiment_id)
 
 
@@ -98,8 +101,10 @@ def get_experiment_by_name(experiment_name: str, store: StoreDep) -> ExperimentR
     return ExperimentResponse(experiment=experiment_shape(experiment))
 
 
-def _search(store: StoreDep, query: SearchExperiments) -> ExperimentsPage:
-    page = store.search_experiments(
+def _search(store: StoreDep, user: UserDep, query: SearchExperiments) -> ExperimentsPage:
+    page = search_readable_experiments(
+        store,
+        user,
         ViewType[query.view_type],
         query.filter or None,
         query.max_results,
@@ -112,14 +117,16 @@ def _search(store: StoreDep, query: SearchExperiments) -> ExperimentsPage:
 
 
 @router.post("/search")
-def search_experiments(body: SearchExperiments, store: StoreDep) -> ExperimentsPage:
-    """Experiments matching a filter on ``name``, ``tags.*`` and times, one page at a time."""
-    return _search(store, body)
+def search_experiments(body: SearchExperiments, store: StoreDep, user: UserDep) -> ExperimentsPage:
+    """Experiments matching a filter on ``name``, ``tags.*`` and times, one page at a time
+    (of those the user may read)."""
+    return _search(store, user, body)
 
 
 @router.get("/search")
 def search_experiments_by_query(
     store: StoreDep,
+    user: UserDep,
     max_results: Int64Query = 1000,
     page_token: str | None = None,
     filter_string: Annotated[str | None, Query(alias="filter")] = None,
@@ -134,7 +141,7 @@ def search_experiments_by_query(
         order_by=order_by or [],
         view_type=view_type,
     )
-    return _search(store, query)
+    return _search(store, user, query)
 
 
 @router.post("/delete")

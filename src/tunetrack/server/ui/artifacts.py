@@ -14,6 +14,8 @@ import posixpath
 from dataclasses import dataclass, field
 
 from tunetrack.entities import Run
+from tunetrack.errors import InvalidInput, PermissionDenied
+from tunetrack.server.locations import checked_location
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import PROXY_ROOT
 from tunetrack.store.uri import open_artifacts
@@ -29,8 +31,21 @@ _HTML = {".html", ".htm"}
 
 
 def run_repository(run: Run, server_root: ArtifactRepository | None) -> ArtifactRepository:
-    """The repository of ``run``'s artifacts; a server's proxied runs live in its own root."""
+    """The repository of ``run``'s artifacts; a server's proxied runs live in its own root.
+
+    A server (``server_root`` given) opens no artifact location outside its own store:
+    :class:`~tunetrack.errors.PermissionDenied` for a run whose stored ``artifact_uri``
+    names one (written into the database by other means than the server's API).
+    """
     uri = run.info.artifact_uri
+    if server_root is not None:
+        try:
+            checked_location(uri, server_root, "artifact_uri")
+        except InvalidInput:
+            raise PermissionDenied(
+                f"the artifacts of run {run.info.run_id} are at {uri!r}, outside this "
+                "server's artifact store: the server reads no files outside it"
+            ) from None
     if uri.startswith(PROXY_ROOT) and server_root is not None:
         rel = uri[len(PROXY_ROOT) :].strip("/")
         return open_artifacts(f"{server_root.root_uri.rstrip('/')}/{rel}")

@@ -242,16 +242,21 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         parent = store.get_run(run.info.parent_run_id) if run.info.parent_run_id else None
         kids = reads.run_page(store, [run.info.experiment_id], None, [], None, 100, [],
                               parent=run_id)  # fmt: skip
-        repo = run_repository(run, artifacts)
-        listing = repo.list_artifacts(path or None)
-        shown = preview(repo, artifact) if artifact else None
+        listing, shown, refused = [], None, None
+        try:
+            repo = run_repository(run, artifacts)
+        except PermissionDenied as exc:
+            refused = str(exc)  # the page shows the run without its artifacts
+        else:
+            listing = repo.list_artifacts(path or None)
+            shown = preview(repo, artifact) if artifact else None
         return render(
             request, "run.html", run=run, ranges=ranges, figures=figures,
             user_keys=[k for k in user_keys if k in figures],
             system_keys=[k for k in system_keys if k in figures],
             more_charts=max(len(stepped) - MAX_CHARTS, 0), parent=parent, children=kids,
             is_sweep=run.data.tags.get(T.RUN_TYPE) == "sweep", path=path, listing=listing,
-            preview=shown,
+            preview=shown, artifacts_refused=refused,
         )  # fmt: skip
 
     @router.get("/runs/{run_id}/metric.csv")

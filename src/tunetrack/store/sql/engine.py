@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from tunetrack.errors import ConfigError, StoreError, TunetrackError
+from tunetrack.errors import ConfigError, InvalidInput, StoreError, TunetrackError
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
 SCHEMA_HEAD = "0006"
@@ -104,17 +104,31 @@ def _is_transient(exc: BaseException) -> bool:
     return any(s in msg for s in ("locked", "busy", "could not serialize", "deadlock"))
 
 
+# Every integer a caller gives is range-checked before it reaches the database but for the
+# bulk rows of log_metric_rows, whose clean batches skip the check (it costs as much again).
+_OUT_OF_RANGE = (
+    "a number is outside the 64-bit integer range a database column holds "
+    "(a metric step or timestamp, say): {}"
+)
+
+
 def with_retry(fn: Callable[[], _T], attempts: int = 8) -> _T:
     """Run ``fn``, retrying transient lock/serialisation errors with jittered backoff.
 
-    Database errors that remain become :class:`StoreError`; tunetrack errors pass through.
+    Database errors that remain become :class:`StoreError`, an integer too large for the
+    database :class:`InvalidInput`; tunetrack errors pass through.
     """
     for attempt in range(attempts):
         try:
             return fn()
         except TunetrackError:
             raise
+        except OverflowError as exc:  # SQLite's driver, binding an int beyond 64 bits
+            raise InvalidInput(_OUT_OF_RANGE.format(exc)) from None
         except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None)  # the driver's own error (DBAPIError)
+            if getattr(cause, "sqlstate", None) == "22003":  # PostgreSQL: out of range
+                raise InvalidInput(_OUT_OF_RANGE.format(cause)) from None
             if attempt + 1 < attempts and _is_transient(exc):
                 time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
                 continue

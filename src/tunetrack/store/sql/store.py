@@ -8,10 +8,11 @@ import re
 import uuid
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -57,6 +58,48 @@ from tunetrack.store.sql.settings import (
 )
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
+# Built once: SQLAlchemy then only looks it up in its compiled cache.
+_UPDATE_RUN = (  # the values to set are the parameters besides which_run
+    update(m.runs).where(m.runs.c.run_id == bindparam("which_run")).returning(*m.runs.c)
+)
+_RUN_COLUMNS = tuple(c.name for c in m.runs.c)
+
+
+@dataclass(frozen=True)
+class _RunSql:
+    """Driver-level SQL of the per-run hot path (a sweep creates and ends a run per
+    trial): run as it is, it skips SQLAlchemy's statement building, which cost more than
+    the database's own work. Parameters are positional, in the order the SQL names them."""
+
+    experiment: str  # (experiment_id) -> lifecycle_stage, artifact_location
+    run_exists: str  # (run_id) -> a row if the run exists
+    insert_run: str  # _RUN_COLUMNS
+    insert_tag: str  # (run_id, key, value)
+    insert_param: str  # (run_id, key, value)
+    end_run: str  # (status, end_time, run_id) -> the run's row, _RUN_COLUMNS
+
+    @classmethod
+    def for_dialect(cls, dialect: str) -> _RunSql:
+        """The statements with the placeholders of ``dialect``'s driver."""
+        mark = "?" if dialect == "sqlite" else "%s"
+        columns = ", ".join(_RUN_COLUMNS)
+        run_marks = ", ".join([mark] * len(_RUN_COLUMNS))
+        return cls(
+            experiment=(
+                "SELECT lifecycle_stage, artifact_location FROM experiments "
+                f"WHERE experiment_id = {mark}"
+            ),
+            run_exists=f"SELECT 1 FROM runs WHERE run_id = {mark}",
+            insert_run=f"INSERT INTO runs ({columns}) VALUES ({run_marks})",
+            insert_tag=f"INSERT INTO tags (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
+            insert_param=f"INSERT INTO params (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
+            end_run=(
+                f"UPDATE runs SET status = {mark}, end_time = {mark} WHERE run_id = {mark} "
+                f"RETURNING {columns}"
+            ),
+        )
+
+
 _IN_CHUNK = 500  # ids per IN (...) list
 _STEP_TIME = operator.itemgetter(2, 3)
 
@@ -104,6 +147,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         self._metrics_sql, self._latest_sql = self._bulk_statements()
+        self._run_sql = _RunSql.for_dialect(self._dialect)
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
         self.artifact_root = with_retry(self._recorded_artifact_root)
@@ -217,6 +261,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if run_id is not None and not _RUN_ID_RE.fullmatch(run_id):
             raise InvalidInput(f"run_id {run_id!r} must be 1-32 letters, digits, '-' or '_'")
         run_id = run_id or uuid.uuid4().hex
+        v.int64(start_time, "run start_time")
         name = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH) if run_name else None
         name = name or random_run_name()
         tag_rows = self._tag_values(tags or {})
@@ -224,19 +269,19 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> Run:
             with write_transaction(self._engine) as conn:
-                row = conn.execute(
-                    select(
-                        m.experiments.c.lifecycle_stage, m.experiments.c.artifact_location
-                    ).where(m.experiments.c.experiment_id == eid)
-                ).first()
+                sql = self._run_sql
+                row = conn.exec_driver_sql(sql.experiment, (eid,)).first()
                 if row is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
                 if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     raise InvalidInput(
                         f"experiment {experiment_id!r} is deleted: restore it to add runs"
                     )
-                if parent_run_id is not None:
-                    self._run_row(conn, parent_run_id)
+                if (
+                    parent_run_id is not None
+                    and conn.exec_driver_sql(sql.run_exists, (parent_run_id,)).first() is None
+                ):
+                    raise NotFound(f"no run with id {parent_run_id!r}")
                 info = RunInfo(
                     run_id=run_id,
                     experiment_id=str(eid),
@@ -250,15 +295,13 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     user_id=user_id,
                 )
                 try:
-                    conn.execute(insert(m.runs).values(**self._info_values(info)))
+                    values = self._info_values(info)
+                    conn.exec_driver_sql(sql.insert_run, tuple(values[c] for c in _RUN_COLUMNS))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
-                for table, rows in ((m.tags, tag_rows), (m.params, param_rows)):
+                for statement, rows in ((sql.insert_tag, tag_rows), (sql.insert_param, param_rows)):
                     if rows:
-                        conn.execute(
-                            insert(table),
-                            [{"run_id": run_id, "key": k, "value": val} for k, val in rows],
-                        )
+                        conn.exec_driver_sql(statement, [(run_id, k, val) for k, val in rows])
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
         return with_retry(txn)
@@ -340,7 +383,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         if status is not None:
             values["status"] = RunStatus.parse(status).value
         if end_time is not None:
-            values["end_time"] = end_time
+            values["end_time"] = v.int64(end_time, "run end_time")
         if run_name is not None:
             values["run_name"] = v.validate_name(run_name, "run", v.MAX_RUN_NAME_LENGTH)
 
@@ -348,14 +391,41 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             with write_transaction(self._engine) as conn:
                 if not values:
                     return self._info(self._run_row(conn, run_id))
-                row = conn.execute(
-                    update(m.runs)
-                    .where(m.runs.c.run_id == run_id)
-                    .values(**values)
-                    .returning(*m.runs.c)
-                ).first()
+                return self._info(self._update_run_row(conn, run_id, values))
+
+        return with_retry(txn)
+
+    @staticmethod
+    def _update_run_row(conn: Connection, run_id: str, values: Mapping[str, object]) -> Row[Any]:
+        """Change a run's row; return the row as it is now (NotFound for no such run)."""
+        row = conn.execute(_UPDATE_RUN, {**values, "which_run": run_id}).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return row
+
+    def terminate_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        end_time: int,
+        metrics: Sequence[Metric] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> RunInfo:
+        """End a run in one transaction: its last ``metrics`` and ``tags`` (refused for a
+        deleted run, as :meth:`log_batch` refuses them), its ``status`` and ``end_time``."""
+        values = (RunStatus.parse(status).value, v.int64(int(end_time), "run end_time"), run_id)
+        write = self._batch_writes(run_id, metrics, (), tags) if metrics or tags else None
+
+        def txn() -> RunInfo:
+            with write_transaction(self._engine) as conn:
+                row = conn.exec_driver_sql(self._run_sql.end_run, values).first()  # locks it
                 if row is None:
                     raise NotFound(f"no run with id {run_id!r}")
+                if write is not None:
+                    if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                        raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
+                    write(conn, {run_id: row.experiment_id})
                 return self._info(row)
 
         return with_retry(txn)
@@ -388,8 +458,31 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: tuple[str, int] | None = None,
     ) -> None:
-        """Write metrics, params and tags of one run in one transaction."""
+        """Write metrics, params and tags of one run in one transaction, once per
+        ``batch_id`` if given (see :meth:`log_metric_rows`)."""
+        batch = None if batch_id is None else checked_batch_id(batch_id)
+        write = self._batch_writes(run_id, metrics, params, tags)
+
+        def txn() -> None:
+            with write_transaction(self._engine) as conn:
+                if batch is not None and not self._claim_batch(conn, batch):
+                    return  # written before: the sender retried after a lost response
+                write(conn, self._live_runs(conn, [run_id]))
+
+        with_retry(txn)
+
+    def _batch_writes(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+    ) -> Callable[[Connection, Mapping[str, int]], None]:
+        """Check a batch of one run; return what writes it inside a transaction, given the
+        experiment of the (live) run."""
         if len(metrics) > v.MAX_METRICS_PER_BATCH:
             raise InvalidInput(
                 f"{len(metrics)} metrics in one batch; at most {v.MAX_METRICS_PER_BATCH}"
@@ -409,30 +502,28 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                 run_id,
                 v.validate_key(x.key, "metric"),
                 v.to_step(x.step, x.key),
-                int(x.timestamp),
+                v.int64(int(x.timestamp), f"metric {x.key!r} timestamp"),
                 v.to_metric_value(x.value, x.key),
             )
             for x in metrics
         ]
 
-        def txn() -> None:
-            with write_transaction(self._engine) as conn:
-                experiment_of = self._live_runs(conn, [run_id])
-                if new_params:
-                    self._insert_params(conn, run_id, new_params)
-                if tag_rows:
-                    stmt = self._insert(m.tags).values(
-                        [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows]
+        def write(conn: Connection, experiment_of: Mapping[str, int]) -> None:
+            if new_params:
+                self._insert_params(conn, run_id, new_params)
+            if tag_rows:
+                stmt = self._insert(m.tags).values(
+                    [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows]
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
                     )
-                    conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-                        )
-                    )
-                if rows:
-                    self._write_metric_rows(conn, rows, experiment_of)
+                )
+            if rows:
+                self._write_metric_rows(conn, rows, experiment_of)
 
-        with_retry(txn)
+        return write
 
     def _insert_params(self, conn: Connection, run_id: str, new: dict[str, str]) -> None:
         def clashes() -> list[str]:
