@@ -83,7 +83,7 @@ def worker(kind: str, models: bool, workdir: str) -> None:
     if kind == "tunetrack":
         os.environ["TUNETRACK_AUTOLOG_TESTING"] = "true"  # a logging failure stops the bench
         import tunetrack
-        from tunetrack.autolog import autolog
+        from tunetrack.autologging import autolog
 
         tunetrack.set_tracking_uri(f"sqlite:///{workdir}/tunetrack.db")
         autolog(log_models=models)

@@ -64,7 +64,7 @@ _LAZY.update(
     {
         "Client": "tunetrack.tracking.client",
         "TrialPruned": "tunetrack.sweep.trial",
-        "autolog": "tunetrack.autolog",
+        "autolog": "tunetrack.autologging",
         "data": "tunetrack.data",
         "models": "tunetrack.models",
         "sklearn": "tunetrack.sklearn",
@@ -82,7 +82,8 @@ _LAZY.update(
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
-    from tunetrack import autolog, data, entities, errors, models, sklearn, sweep, xgboost  # noqa: F401
+    from tunetrack import data, entities, errors, models, sklearn, sweep, xgboost  # noqa: F401
+    from tunetrack.autologging import autolog  # noqa: F401
     from tunetrack.entities import RunStatus, ViewType  # noqa: F401
     from tunetrack.models import load_model, log_model  # noqa: F401
     from tunetrack.sweep.trial import TrialPruned  # noqa: F401

@@ -40,7 +40,7 @@ def from_pandas(
     df: Any, source: str | None = None, targets: str | None = None, name: str | None = None
 ) -> Dataset:
     """Describe a pandas DataFrame; ``targets`` names its target column, if any."""
-    from tunetrack.autolog._common import dataset_info
+    from tunetrack.autologging._common import dataset_info
 
     if not hasattr(df, "columns") or not hasattr(df, "dtypes"):
         raise InvalidInput(f"from_pandas takes a pandas DataFrame, got {type(df).__name__}")
@@ -64,7 +64,7 @@ def from_numpy(
     """Describe a numpy array of features (and optionally one of targets)."""
     import numpy as np
 
-    from tunetrack.autolog._common import dataset_info
+    from tunetrack.autologging._common import dataset_info
 
     features = np.asarray(features)
     if features.ndim == 0:

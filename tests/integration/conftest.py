@@ -24,7 +24,7 @@ REQUEST_S = 30
 @pytest.fixture
 def autolog_tracking(isolated_tracking: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite store in ``tmp_path``, testing mode on, autolog off afterwards."""
-    from tunetrack.autolog import autolog
+    from tunetrack.autologging import autolog
 
     monkeypatch.setenv("TUNETRACK_AUTOLOG_TESTING", "true")
     try:

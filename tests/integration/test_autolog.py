@@ -25,8 +25,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import tunetrack
-from tunetrack.autolog import AutologWarning, autolog
-from tunetrack.autolog import sklearn as autolog_sklearn
+from tunetrack.autologging import AutologWarning, autolog
+from tunetrack.autologging import sklearn as autolog_sklearn
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import Conflict, StoreError
 from tunetrack.models import load_model, load_model_and_manifest
@@ -382,14 +382,14 @@ def test_two_fits_in_one_run_keep_first_params_and_log_both_models(
     assert loaded.get_depth() == second.get_depth()
 
 
-def test_the_package_is_callable_and_silent_mode_hides_failures(
+def test_tunetrack_autolog_is_callable_and_silent_mode_hides_failures(
     cancer: Data, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tunetrack.autolog
+    import tunetrack
 
     X, y = cancer
     monkeypatch.setenv("TUNETRACK_AUTOLOG_TESTING", "false")
-    tunetrack.autolog(silent=True, log_models=False)  # the module itself is callable
+    tunetrack.autolog(silent=True, log_models=False)
 
     def broken(*args: object, **kwargs: object) -> None:
         raise StoreError("disk on fire")

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import tunetrack
-from tunetrack.autolog import autolog
+from tunetrack.autologging import autolog
 from tunetrack.entities import Run
 from tunetrack.models import load_model
 from tunetrack.tracking.client import Client

@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import tunetrack
-from tunetrack.autolog import autolog, enabled_integrations
-from tunetrack.autolog import xgboost as autolog_xgboost
+from tunetrack.autologging import autolog, enabled_integrations
+from tunetrack.autologging import xgboost as autolog_xgboost
 from tunetrack.entities import Run, RunStatus
 from tunetrack.models import load_model
 from tunetrack.tracking.client import Client

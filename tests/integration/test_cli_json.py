@@ -19,7 +19,7 @@ import typer.main
 
 from tunetrack.cli import app
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tunetrack.cli import app
 from tunetrack.entities import RunStatus
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 SWEEPS = Path(__file__).parents[2] / "sweeps"

@@ -16,19 +16,15 @@ from hypothesis import strategies as st
 from sqlalchemy.pool import NullPool
 
 from tunetrack.errors import InvalidInput
-from tunetrack.search import (
-    And,
-    Comparison,
-    Or,
+from tunetrack.search import And, Comparison, Or, parse_filter, parse_order_by
+from tunetrack.store.sql import models as m
+from tunetrack.store.sql.filters import (
     experiment_filter_clause,
     experiment_order_clauses,
-    parse_filter,
-    parse_order_by,
+    like_to_glob,
     run_filter_clause,
     run_order_clauses,
 )
-from tunetrack.search.sql import like_to_glob
-from tunetrack.store.sql import models as m
 
 PG_SERVER = os.environ.get(
     "TUNETRACK_TEST_POSTGRES_URI", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -27,8 +27,8 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 
 from rest_servers import RestServers, stop_server  # noqa: E402
 from tunetrack.entities import RunStatus  # noqa: E402
-from tunetrack.store.artifacts import ArtifactRepository  # noqa: E402
 from tunetrack.store.sql.store import SqlStore  # noqa: E402
+from tunetrack.store.uri import open_artifacts  # noqa: E402
 from tunetrack.tracking.client import Client  # noqa: E402
 
 _MLFLOW_ENV = {
@@ -267,7 +267,7 @@ def test_mlflow_registers_models_and_aliases_that_tunetrack_reads(
     assert tunetrack_client.get_model_version_by_alias("classifier", "champion").version == 1
     version = tunetrack_client.get_model_version("classifier", 2)
     assert version.run_id == run_id
-    assert ArtifactRepository(version.source).read_bytes("weights.bin") == b"\x00\x01weights"
+    assert open_artifacts(version.source).read_bytes("weights.bin") == b"\x00\x01weights"
     assert tunetrack_client.get_registered_model("other").description == "made by MlflowClient"
 
     client.delete_registered_model_alias("classifier", "champion")

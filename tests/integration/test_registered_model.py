@@ -24,8 +24,9 @@ import tunetrack
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.retrain import retrain
-from tunetrack.sweep.runner import run_sweep, trial_runs
+from tunetrack.sweep.runner import run_sweep
 from tunetrack.sweep.select import trial_params
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "model_objectives.py"

@@ -20,7 +20,7 @@ import pytest
 
 from answer_proxy import AnswerDropper
 from tunetrack.entities import RunStatus
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)

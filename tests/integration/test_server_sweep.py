@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import tunetrack
 from tunetrack.entities import RunStatus
 from tunetrack.models import load_model
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)

@@ -38,7 +38,7 @@ def test_the_web_ui_of_a_server_opens_no_artifact_location_outside_its_store(
     database = SqlStore(f"sqlite:///{tmp_path}/server.db")
     experiment_id = database.create_experiment("elsewhere", artifact_location=str(outside))
     run_id = database.create_run(experiment_id, start_time=1_700_000_000_000).info.run_id
-    folder = ArtifactRepository(database.get_run(run_id).info.artifact_uri)._local
+    folder = ArtifactRepository(database.get_run(run_id).info.artifact_uri).local_root
     assert folder is not None
     assert folder.startswith(str(outside))
     os.makedirs(folder)

@@ -10,9 +10,10 @@ import yaml
 
 import tunetrack
 from tunetrack.entities import RunStatus
-from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep.config import load_sweep_config
-from tunetrack.sweep.runner import run_sweep, trial_runs
+from tunetrack.sweep.runner import run_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 OBJECTIVE = """
@@ -74,7 +75,7 @@ def test_loky_workers_autolog_every_trial(tmp_path: Path) -> None:
         for name in ("accuracy", "precision", "recall", "f1", "log_loss", "roc_auc"):
             assert f"training_{name}" in data.metrics
         assert data.tags["dataset.shape"] == "178x13"
-        files = {f.path for f in ArtifactRepository(run.info.artifact_uri).list_artifacts()}
+        files = {f.path for f in open_artifacts(run.info.artifact_uri).list_artifacts()}
         assert {"model", "feature_importances.json"} <= files
     model = tunetrack.load_model(f"runs:/{trials[0].info.run_id}/model")
     assert (
@@ -87,7 +88,7 @@ def test_sweep_file_turns_model_logging_off(tmp_path: Path) -> None:
     _, trials = _sweep(tmp_path, {"log_models": False})
     for run in trials:
         assert "training_accuracy" in run.data.metrics
-        files = {f.path for f in ArtifactRepository(run.info.artifact_uri).list_artifacts()}
+        files = {f.path for f in open_artifacts(run.info.artifact_uri).list_artifacts()}
         assert "model" not in files
 
 
@@ -99,7 +100,7 @@ def test_sweep_file_disables_autolog(tmp_path: Path) -> None:
 
 
 def test_an_in_process_sweep_leaves_autolog_as_it_found_it(tmp_path: Path) -> None:
-    from tunetrack.autolog import enabled_integrations
+    from tunetrack.autologging import enabled_integrations
 
     tunetrack.autolog(disable=True)
     (tmp_path / "wine.py").write_text(OBJECTIVE)

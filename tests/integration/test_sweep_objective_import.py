@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from tunetrack.entities import RunStatus
-from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.objective import load_objective
-from tunetrack.sweep.runner import run_sweep, trial_runs
+from tunetrack.sweep.runner import run_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.worker import ERROR_TAG
 from tunetrack.tracking.client import Client
 
@@ -73,7 +74,7 @@ def test_every_trial_of_an_objective_that_fails_to_import_reports_the_import_err
     for run in trials:
         assert run.info.status == RunStatus.FAILED
         assert error in run.data.tags[ERROR_TAG], run.data.tags[ERROR_TAG]
-        traceback = ArtifactRepository(run.info.artifact_uri).read_bytes("traceback.txt")
+        traceback = open_artifacts(run.info.artifact_uri).read_bytes("traceback.txt")
         assert error in traceback.decode()
 
 

@@ -19,7 +19,7 @@ import tunetrack
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:

@@ -20,10 +20,12 @@ import yaml
 
 from tunetrack.entities import Run, RunStatus, ViewType
 from tunetrack.errors import ConfigError, InvalidInput
-from tunetrack.store.artifacts import ArtifactRepository
+from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
-from tunetrack.sweep.runner import SweepResult, run_sweep, trial_runs
+from tunetrack.sweep.results import SweepResult
+from tunetrack.sweep.runner import run_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.worker import ERROR_TAG
 from tunetrack.tracking.client import Client
 
@@ -83,7 +85,7 @@ def sweep(
 
 
 def artifact(run: Run, name: str) -> str:
-    return ArtifactRepository(run.info.artifact_uri).read_bytes(name).decode()
+    return open_artifacts(run.info.artifact_uri).read_bytes(name).decode()
 
 
 def statuses(trials: list[Run]) -> list[RunStatus]:

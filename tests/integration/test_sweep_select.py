@@ -17,10 +17,11 @@ from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.retrain import retrain
-from tunetrack.sweep.runner import run_sweep, trial_runs
+from tunetrack.sweep.runner import run_sweep
 from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
-from tunetrack.sweep.strategies import Goal
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "objectives.py"

@@ -18,9 +18,11 @@ import yaml
 from tunetrack.entities import LifecycleStage, Run, RunStatus
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
+from tunetrack.sweep.results import SweepResult
 from tunetrack.sweep.retrain import retrain
-from tunetrack.sweep.runner import SweepResult, resume_sweep, run_sweep, trial_runs
+from tunetrack.sweep.runner import resume_sweep, run_sweep
 from tunetrack.sweep.space import Categorical, Float, Int, SearchSpace
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.worker import ERROR_TAG, RUN_DELETED
 from tunetrack.tracking.client import Client
 

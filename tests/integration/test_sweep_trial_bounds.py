@@ -25,7 +25,9 @@ from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import ConfigError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
-from tunetrack.sweep.runner import SweepResult, run_sweep, trial_runs
+from tunetrack.sweep.results import SweepResult
+from tunetrack.sweep.runner import run_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.worker import ERROR_TAG
 from tunetrack.tracking.client import Client
 

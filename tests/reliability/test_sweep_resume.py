@@ -24,7 +24,8 @@ from tunetrack.entities import LifecycleStage, Run, RunStatus, ViewType
 from tunetrack.errors import Conflict
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
-from tunetrack.sweep.runner import _SweepRun, resume_sweep, trial_runs
+from tunetrack.sweep.runner import _SweepRun, resume_sweep
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 pytestmark = pytest.mark.slow

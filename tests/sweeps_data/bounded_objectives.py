@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tunetrack
 from tunetrack.entities import RunStatus
-from tunetrack.sweep.runner import trial_runs
+from tunetrack.sweep.stored import trial_runs
 
 
 def _started(params, trial) -> Path:

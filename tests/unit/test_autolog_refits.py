@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tunetrack import _validation as v
-from tunetrack.autolog import _refits as refits
+from tunetrack.autologging import _refits as refits
 
 
 class Estimator:

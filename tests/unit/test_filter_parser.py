@@ -10,17 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tunetrack.errors import InvalidInput
-from tunetrack.search import (
-    And,
-    Comparison,
-    Or,
-    OrderKey,
-    experiment_filter_clause,
-    parse_filter,
-    parse_order_by,
-    run_filter_clause,
-)
+from tunetrack.search import And, Comparison, Or, OrderKey, parse_filter, parse_order_by
 from tunetrack.search.filter import ATTRIBUTE_KINDS, tokenize
+from tunetrack.store.sql.filters import experiment_filter_clause, run_filter_clause
 
 
 def C(entity: str, key: str, op: str, value: object) -> Comparison:

@@ -10,7 +10,7 @@ import pytest
 
 import tunetrack
 from tunetrack import Client
-from tunetrack.store.uri import normalize_uri
+from tunetrack.store.tracking_uri import normalize_uri
 
 MEMORY_URIS = ["sqlite:///:memory:", "sqlite://"]
 POINTS = 2000

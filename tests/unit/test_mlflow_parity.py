@@ -20,8 +20,8 @@ import tunetrack
 from tunetrack import Client
 from tunetrack.entities import LifecycleStage
 from tunetrack.errors import InvalidInput, NotFound
-from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.sql.store import SqlStore
+from tunetrack.store.uri import open_artifacts
 
 
 def history(uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -34,7 +34,7 @@ def history(uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def artifact(run_id: str, path: str) -> bytes:
-    return ArtifactRepository(tunetrack.get_run(run_id).info.artifact_uri).read_bytes(path)
+    return open_artifacts(tunetrack.get_run(run_id).info.artifact_uri).read_bytes(path)
 
 
 # -- metrics: run_id=, synchronous=, flush ------------------------------------------------

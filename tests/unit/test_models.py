@@ -602,3 +602,23 @@ def test_unknown_registered_model_version_or_alias_is_not_found() -> None:
     for uri in ("models:/unknown/1", "models:/known/7", "models:/known@nobody"):
         with pytest.raises(NotFound):
             load_model(uri)
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "xgboost"])
+def test_a_flavor_module_has_real_functions_with_the_generic_signature_minus_flavor(
+    flavor: str,
+) -> None:
+    import importlib
+    import inspect
+
+    from tunetrack.models import api
+
+    facade = importlib.import_module(f"tunetrack.{flavor}")
+    for name in ("log_model", "load_model"):
+        function = getattr(facade, name)
+        assert inspect.isfunction(function), (flavor, name, function)
+        assert function.__doc__
+        generic = inspect.signature(getattr(api, name)).parameters
+        assert list(inspect.signature(function).parameters.values()) == [
+            p for p in generic.values() if p.name != "flavor"
+        ]

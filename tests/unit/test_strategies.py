@@ -16,13 +16,11 @@ import pytest
 from optuna.trial import TrialState
 
 from tunetrack.errors import ConfigError, Conflict, InvalidInput
+from tunetrack.sweep.goals import METHODS, Goal, PrunerSpec
+from tunetrack.sweep.proposers import Proposer
 from tunetrack.sweep.space import SearchSpace, contains, grid_points, parse_space
 from tunetrack.sweep.strategies import (
-    METHODS,
-    Goal,
     Proposal,
-    Proposer,
-    PrunerSpec,
     Strategy,
     TrialHandle,
     make_strategy,

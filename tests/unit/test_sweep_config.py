@@ -24,7 +24,7 @@ from tunetrack.sweep.config import (
     parse_duration,
     parse_sweep_config,
 )
-from tunetrack.sweep.strategies import Goal, PrunerSpec
+from tunetrack.sweep.goals import Goal, PrunerSpec
 
 OBJECTIVE = """\
 raise SystemExit("the objective file must not be executed while loading the config")

@@ -14,7 +14,8 @@ from tunetrack.store.artifacts_http import (
     url_to_proxied,
 )
 from tunetrack.store.rest import RestStore
-from tunetrack.store.uri import acquire_store, normalize_uri, release_store
+from tunetrack.store.tracking_uri import normalize_uri
+from tunetrack.store.uri import acquire_store, open_artifacts, release_store
 
 SERVER = "http://127.0.0.1:5000"
 
@@ -59,10 +60,16 @@ def test_proxied_artifact_locations_become_the_server_urls_and_back() -> None:
 
 
 def test_a_server_artifact_url_gets_the_http_repository() -> None:
-    repo = ArtifactRepository(f"{SERVER}/api/artifacts/3/abc")
+    repo = open_artifacts(f"{SERVER}/api/artifacts/3/abc")
     assert isinstance(repo, HttpArtifactRepository)
     assert repo._path("model/model.yaml") == "/api/artifacts/3/abc/model/model.yaml"
-    assert type(ArtifactRepository("memory://bucket/x")) is ArtifactRepository
+    assert type(open_artifacts("memory://bucket/x")) is ArtifactRepository
+
+
+@pytest.mark.parametrize("uri", [f"{SERVER}/api/artifacts/3/abc", "tunetrack-artifacts:/3/abc"])
+def test_the_local_repository_refuses_a_server_location_and_names_the_opener(uri: str) -> None:
+    with pytest.raises(InvalidInput, match="kept by a tunetrack server: open them with"):
+        ArtifactRepository(uri)
 
 
 @pytest.mark.parametrize(
@@ -71,11 +78,11 @@ def test_a_server_artifact_url_gets_the_http_repository() -> None:
 )
 def test_a_url_that_is_not_a_proxy_path_is_refused(uri: str) -> None:
     with pytest.raises(InvalidInput):
-        ArtifactRepository(uri)
+        open_artifacts(uri)
 
 
 def test_proxied_artifacts_without_a_server_tracking_uri_say_what_to_set(
     isolated_tracking: str,
 ) -> None:
     with pytest.raises(InvalidInput, match="set the tracking URI"):
-        ArtifactRepository("tunetrack-artifacts:/3/abc")
+        open_artifacts("tunetrack-artifacts:/3/abc")

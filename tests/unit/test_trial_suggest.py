@@ -14,8 +14,9 @@ import pytest
 
 from tunetrack.errors import InvalidInput
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.space import Float, Int, SearchSpace
-from tunetrack.sweep.strategies import Goal, TrialHandle, make_strategy
+from tunetrack.sweep.strategies import TrialHandle, make_strategy
 from tunetrack.sweep.trial import Trial, TrialPruned, is_pruned
 from tunetrack.sweep.worker import InProcessPruner
 from tunetrack.tracking.client import Client

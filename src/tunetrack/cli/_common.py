@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from tunetrack._clock import now_ms
 from tunetrack.errors import TunetrackError
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def run_value(run: Run, column: str) -> Any:
     if column == "duration":
         end = info.end_time
         if end is None and not info.status.is_terminal:
-            end = int(time.time() * 1000)
+            end = now_ms()
         return None if end is None or info.start_time is None else end - info.start_time
     return getattr(info, column)
 

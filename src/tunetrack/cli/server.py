@@ -89,7 +89,7 @@ def server_command(
         create_app,
     )
     from tunetrack.server.guards import allowed_hosts as allowlist
-    from tunetrack.store.uri import normalize_uri
+    from tunetrack.store.tracking_uri import normalize_uri
 
     settings = ServerSettings(
         normalize_uri(backend_store_uri),

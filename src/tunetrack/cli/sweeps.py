@@ -271,8 +271,8 @@ def sweep_status(
     from tunetrack.entities import RunStatus
     from tunetrack.sweep import tags as T
     from tunetrack.sweep.outcomes import failure_reason, group_failures
-    from tunetrack.sweep.runner import trial_runs
     from tunetrack.sweep.select import sweep_goals, trial_params
+    from tunetrack.sweep.stored import trial_runs
 
     c = client(tracking_uri)
     parent = c.get_run(sweep_id)
@@ -380,8 +380,8 @@ def best(
     as_json: JsonOption = False,
 ) -> None:
     """Show a sweep's best finished trial (under the sweep's or the given constraints)."""
-    from tunetrack.sweep.runner import load_stored_config
     from tunetrack.sweep.select import best_trial, sweep_goals, trial_params
+    from tunetrack.sweep.stored import load_stored_config
 
     c = client(tracking_uri)
     parent = c.get_run(sweep_id)

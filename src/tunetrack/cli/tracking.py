@@ -55,7 +55,7 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the tracking schema to the newest revision; record the artifact root."""
     from tunetrack.store.sql.store import SqlStore
-    from tunetrack.store.uri import resolve_tracking_uri
+    from tunetrack.store.tracking_uri import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     store = SqlStore(uri, artifact_root, migrate=True)

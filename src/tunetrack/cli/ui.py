@@ -32,7 +32,7 @@ def ui_command(
     from tunetrack.server.guards import Guard, allowed_hosts
     from tunetrack.server.ui import mount_ui
     from tunetrack.store.sql.store import SqlStore
-    from tunetrack.store.uri import normalize_uri, resolve_tracking_uri
+    from tunetrack.store.tracking_uri import normalize_uri, resolve_tracking_uri
 
     uri = normalize_uri(resolve_tracking_uri(backend_store_uri))
     if not uri.startswith(("sqlite:", "postgresql")):

@@ -56,12 +56,12 @@ def _users(uri: str | None) -> UserStore:
     from tunetrack.errors import InvalidInput
     from tunetrack.store.sql.store import SqlStore
     from tunetrack.store.sql.users import UserStore
-    from tunetrack.store.uri import normalize_uri, resolve_tracking_uri
+    from tunetrack.store.tracking_uri import normalize_uri, resolve_tracking_uri
 
     uri = normalize_uri(resolve_tracking_uri(uri))
     if not uri.startswith(("sqlite:", "postgresql")):
         raise InvalidInput(f"users live in a SQLite or PostgreSQL store, not {uri!r}")
-    return UserStore(SqlStore(uri)._engine)
+    return UserStore(SqlStore(uri).engine)
 
 
 def _read_password(from_stdin: bool) -> str:

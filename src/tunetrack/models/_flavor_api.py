@@ -7,39 +7,87 @@ pickled with joblib); loading refuses a model of another flavor with InvalidInpu
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable
 from typing import Any
 
-from tunetrack.models.api import load_model_and_manifest, log_model, save_model
+from tunetrack.models.api import ModelInfo, load_model_and_manifest, log_model, save_model
+from tunetrack.models.manifest import Manifest
+from tunetrack.models.signature import ModelSignature
 
 
-def _load(model_uri: str | os.PathLike[str], *, dst_path: str | None = None, flavor: str) -> Any:
-    return load_model_and_manifest(model_uri, dst_path=dst_path, flavor=flavor)[0]
+def sklearn_log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    registered_model_name: str | None = None,
+    run_id: str | None = None,
+) -> ModelInfo:
+    """Log a scikit-learn estimator or Pipeline with the sklearn flavor (joblib)."""
+    return log_model(
+        model,
+        name,
+        signature=signature,
+        input_example=input_example,
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        flavor="sklearn",
+    )
 
 
-def _bind(function: Callable[..., Any], flavor: str, doc: str) -> Callable[..., Any]:
-    bound = functools.partial(function, flavor=flavor)
-    bound.__doc__ = doc
-    return bound
+def sklearn_save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+) -> Manifest:
+    """Save a scikit-learn model into a local directory (joblib)."""
+    return save_model(
+        model, path, signature=signature, input_example=input_example, flavor="sklearn"
+    )
 
 
-sklearn_log_model = _bind(
-    log_model, "sklearn", "Log a scikit-learn estimator or Pipeline with the sklearn flavor."
-)
-sklearn_save_model = _bind(
-    save_model, "sklearn", "Save a scikit-learn model into a local directory (joblib)."
-)
-sklearn_load_model = _bind(
-    _load, "sklearn", "The scikit-learn model at a URI; InvalidInput if it has another flavor."
-)
-xgboost_log_model = _bind(
-    log_model, "xgboost", "Log an XGBoost Booster or sklearn wrapper in XGBoost's own format."
-)
-xgboost_save_model = _bind(
-    save_model, "xgboost", "Save an XGBoost model into a local directory (native format)."
-)
-xgboost_load_model = _bind(
-    _load, "xgboost", "The XGBoost Booster or wrapper at a URI; InvalidInput if another flavor."
-)
+def sklearn_load_model(model_uri: str | os.PathLike[str], *, dst_path: str | None = None) -> Any:
+    """The scikit-learn model at a URI; InvalidInput if it has another flavor."""
+    return load_model_and_manifest(model_uri, dst_path=dst_path, flavor="sklearn")[0]
+
+
+def xgboost_log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    registered_model_name: str | None = None,
+    run_id: str | None = None,
+) -> ModelInfo:
+    """Log an XGBoost Booster or sklearn wrapper in XGBoost's own format."""
+    return log_model(
+        model,
+        name,
+        signature=signature,
+        input_example=input_example,
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        flavor="xgboost",
+    )
+
+
+def xgboost_save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+) -> Manifest:
+    """Save an XGBoost model into a local directory (native format)."""
+    return save_model(
+        model, path, signature=signature, input_example=input_example, flavor="xgboost"
+    )
+
+
+def xgboost_load_model(model_uri: str | os.PathLike[str], *, dst_path: str | None = None) -> Any:
+    """The XGBoost Booster or wrapper at a URI; InvalidInput if it has another flavor."""
+    return load_model_and_manifest(model_uri, dst_path=dst_path, flavor="xgboost")[0]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunetrack.errors import InvalidInput, NotFound
+from tunetrack.store.artifacts import local_path
 
 if TYPE_CHECKING:
     from tunetrack.entities import ModelVersion
@@ -102,18 +103,6 @@ def parse_model_uri(uri: str | os.PathLike[str]) -> ModelUri:
     raise _malformed(uri, f"unknown scheme {scheme + ':'!r}")
 
 
-def _local_path(location: str) -> str | None:
-    """The local path of a location, or None when it needs fsspec."""
-    parsed = urllib.parse.urlsplit(location)
-    if parsed.scheme == "" or _DRIVE.match(location):
-        return os.path.abspath(location)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise InvalidInput(f"file URI with a remote host is not supported: {location!r}")
-        return os.path.abspath(urllib.request.url2pathname(parsed.path))
-    return None
-
-
 @dataclass(frozen=True)
 class ResolvedModel:
     """Where a model URI led: its local directory and, for ``models:/``, the version."""
@@ -177,7 +166,7 @@ def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
         root = client.get_run(parsed.run_id).info.artifact_uri
         return ResolvedModel(_from_artifacts(root, parsed.path, f"run {parsed.run_id}", scratch))
     assert parsed.location is not None
-    local = _local_path(parsed.location)
+    local = local_path(parsed.location)
     if local is not None:
         if not os.path.isdir(local):
             what = "is not a directory" if os.path.exists(local) else "does not exist"
@@ -188,11 +177,11 @@ def _resolve(parsed: ModelUri, client: Client | None, scratch: Callable[[], str]
 
 def _from_artifacts(root_uri: str, rel: str, owner: str, scratch: Callable[[], str]) -> str:
     """The directory ``rel`` of an artifact root: in place when local, else downloaded."""
-    from tunetrack.store.artifacts import ArtifactRepository
+    from tunetrack.store.uri import open_artifacts
 
-    repo = ArtifactRepository(root_uri)
-    if repo._local is not None:  # read in place (symlink escapes refused by _local_path)
-        path = repo._local_path(rel)
+    repo = open_artifacts(root_uri)
+    if repo.local_root is not None:  # read in place (symlink escapes refused)
+        path = repo.checked_local_path(rel)
         if not os.path.isdir(path):
             raise NotFound(f"no model directory {rel!r} in the artifacts of {owner} ({path})")
         return path
@@ -207,4 +196,4 @@ def _from_artifacts(root_uri: str, rel: str, owner: str, scratch: Callable[[], s
 def _default_client() -> Client:
     from tunetrack.tracking import fluent
 
-    return fluent._get_client()
+    return fluent.default_client()

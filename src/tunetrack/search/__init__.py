@@ -1,4 +1,6 @@
-"""The search filter language (MLflow-compatible ``filter_string`` and ``order_by``)."""
+"""The search filter language (MLflow-compatible ``filter_string`` and ``order_by``), parsed
+in pure Python; each store compiles the parsed filter (the SQL store in
+:mod:`tunetrack.store.sql.filters`)."""
 
 from tunetrack.search.filter import (
     And,
@@ -9,12 +11,6 @@ from tunetrack.search.filter import (
     parse_filter,
     parse_order_by,
 )
-from tunetrack.search.sql import (
-    experiment_filter_clause,
-    experiment_order_clauses,
-    run_filter_clause,
-    run_order_clauses,
-)
 
 __all__ = [
     "And",
@@ -22,10 +18,6 @@ __all__ = [
     "Expr",
     "Or",
     "OrderKey",
-    "experiment_filter_clause",
-    "experiment_order_clauses",
     "parse_filter",
     "parse_order_by",
-    "run_filter_clause",
-    "run_order_clauses",
 ]

@@ -32,6 +32,7 @@ from tunetrack.server.guards import DEFAULT_ALLOWED_HOSTS, Guard
 from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
+from tunetrack.store.uri import open_artifacts
 
 if TYPE_CHECKING:
     from tunetrack.store.sql.store import SqlStore
@@ -76,7 +77,7 @@ class ServerSettings:
 def open_backend_store(uri: str) -> SqlStore:
     """The SQL store a server serves; its new experiments keep artifacts behind the proxy."""
     from tunetrack.store.sql.store import SqlStore
-    from tunetrack.store.uri import normalize_uri
+    from tunetrack.store.tracking_uri import normalize_uri
 
     uri = normalize_uri(uri)
     if not uri.startswith(("sqlite:", "postgresql")):
@@ -90,7 +91,7 @@ def artifact_root(destination: str) -> ArtifactRepository:
     """The server's artifact root: a local directory (made absolute) or an fsspec URL."""
     if "://" not in destination:
         destination = os.path.abspath(os.path.expanduser(destination))
-    return ArtifactRepository(destination)
+    return open_artifacts(destination)
 
 
 def create_app(
@@ -172,7 +173,7 @@ def _add_auth(app: FastAPI, store: SqlStore) -> None:
     from tunetrack.server.ui.login import login_router
     from tunetrack.store.sql.users import UserStore
 
-    engine = store._engine  # the users share the store's database
+    engine = store.engine  # the users share the store's database
     app.state.experiments = Experiments(engine)
     app.state.users = UserStore(engine)
     authenticator = Authenticator(app.state.users, Sessions(session_secret(engine)))

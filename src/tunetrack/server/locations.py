@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 from tunetrack.errors import InvalidInput
-from tunetrack.store.artifacts import ArtifactRepository, _clean_relpath, _within
+from tunetrack.store.artifacts import ArtifactRepository, clean_relpath, within
 from tunetrack.store.artifacts_http import PROXY_ROOT
 
 _INDIRECT = ("runs:/", "models:/")  # resolved through the store to a checked location
@@ -25,7 +25,7 @@ def _relative(rest: str, uri: str, what: str) -> None:
     """Refuse the part of ``uri`` after its root when it could leave that root."""
     if "#" in rest or "?" in rest or "%" in rest:
         raise InvalidInput(f"{what} must not hold '#', '?' or '%' escapes, got {uri!r}")
-    _clean_relpath(rest, what=what)
+    clean_relpath(rest, what=what)
 
 
 def _local_path(uri: str) -> str | None:
@@ -38,15 +38,15 @@ def _local_path(uri: str) -> str | None:
 
 def _under_root(uri: str, root: ArtifactRepository, what: str) -> bool:
     """Whether ``uri`` is a path or URL under the server's artifact root (checked)."""
-    local_root = root._local
+    local_root = root.local_root
     if local_root is not None:
         path = _local_path(uri)
         if path is None or "#" in uri or "?" in uri:
             return False
-        if not _within(os.path.normpath(path), local_root):
+        if not within(os.path.normpath(path), local_root):
             return False
         _relative(os.path.relpath(path, local_root), uri, what)
-        return _within(os.path.realpath(path), os.path.realpath(local_root))
+        return within(os.path.realpath(path), os.path.realpath(local_root))
     prefix = root.root_uri.rstrip("/") + "/"
     if not uri.startswith(prefix):
         return False

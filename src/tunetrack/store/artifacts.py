@@ -24,7 +24,7 @@ from tunetrack.errors import InvalidInput, NotFound
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _clean_relpath(path: str | os.PathLike[str] | None, *, what: str = "artifact path") -> str:
+def clean_relpath(path: str | os.PathLike[str] | None, *, what: str = "artifact path") -> str:
     """Validate a relative artifact path and return it normalised ('/'-joined, '' for the root)."""
     if path is None:
         return ""
@@ -42,37 +42,39 @@ def _clean_relpath(path: str | os.PathLike[str] | None, *, what: str = "artifact
     return "/".join(parts)
 
 
-def _file_relpath(artifact_file: str) -> str:
+def file_relpath(artifact_file: str) -> str:
     """A validated relative path that names a file (not the root)."""
-    rel = _clean_relpath(artifact_file, what="artifact file")
+    rel = clean_relpath(artifact_file, what="artifact file")
     if not rel:
         raise InvalidInput(f"artifact file needs a name, got {artifact_file!r}")
     return rel
 
 
-def _is_proxied(root_uri: str) -> bool:
+def is_proxied(root_uri: str) -> bool:
     """Whether ``root_uri`` is kept by a tunetrack server (reached through its proxy)."""
     scheme = urllib.parse.urlsplit(root_uri).scheme.lower()
     return scheme in ("http", "https", "tunetrack-artifacts")
 
 
-def _join(*parts: str) -> str:
+def join_path(*parts: str) -> str:
+    """Relative artifact paths joined with '/', empty ones skipped."""
     return "/".join(p for p in parts if p)
 
 
-def _within(path: str, root: str) -> bool:
+def within(path: str, root: str) -> bool:
+    """Whether local ``path`` is ``root`` or below it (both normalised by the caller)."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _local_root(root_uri: str) -> str | None:
-    """The local directory for ``root_uri``, or None when it needs fsspec."""
-    scheme = urllib.parse.urlsplit(root_uri).scheme
-    if scheme == "" or _DRIVE.match(root_uri):
-        return os.path.abspath(root_uri)
+def local_path(uri: str) -> str | None:
+    """The absolute local path a path or ``file:`` URI names, or None when it needs fsspec."""
+    scheme = urllib.parse.urlsplit(uri).scheme
+    if scheme == "" or _DRIVE.match(uri):
+        return os.path.abspath(uri)
     if scheme == "file":
-        parsed = urllib.parse.urlsplit(root_uri)
+        parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc not in ("", "localhost"):
-            raise InvalidInput(f"file URI with a remote host is not supported: {root_uri!r}")
+            raise InvalidInput(f"file URI with a remote host is not supported: {uri!r}")
         return os.path.abspath(urllib.request.url2pathname(parsed.path))
     return None
 
@@ -91,10 +93,10 @@ def _regular_files(top: str, boundary: str) -> list[tuple[str, str]]:
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
-            entry_rel = _join(rel, entry.name)
+            entry_rel = join_path(rel, entry.name)
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
-                if not _within(target, real_boundary):
+                if not within(target, real_boundary):
                     refused.append(f"{entry.path} (symlink to {target}, outside {boundary})")
                     continue
                 if not os.path.exists(target):
@@ -138,7 +140,7 @@ def _create_temp(parent: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def _atomic_file(dest: str) -> Iterator[BinaryIO]:
+def atomic_file(dest: str) -> Iterator[BinaryIO]:
     """A temp file beside ``dest``, renamed over it when the block ends without an error
     (never written through a link at ``dest``)."""
     parent = os.path.dirname(dest)
@@ -158,7 +160,7 @@ def _atomic_file(dest: str) -> Iterator[BinaryIO]:
 
 def _atomic_write(dest: str, write: Callable[[BinaryIO], None]) -> None:
     """Write ``dest`` through a temp file and a rename."""
-    with _atomic_file(dest) as out:
+    with atomic_file(dest) as out:
         write(out)
 
 
@@ -174,26 +176,24 @@ class ArtifactRepository:
     """The artifacts of one run, stored under ``root_uri``.
 
     ``root_uri`` is a local path, a ``file://`` URI or any fsspec URL (``memory://``,
-    ``s3://``...). Local roots use :mod:`os`/:mod:`shutil` directly and are created lazily.
-    A tunetrack server's proxy URL gives an
-    :class:`~tunetrack.store.artifacts_http.HttpArtifactRepository` instead.
+    ``s3://``...). Local roots (``local_root``, None otherwise) use :mod:`os`/:mod:`shutil`
+    directly and are created lazily.
+    A tunetrack server's artifacts are reached through its proxy instead, by
+    :class:`~tunetrack.store.artifacts_http.HttpArtifactRepository`;
+    :func:`tunetrack.store.uri.open_artifacts` picks the class a root URI needs.
     """
-
-    def __new__(cls, root_uri: str | os.PathLike[str] = "") -> ArtifactRepository:
-        # A tunetrack server's artifacts (http(s)://…/api/artifacts/…, tunetrack-artifacts:/…)
-        # are reached through its proxy.
-        if cls is ArtifactRepository and _is_proxied(os.fspath(root_uri)):
-            from tunetrack.store.artifacts_http import HttpArtifactRepository
-
-            cls = HttpArtifactRepository
-        return super().__new__(cls)
 
     def __init__(self, root_uri: str | os.PathLike[str]) -> None:
         self.root_uri = os.fspath(root_uri)
-        self._local = _local_root(self.root_uri)
+        if is_proxied(self.root_uri):
+            raise InvalidInput(
+                f"the artifacts at {self.root_uri} are kept by a tunetrack server: open them "
+                "with tunetrack.store.uri.open_artifacts"
+            )
+        self.local_root = local_path(self.root_uri)
         self._fs: Any = None
         self._fs_root = ""
-        if self._local is None:
+        if self.local_root is None:
             from fsspec.core import url_to_fs
 
             self._fs, path = url_to_fs(self.root_uri)
@@ -204,13 +204,13 @@ class ArtifactRepository:
 
     # -- path helpers -------------------------------------------------------------------
 
-    def _local_path(self, rel: str) -> str:
+    def checked_local_path(self, rel: str) -> str:
         """Local path of ``rel``; refuse when its real location escapes the root."""
-        assert self._local is not None
-        path = os.path.join(self._local, *rel.split("/")) if rel else self._local
-        real_root = os.path.realpath(self._local)
+        assert self.local_root is not None
+        path = os.path.join(self.local_root, *rel.split("/")) if rel else self.local_root
+        real_root = os.path.realpath(self.local_root)
         real = os.path.realpath(path)
-        if not _within(real, real_root):
+        if not within(real, real_root):
             raise InvalidInput(f"artifact path {rel!r} leads through a symlink outside {real_root}")
         return path
 
@@ -228,7 +228,7 @@ class ArtifactRepository:
             raise NotFound(f"file to log not found: {src}")
         if not os.path.isfile(src):
             raise InvalidInput(f"not a regular file (use log_artifacts for directories): {src}")
-        rel = _join(_clean_relpath(artifact_path), _clean_relpath(os.path.basename(src)))
+        rel = join_path(clean_relpath(artifact_path), clean_relpath(os.path.basename(src)))
         self._put_files([(src, rel)])
 
     def log_artifacts(
@@ -238,14 +238,14 @@ class ArtifactRepository:
         src_dir = os.fspath(local_dir)
         if not os.path.isdir(src_dir):
             raise NotFound(f"directory to log not found: {src_dir}")
-        base = _clean_relpath(artifact_path)
+        base = clean_relpath(artifact_path)
         files = _regular_files(src_dir, boundary=src_dir)
-        self._put_files([(src, _join(base, _clean_relpath(rel))) for src, rel in files])
+        self._put_files([(src, join_path(base, clean_relpath(rel))) for src, rel in files])
 
     def _put_files(self, files: list[tuple[str, str]]) -> None:
-        if self._local is not None:
+        if self.local_root is not None:
             # Check every destination before copying anything.
-            planned = [(src, self._local_path(rel)) for src, rel in files]
+            planned = [(src, self.checked_local_path(rel)) for src, rel in files]
             for src, dest in planned:
                 _copy_local(src, dest)
             return
@@ -267,9 +267,9 @@ class ArtifactRepository:
     def open_write(self, artifact_file: str) -> Iterator[BinaryIO]:
         """A file to write ``artifact_file`` through; on a local root it appears, whole, only
         when the block ends without an error."""
-        rel = _file_relpath(artifact_file)
-        if self._local is not None:
-            with _atomic_file(self._local_path(rel)) as out:
+        rel = file_relpath(artifact_file)
+        if self.local_root is not None:
+            with atomic_file(self.checked_local_path(rel)) as out:
                 yield out
             return
         dest = self._remote_path(rel)
@@ -288,9 +288,9 @@ class ArtifactRepository:
 
     def open_read(self, artifact_file: str) -> IO[bytes]:
         """``artifact_file`` opened for reading; :class:`NotFound` when it does not exist."""
-        rel = _clean_relpath(artifact_file, what="artifact file")
-        if self._local is not None:
-            path = self._local_path(rel)
+        rel = clean_relpath(artifact_file, what="artifact file")
+        if self.local_root is not None:
+            path = self.checked_local_path(rel)
             is_dir = os.path.isdir(path)
         else:
             path = self._remote_path(rel)
@@ -298,31 +298,31 @@ class ArtifactRepository:
         if is_dir:
             raise InvalidInput(f"artifact {rel!r} is a directory, not a file")
         try:
-            return open(path, "rb") if self._local is not None else self._fs.open(path, "rb")
+            return open(path, "rb") if self.local_root is not None else self._fs.open(path, "rb")
         except FileNotFoundError:
             raise NotFound(f"artifact {rel!r} not found in {self.root_uri}") from None
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path`` (root when None), sorted; ``[]`` for a missing dir."""
-        rel = _clean_relpath(path)
+        rel = clean_relpath(path)
         infos: list[FileInfo] = []
-        if self._local is not None:
-            directory = self._local_path(rel)
+        if self.local_root is not None:
+            directory = self.checked_local_path(rel)
             if not os.path.isdir(directory):
                 return []
-            real_root = os.path.realpath(self._local)
+            real_root = os.path.realpath(self.local_root)
             with os.scandir(directory) as it:
                 for entry in it:
                     if entry.name.startswith(_TMP_PREFIX):
                         continue  # an in-flight atomic write
-                    if entry.is_symlink() and not _within(os.path.realpath(entry.path), real_root):
+                    if entry.is_symlink() and not within(os.path.realpath(entry.path), real_root):
                         continue  # unreadable through this repository, so not listed
                     try:
                         is_dir = entry.is_dir()
                         size = None if is_dir else entry.stat().st_size
                     except OSError:
                         continue  # broken link or vanished entry
-                    infos.append(FileInfo(_join(rel, entry.name), is_dir, size))
+                    infos.append(FileInfo(join_path(rel, entry.name), is_dir, size))
         else:
             base = self._remote_path(rel)
             try:
@@ -338,22 +338,22 @@ class ArtifactRepository:
                     continue
                 is_dir = item.get("type") == "directory"
                 size = None if is_dir else item.get("size")
-                infos.append(FileInfo(_join(rel, posixpath.basename(name)), is_dir, size))
+                infos.append(FileInfo(join_path(rel, posixpath.basename(name)), is_dir, size))
         return sorted(infos, key=lambda info: info.path)
 
     def download_artifacts(self, artifact_path: str, dst_path: str | os.PathLike[str]) -> str:
         """Copy a file or directory of artifacts to ``dst_path``; return the local path."""
-        rel = _clean_relpath(artifact_path)
+        rel = clean_relpath(artifact_path)
         dst_root = os.path.abspath(os.fspath(dst_path))
         target = os.path.join(dst_root, *rel.split("/")) if rel else dst_root
-        if self._local is not None:
-            src = self._local_path(rel)
+        if self.local_root is not None:
+            src = self.checked_local_path(rel)
             if os.path.isfile(src):
                 _copy_local(src, target)
                 return target
             if not os.path.isdir(src):
                 raise NotFound(f"artifact {rel!r} not found in {self.root_uri}")
-            files = _regular_files(src, boundary=self._local)  # refuses escapes up front
+            files = _regular_files(src, boundary=self.local_root)  # refuses escapes up front
             os.makedirs(target, exist_ok=True)
             for file_src, file_rel in files:
                 _copy_local(file_src, os.path.join(target, *file_rel.split("/")))
@@ -363,7 +363,7 @@ class ArtifactRepository:
             prefix = self._fs._strip_protocol(src).rstrip("/") + "/"
             names = [n for n in sorted(self._fs.find(src, withdirs=False)) if n.startswith(prefix)]
             # A remote key could hold '..': validate every key before writing anything locally.
-            plan = [(n, _clean_relpath(n[len(prefix) :], what="remote key")) for n in names]
+            plan = [(n, clean_relpath(n[len(prefix) :], what="remote key")) for n in names]
             os.makedirs(target, exist_ok=True)
             for name, file_rel in plan:
                 dest = os.path.join(target, *file_rel.split("/"))

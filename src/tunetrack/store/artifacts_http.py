@@ -24,10 +24,10 @@ from tunetrack.errors import InvalidInput, StoreError
 from tunetrack.store._http import HttpSession
 from tunetrack.store.artifacts import (
     ArtifactRepository,
-    _atomic_file,
-    _clean_relpath,
-    _file_relpath,
-    _join,
+    atomic_file,
+    clean_relpath,
+    file_relpath,
+    join_path,
 )
 
 #: The artifact root a tracking server gives its store: a path below it is proxied.
@@ -67,7 +67,7 @@ def _server_url(root_uri: str) -> str:
     """``root_uri`` as an http(s) URL (a tunetrack-artifacts: URI goes to the tracking server)."""
     if not root_uri.startswith(PROXY_ROOT):
         return root_uri
-    from tunetrack.store.uri import resolve_tracking_uri
+    from tunetrack.store.tracking_uri import resolve_tracking_uri
 
     tracking = resolve_tracking_uri()
     if not tracking.startswith(("http://", "https://")):
@@ -90,13 +90,13 @@ class HttpArtifactRepository(ArtifactRepository):
                 f"{self.root_uri!r} is not a tunetrack server's artifact URL "
                 f"(http://host:port{ARTIFACTS_API}/…)"
             )
-        self._local = None
+        self.local_root = None
         self._fs = None
-        self._root = _clean_relpath(urllib.parse.unquote(rel[1:]))
+        self._root = clean_relpath(urllib.parse.unquote(rel[1:]))
         self._session = _session(base)
 
     def _path(self, rel: str) -> str:
-        return f"{ARTIFACTS_API}/{urllib.parse.quote(_join(self._root, rel))}"
+        return f"{ARTIFACTS_API}/{urllib.parse.quote(join_path(self._root, rel))}"
 
     # -- writing --------------------------------------------------------------------------
     def _put_files(self, files: list[tuple[str, str]]) -> None:
@@ -110,13 +110,13 @@ class HttpArtifactRepository(ArtifactRepository):
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         """Upload ``data`` as ``artifact_file``."""
-        rel = _file_relpath(artifact_file)
+        rel = file_relpath(artifact_file)
         self._session.request("PUT", self._path(rel), content=bytes(data), idempotent=True)
 
     @contextlib.contextmanager
     def open_write(self, artifact_file: str) -> Iterator[BinaryIO]:
         """A local temp file, uploaded as ``artifact_file`` when the block ends without error."""
-        rel = _file_relpath(artifact_file)
+        rel = file_relpath(artifact_file)
         with tempfile.TemporaryFile() as tmp:
             yield tmp
             tmp.flush()
@@ -130,12 +130,12 @@ class HttpArtifactRepository(ArtifactRepository):
     # -- reading --------------------------------------------------------------------------
     def read_bytes(self, artifact_file: str) -> bytes:
         """The contents of ``artifact_file``."""
-        rel = _clean_relpath(artifact_file, what="artifact file")
+        rel = clean_relpath(artifact_file, what="artifact file")
         return self._session.request("GET", self._path(rel), idempotent=True).content
 
     def open_read(self, artifact_file: str) -> IO[bytes]:
         """``artifact_file`` downloaded into a temp file (in memory while small), rewound."""
-        rel = _clean_relpath(artifact_file, what="artifact file")
+        rel = clean_relpath(artifact_file, what="artifact file")
         spool = tempfile.SpooledTemporaryFile(max_size=8 * _CHUNK)  # noqa: SIM115 (returned)
         try:
             self._download(rel, spool)
@@ -159,28 +159,28 @@ class HttpArtifactRepository(ArtifactRepository):
         """Direct children of ``path`` (root when None), sorted; ``[]`` for a missing dir."""
         from tunetrack.server.api.schemas import ArtifactList
 
-        rel = _clean_relpath(path)
-        body = self._session.call("GET", ARTIFACTS_API, params={"path": _join(self._root, rel)})
+        rel = clean_relpath(path)
+        body = self._session.call("GET", ARTIFACTS_API, params={"path": join_path(self._root, rel)})
         cut = len(self._root) + 1 if self._root else 0
         return [
-            FileInfo(_clean_relpath(info.path[cut:]), info.is_dir, info.file_size)
+            FileInfo(clean_relpath(info.path[cut:]), info.is_dir, info.file_size)
             for info in ArtifactList.model_validate_json(body).files
         ]
 
     def download_artifacts(self, artifact_path: str, dst_path: str | os.PathLike[str]) -> str:
         """Copy a file or directory of artifacts to ``dst_path``; return the local path."""
-        rel = _clean_relpath(artifact_path)
+        rel = clean_relpath(artifact_path)
         dst_root = os.path.abspath(os.fspath(dst_path))
         target = os.path.join(dst_root, *rel.split("/")) if rel else dst_root
         files = self._files_under(rel)
         if files is None:  # a file (or nothing: the server says NotFound)
-            with _atomic_file(target) as out:
+            with atomic_file(target) as out:
                 self._download(rel, out)
             return target
         os.makedirs(target, exist_ok=True)
         for file_rel in files:
             inner = file_rel[len(rel) + 1 :] if rel else file_rel
-            with _atomic_file(os.path.join(target, *inner.split("/"))) as out:
+            with atomic_file(os.path.join(target, *inner.split("/"))) as out:
                 self._download(file_rel, out)
         return target
 

@@ -1,23 +1,20 @@
-"""Tracking URIs: the default, the environment override, and the store each one opens."""
+"""What a URI opens: a tracking URI's store (chosen by scheme, shared per process) and an
+artifact root's repository. Which tracking URI is meant is :mod:`tunetrack.store.tracking_uri`'s
+business."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
-from tunetrack.errors import InvalidInput
+from tunetrack.store.artifacts import ArtifactRepository, is_proxied
 from tunetrack.store.base import Store
-
-DEFAULT_TRACKING_URI = "sqlite:///tunetrack.db"
-MEMORY_URI = "sqlite:///:memory:"  # also spelled sqlite://
-ENV_TRACKING_URI = "TUNETRACK_TRACKING_URI"
+from tunetrack.store.tracking_uri import resolve_tracking_uri
 
 _stores: dict[str, Store] = {}
 _users: dict[Store, int] = {}  # open clients of each shared store
 _lock = threading.Lock()
-_current: str | None = None  # set by tunetrack.set_tracking_uri
 
 
 def _sql_store(uri: str) -> Store:
@@ -47,43 +44,15 @@ def open_store(uri: str) -> Store:
     return STORE_SCHEMES[scheme](uri)
 
 
-def normalize_uri(uri: str) -> str:
-    """Canonical form: absolute SQLite paths, psycopg for PostgreSQL, bare paths → SQLite,
-    a tracking server's ``http(s)://host:port[/prefix]`` without a trailing slash."""
-    uri = str(uri).strip()
-    if uri in (MEMORY_URI, "sqlite://"):
-        return MEMORY_URI
-    if uri.startswith("sqlite:///"):
-        path = uri[len("sqlite:///") :]
-        return f"sqlite:///{Path(path).expanduser().resolve()}"
-    for prefix in ("postgresql://", "postgres://"):
-        if uri.startswith(prefix):
-            return "postgresql+psycopg://" + uri[len(prefix) :]
-    if uri.startswith("postgresql+"):
-        return uri
-    scheme, sep, rest = uri.partition("://")
-    if sep and scheme.lower() in ("http", "https") and rest.strip("/"):
-        return f"{scheme.lower()}://{rest.rstrip('/')}"
-    if "://" not in uri and uri.endswith((".db", ".sqlite", ".sqlite3")):
-        return f"sqlite:///{Path(uri).expanduser().resolve()}"
-    raise InvalidInput(
-        f"unsupported tracking URI {uri!r}: use sqlite:///path/to/file.db, "
-        f"{MEMORY_URI}, postgresql://user@host/db, a path ending in .db, or a tracking "
-        "server's http://host:port"
-    )
+def open_artifacts(root_uri: str | os.PathLike[str]) -> ArtifactRepository:
+    """The artifact repository of ``root_uri``: through a tunetrack server's proxy for its
+    URLs (``http(s)://…/api/artifacts/…``, ``tunetrack-artifacts:/…``), else a local
+    directory or an fsspec URL."""
+    if is_proxied(os.fspath(root_uri)):
+        from tunetrack.store.artifacts_http import HttpArtifactRepository
 
-
-def set_current_uri(uri: str | None) -> None:
-    """Make ``uri`` the process-wide default (``None`` goes back to the environment)."""
-    global _current
-    _current = None if uri is None else normalize_uri(uri)
-
-
-def resolve_tracking_uri(uri: str | None = None) -> str:
-    """``uri``, else set_tracking_uri's, else $TUNETRACK_TRACKING_URI, else ./tunetrack.db."""
-    if uri:
-        return normalize_uri(uri)
-    return _current or normalize_uri(os.environ.get(ENV_TRACKING_URI) or DEFAULT_TRACKING_URI)
+        return HttpArtifactRepository(root_uri)
+    return ArtifactRepository(root_uri)
 
 
 def acquire_store(uri: str | None = None) -> Store:

@@ -24,7 +24,7 @@ _LAZY = {
     "Sweep": "tunetrack.sweep.api",
     "SweepConfig": "tunetrack.sweep.config",
     "SweepConfigError": "tunetrack.sweep.config",
-    "SweepResult": "tunetrack.sweep.runner",
+    "SweepResult": "tunetrack.sweep.results",
     "Trial": "tunetrack.sweep.trial",
     "TrialPruned": "tunetrack.sweep.trial",
     "build_sweep_config": "tunetrack.sweep.config",
@@ -42,8 +42,7 @@ if TYPE_CHECKING:
         SweepConfigError,
         build_sweep_config,
     )
-    from tunetrack.sweep.results import BestTrial  # noqa: F401
-    from tunetrack.sweep.runner import SweepResult  # noqa: F401
+    from tunetrack.sweep.results import BestTrial, SweepResult  # noqa: F401
     from tunetrack.sweep.trial import Trial, TrialPruned  # noqa: F401
 
 

@@ -21,9 +21,10 @@ from pydantic import (
 )
 
 from tunetrack.errors import ConfigError
+from tunetrack.search import parse_filter
 from tunetrack.sweep._config_errors import fail_at, one_of
 from tunetrack.sweep._messages import show_yaml
-from tunetrack.sweep.strategies import PRUNER_TYPES
+from tunetrack.sweep.goals import PRUNER_TYPES
 
 BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
 PRUNERS: tuple[str, ...] = PRUNER_TYPES
@@ -168,7 +169,7 @@ class Parallel(_Section):
         """Refuse an in-memory store when trials run in other processes (workers, or child
         processes for a ``trial_timeout``): each would open an empty database of its own,
         and the trials' results would be lost."""
-        from tunetrack.store.uri import MEMORY_URI
+        from tunetrack.store.tracking_uri import MEMORY_URI
 
         if tracking_uri != MEMORY_URI:
             return
@@ -188,11 +189,7 @@ class Parallel(_Section):
 
 
 def _check_filter(value: str) -> str:
-    """Check a constraint with the search filter language, if it is available."""
-    try:
-        from tunetrack.search import parse_filter
-    except ImportError:  # pragma: no cover - the search package is optional here
-        return value
+    """Check a constraint with the search filter language (parsed only: no SQL is loaded)."""
     try:
         parse_filter(value)
     except ValueError as exc:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tunetrack.sweep.proposers import Proposer
 from tunetrack.sweep.space import SearchSpace, from_hyperopt, to_hyperopt, to_hyperopt_vals
-from tunetrack.sweep.strategies import Proposer
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial

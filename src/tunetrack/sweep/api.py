@@ -14,7 +14,9 @@ from typing import Any
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, build_sweep_config, load_sweep_config
-from tunetrack.sweep.runner import SweepResult, load_stored_config, resume_sweep, run_sweep
+from tunetrack.sweep.results import SweepResult
+from tunetrack.sweep.runner import resume_sweep, run_sweep
+from tunetrack.sweep.stored import load_stored_config
 from tunetrack.tracking.client import Client
 
 _SWEEP_FILE_SUFFIXES = (".yaml", ".yml")

@@ -71,8 +71,8 @@ from tunetrack.sweep._config_sections import (
 from tunetrack.sweep._config_sections import GOALS as GOALS  # re-exported
 from tunetrack.sweep._messages import show_yaml
 from tunetrack.sweep._objective_ref import ObjectiveRef, parse_objective_ref
+from tunetrack.sweep.goals import METHODS, MULTI_OBJECTIVE_METHODS, Goal, PrunerSpec
 from tunetrack.sweep.space import SearchSpace, SpaceError, grid_points, parse_space
-from tunetrack.sweep.strategies import METHODS, MULTI_OBJECTIVE_METHODS, Goal, PrunerSpec
 
 __all__ = [
     "BACKENDS",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from tunetrack._clock import now_ms
 from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.sweep import tags as T
 
@@ -64,7 +65,7 @@ class Heartbeat:
                 _log.warning("sweep %s: heartbeat not written: %s", self._sweep_id, error)
 
     def _beat(self) -> None:
-        self._client.set_tag(self._sweep_id, T.SWEEP_HEARTBEAT, str(time.time_ns() // 1_000_000))
+        self._client.set_tag(self._sweep_id, T.SWEEP_HEARTBEAT, str(now_ms()))
 
 
 def check_orchestrator_gone(parent: Run, timeout: float = TIMEOUT_S) -> None:

@@ -1,23 +1,27 @@
-"""What a sweep came to, read from the tracking store: its best trial, its trials as a
-table, and retraining the best one (the reading side of :class:`~tunetrack.sweep.SweepResult`).
+"""What a sweep came to: a :class:`SweepResult` (what one run of the sweep did) and, read
+from the tracking store, its best trial, its trials as a table, and retraining the best one.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunetrack.entities import Run
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.outcomes import FailureGroup
+from tunetrack.sweep.retrain import retrain as retrain_sweep
 from tunetrack.sweep.select import trial_params
+from tunetrack.sweep.stored import trial_runs
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from tunetrack.sweep.config import SweepConfig
+    from tunetrack.sweep.worker import TrialResult
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class BestTrial:
 class SweepRecords:
     """Properties and methods that read a sweep's records from its tracking store.
 
-    Mixed into :class:`~tunetrack.sweep.runner.SweepResult`, which provides ``sweep_id``,
+    Mixed into :class:`SweepResult`, which provides ``sweep_id``,
     ``tracking_uri``, ``config`` (None: the one stored with the sweep), ``best_run_id``,
     ``best_value`` and ``retrain_run_id``. Each property reads the store once.
     """
@@ -71,8 +75,6 @@ class SweepRecords:
         while running)."""
         import pandas as pd
 
-        from tunetrack.sweep.runner import trial_runs
-
         client = self._client()
         runs = trial_runs(client, client.get_run(self.sweep_id))
         rows = [_trial_row(run) for run in runs]
@@ -85,9 +87,7 @@ class SweepRecords:
         """Rerun the best trial's parameters in a new run under the sweep (``trial.mode``
         is ``"retrain"``); with ``register_as``, register its model (and set ``alias``).
         Defaults come from the sweep's ``retrain`` section; returns the new run."""
-        from tunetrack.sweep.retrain import retrain
-
-        run = retrain(
+        run = retrain_sweep(
             self.sweep_id,
             tracking_uri=self.tracking_uri or None,
             register_as=register_as,
@@ -96,6 +96,27 @@ class SweepRecords:
         )
         self.retrain_run_id = run.info.run_id
         return run
+
+
+@dataclass
+class SweepResult(SweepRecords):
+    """What a sweep came to: what this invocation did (``results``, in completion order),
+    and, read from the tracking store, ``best`` (a :class:`~tunetrack.sweep.results.BestTrial`),
+    ``trials`` (a DataFrame) and :meth:`retrain` (see :class:`SweepRecords`)."""
+
+    sweep_id: str
+    experiment_id: str
+    stopped_because: str
+    stop_message: str = ""  # why, in words (also the parent's tunetrack.sweep.stopped tag)
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[FailureGroup] = field(default_factory=list)  # by reason, most first
+    results: list[TrialResult] = field(default_factory=list, repr=False)
+    best_run_id: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    retrain_run_id: str | None = None
+    tracking_uri: str = ""
+    config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
 
 
 def _trial_row(run: Run) -> dict[str, Any]:

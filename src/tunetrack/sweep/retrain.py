@@ -10,8 +10,8 @@ from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.objective import check_loadable
-from tunetrack.sweep.runner import load_stored_config, sweep_context_tags
 from tunetrack.sweep.select import ModelChoice, best_trial, run_model, sweep_goals, trial_params
+from tunetrack.sweep.stored import load_stored_config, sweep_context_tags
 from tunetrack.sweep.worker import TrialTask, autolog_restored, execute_trial
 from tunetrack.tracking.client import Client
 

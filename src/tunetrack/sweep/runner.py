@@ -18,19 +18,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from tunetrack.entities import Param, Run, RunStatus, ViewType
+from tunetrack.entities import Param, Run, RunStatus
 from tunetrack.errors import ConfigError, InvalidInput
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.config import SweepConfig, parse_sweep_config
+from tunetrack.sweep.config import SweepConfig
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.objective import check_loadable
-from tunetrack.sweep.outcomes import FailureGroup, trial_counts
+from tunetrack.sweep.outcomes import trial_counts
 from tunetrack.sweep.progress import SweepProgress
-from tunetrack.sweep.results import SweepRecords
+from tunetrack.sweep.results import SweepResult
 from tunetrack.sweep.space import SearchSpace
+from tunetrack.sweep.stored import load_stored_config, sweep_context_tags, trial_runs
 from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
 from tunetrack.sweep.trial_process import end_failed, execute_in_child
 from tunetrack.sweep.worker import (
@@ -48,27 +48,6 @@ _CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
 _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class SweepResult(SweepRecords):
-    """What a sweep came to: what this invocation did (``results``, in completion order),
-    and, read from the tracking store, ``best`` (a :class:`~tunetrack.sweep.results.BestTrial`),
-    ``trials`` (a DataFrame) and :meth:`retrain` (see :class:`SweepRecords`)."""
-
-    sweep_id: str
-    experiment_id: str
-    stopped_because: str
-    stop_message: str = ""  # why, in words (also the parent's tunetrack.sweep.stopped tag)
-    counts: dict[str, int] = field(default_factory=dict)
-    failures: list[FailureGroup] = field(default_factory=list)  # by reason, most first
-    results: list[TrialResult] = field(default_factory=list, repr=False)
-    best_run_id: str | None = None
-    best_value: float | None = None
-    best_params: dict[str, Any] = field(default_factory=dict)
-    retrain_run_id: str | None = None
-    tracking_uri: str = ""
-    config: SweepConfig | None = field(default=None, repr=False)  # None: the stored one
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -155,42 +134,6 @@ def resume_sweep(
     client.update_run(sweep_id, status=RunStatus.RUNNING)
     context = sweep_context_tags(config, parent)
     return _start(config, client, parent, resuming=True, context=context).run(progress)
-
-
-def load_stored_config(
-    client: Client,
-    parent: Run,
-    overrides: Sequence[str] = (),
-    *,
-    objective: Callable[..., Any] | None = None,
-) -> SweepConfig:
-    """The sweep's YAML as stored on its parent run, with its and the new overrides;
-    ``objective`` replaces the stored one."""
-    from pathlib import Path
-
-    from tunetrack.store.artifacts import ArtifactRepository
-
-    text = ArtifactRepository(parent.info.artifact_uri).read_bytes("sweep.yaml").decode()
-    source = parent.data.tags.get(T.SWEEP_SOURCE) or "sweep.yaml"
-    previous = json.loads(parent.data.tags.get(T.SWEEP_OVERRIDES, "[]"))
-    return parse_sweep_config(
-        text,
-        source=source,
-        base_dir=Path(source).parent if source else None,
-        overrides=[*previous, *overrides],
-        objective=objective,
-    )
-
-
-def sweep_context_tags(config: SweepConfig, parent: Run | None = None) -> dict[str, str]:
-    """The ``tunetrack.*`` context tags (git, user, host, versions) of a sweep's runs, from
-    its sweep file (the one stored on ``parent`` when resuming), else its objective's file,
-    else this process's script. One ``git status``: compute it once per sweep."""
-    from tunetrack.tracking.context import run_context_tags, source_context_tags
-
-    stored = parent.data.tags.get(T.SWEEP_SOURCE) if parent is not None else None
-    source = config.source_path or stored or config.objective.path
-    return source_context_tags(source) if source else run_context_tags()
 
 
 def _config_params(config: SweepConfig) -> list[Param]:
@@ -658,18 +601,6 @@ def _memory_dir() -> str | None:
     """A folder in memory for temporary files (``/dev/shm``), else None (the default)."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-
-
-def trial_runs(client: Client, parent: Run, *, include_deleted: bool = False) -> list[Run]:
-    """Every trial run of a sweep, ordered by trial number; ``include_deleted`` adds those
-    another process deleted (they keep their number and outcome)."""
-    runs = client.search_runs(
-        [parent.info.experiment_id],
-        f"attributes.parent_run_id = '{parent.info.run_id}' and tags.`{T.RUN_TYPE}` = 'trial'",
-        run_view_type=ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY,
-        max_results=50_000,
-    )
-    return sorted(runs, key=lambda r: int(r.data.tags[T.TRIAL_NUMBER]))
 
 
 def _pool_error(error: Exception) -> str:

@@ -7,11 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tunetrack.autolog._common import MODEL_TAG as AUTOLOG_MODEL_TAG
+from tunetrack.autologging._common import MODEL_TAG as AUTOLOG_MODEL_TAG
 from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.sweep import tags as T
-from tunetrack.sweep.strategies import Goal
+from tunetrack.sweep.goals import Goal
 from tunetrack.tracking.client import Client
 
 

@@ -17,8 +17,9 @@ optuna and hyperopt are imported inside the functions that need them: importing 
 
 This module parses ``parameters`` (:func:`parse_space`) and is where the rest is imported
 from; the code lives in ``_space_checks`` (:class:`SpaceError`, value checks),
-``_space_types`` (the distributions, :class:`SearchSpace`, JSON) and ``_space_compile``
-(points, optuna, hyperopt, grid).
+``_space_types`` (the distributions, :class:`SearchSpace`, JSON), ``_space_points``
+(checking and walking points) and one compiler per library: ``_space_optuna``,
+``_space_hyperopt``, ``_space_grid``.
 """
 
 from __future__ import annotations
@@ -37,19 +38,10 @@ from tunetrack.sweep._space_checks import (
     is_int,
 )
 from tunetrack.sweep._space_checks import Scalar as Scalar  # re-exported for annotations
-from tunetrack.sweep._space_compile import (
-    MAX_GRID_POINTS,
-    check_params,
-    contains,
-    from_hyperopt,
-    grid_points,
-    grid_size,
-    optuna_distributions,
-    suggest,
-    to_hyperopt,
-    to_hyperopt_vals,
-    to_optuna_params,
-)
+from tunetrack.sweep._space_grid import MAX_GRID_POINTS, grid_points, grid_size
+from tunetrack.sweep._space_hyperopt import from_hyperopt, to_hyperopt, to_hyperopt_vals
+from tunetrack.sweep._space_optuna import optuna_distributions, suggest, to_optuna_params
+from tunetrack.sweep._space_points import check_params, contains
 from tunetrack.sweep._space_types import (
     Categorical,
     Choice,

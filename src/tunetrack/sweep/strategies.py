@@ -1,7 +1,8 @@
 """Search strategies: one ask/tell interface over optuna samplers, grid search and hyperopt.
 
 Every method keeps an optuna study as its ledger (trial numbers, states, intermediate values,
-pruning); what differs is where the next parameters come from, a :class:`Proposer`:
+pruning); what differs is where the next parameters come from, a
+:class:`~tunetrack.sweep.proposers.Proposer`:
 
 * optuna samplers (``random``, ``tpe``, ``cmaes``, ``gp``, ``nsga2``) suggest define-by-run;
 * ``grid`` enqueues the points of :func:`~tunetrack.sweep.space.grid_points` in order;
@@ -9,12 +10,11 @@ pruning); what differs is where the next parameters come from, a :class:`Propose
   ``hyperopt.Trials`` (see :mod:`tunetrack.sweep._hyperopt`) and enqueue its proposal.
 
 optuna, hyperopt and the samplers' extra packages are imported only when a strategy is made,
-so importing this module (config validation) stays light.
+so importing this module stays light.
 """
 
 from __future__ import annotations
 
-import abc
 import importlib.util
 import math
 import threading
@@ -25,14 +25,14 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound
+from tunetrack.sweep.goals import METHODS, MULTI_OBJECTIVE_METHODS, PRUNER_TYPES, Goal, PrunerSpec
+from tunetrack.sweep.proposers import GridProposer, Proposer, SamplerProposer
 from tunetrack.sweep.space import (
     Choice,
     Distribution,
     SearchSpace,
     SpaceError,
     check_params,
-    grid_points,
-    grid_size,
     optuna_distributions,
     suggest,
     to_optuna_params,
@@ -43,23 +43,14 @@ if TYPE_CHECKING:
     from optuna.pruners import BasePruner
     from optuna.samplers import BaseSampler
     from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial
 
 __all__ = [
-    "METHODS",
-    "MULTI_OBJECTIVE_METHODS",
-    "Goal",
     "Proposal",
-    "Proposer",
-    "PrunerSpec",
     "Strategy",
     "TrialHandle",
     "make_strategy",
 ]
 
-METHODS = ("grid", "random", "tpe", "cmaes", "gp", "nsga2", "hyperopt-tpe", "hyperopt-random")
-MULTI_OBJECTIVE_METHODS = ("nsga2",)
-PRUNER_TYPES = ("median", "hyperband", "successive_halving", "none")
 
 # Packages a method needs beyond optuna (checked in make_strategy, never installed here).
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -86,89 +77,12 @@ class _SamplerArgs(TypedDict):
 
 
 @dataclass(frozen=True)
-class Goal:
-    """A metric to optimise and its direction."""
-
-    name: str
-    direction: Literal["maximize", "minimize"]
-
-
-@dataclass(frozen=True)
-class PrunerSpec:
-    """Early stopping: which optuna pruner, after how many steps and trials.
-
-    * **type** - ``median``, ``hyperband``, ``successive_halving`` or ``none``.
-    * **min_steps** - warm-up steps (median) or minimum resource (hyperband, halving).
-    * **min_trials** - finished trials before the median pruner prunes anything.
-    * **max_steps** - hyperband's maximum resource (``None``: inferred from the first trial).
-    """
-
-    type: Literal["median", "hyperband", "successive_halving", "none"]
-    min_steps: int = 1
-    min_trials: int = 5
-    max_steps: int | None = None
-
-
-@dataclass(frozen=True)
 class Proposal:
     """Parameters to try as trial ``number`` (``trial_id`` is optuna's, for TrialHandle)."""
 
     number: int
     params: dict[str, Any] = field(hash=False)
     trial_id: int | None = None
-
-
-class Proposer(abc.ABC):
-    """Where a strategy's next parameters come from; the optuna study stays the ledger.
-
-    One abstract method plus no-op hooks, like optuna's ``BaseSampler``. ``total`` is the
-    number of proposals there are, or ``None`` for an endless method.
-    """
-
-    total: int | None = None
-
-    @abc.abstractmethod
-    def next_params(self) -> dict[str, Any] | None:
-        """Flat params to enqueue, ``{}`` to let the optuna sampler choose, None when done."""
-
-    def after_ask(self, number: int) -> None:  # noqa: B027 - optional hook
-        """The params just proposed became trial ``number``."""
-
-    def after_tell(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
-        """``trial`` finished (any state)."""
-
-    def after_replay(self, params: dict[str, Any], trial: FrozenTrial) -> None:  # noqa: B027
-        """A finished trial with flat ``params`` was replayed into the ledger (resume)."""
-
-
-class _SamplerProposer(Proposer):
-    """The study's optuna sampler chooses everything."""
-
-    def next_params(self) -> dict[str, Any]:
-        return {}
-
-
-class _GridProposer(Proposer):
-    """Every grid point once, in order; replayed complete or pruned points are skipped."""
-
-    def __init__(self, space: SearchSpace) -> None:
-        self.total = grid_size(space)
-        self._points = grid_points(space)
-        self._done: set[tuple[Any, ...]] = set()
-
-    def next_params(self) -> dict[str, Any] | None:
-        for point in self._points:
-            if _point_key(point) not in self._done:
-                return point
-        return None
-
-    def after_replay(self, params: dict[str, Any], trial: FrozenTrial) -> None:
-        if trial.state.name in ("COMPLETE", "PRUNED"):
-            self._done.add(_point_key(params))
-
-
-def _point_key(params: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(sorted((name, type(v).__name__, v) for name, v in params.items()))
 
 
 class Strategy:
@@ -434,13 +348,13 @@ def _make_proposer(
     method: str, space: SearchSpace, goals: tuple[Goal, ...], seed: int | None
 ) -> Proposer:
     if method == "grid":
-        return _GridProposer(space)
+        return GridProposer(space)
     if method.startswith("hyperopt-"):
         from tunetrack.sweep._hyperopt import HyperoptProposer
 
         algorithm: Literal["tpe", "random"] = "tpe" if method == "hyperopt-tpe" else "random"
         return HyperoptProposer(space, algorithm, seed=seed, direction=goals[0].direction)
-    return _SamplerProposer()
+    return SamplerProposer()
 
 
 def _make_sampler(method: str, seed: int | None, conditional: bool) -> BaseSampler:

@@ -14,10 +14,11 @@ from tunetrack.entities import LifecycleStage, Metric, Run, RunStatus, RunTag
 from tunetrack.errors import NotFound
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.outcomes import FailureGroup, group_failures, trial_counts
-from tunetrack.sweep.runner import trial_runs
 from tunetrack.sweep.select import best_trial, trial_params
-from tunetrack.sweep.strategies import Goal, Strategy
+from tunetrack.sweep.stored import trial_runs
+from tunetrack.sweep.strategies import Strategy
 from tunetrack.tracking.client import Client
 
 

@@ -167,7 +167,7 @@ class Trial:
         it, whatever else autolog saved. Returns its artifact path (``model``, or
         ``model_2``... when autolog took the first); a second call names the later model.
         """
-        from tunetrack.autolog._common import log_model_at_free_path
+        from tunetrack.autologging._common import log_model_at_free_path
 
         path = log_model_at_free_path(model, self.run_id, input_example=input_example)
         self._client.set_tag(self.run_id, TRIAL_MODEL, path)

@@ -30,8 +30,8 @@ from tunetrack.entities import Run, RunStatus, RunTag
 from tunetrack.errors import TunetrackError
 from tunetrack.sweep import tags as T
 from tunetrack.sweep._config_sections import format_duration
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.objective import load_objective
-from tunetrack.sweep.strategies import Goal
 from tunetrack.sweep.worker import (
     ERROR_TAG,
     TrialResult,

@@ -18,9 +18,10 @@ from tunetrack._clock import now_ms
 from tunetrack.entities import LifecycleStage, Metric, Run, RunStatus
 from tunetrack.errors import InvalidInput, TunetrackError
 from tunetrack.sweep.config import Autolog, ObjectiveRef
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.objective import load_objective, wants_trial
 from tunetrack.sweep.space import Distribution
-from tunetrack.sweep.strategies import Goal, TrialHandle
+from tunetrack.sweep.strategies import TrialHandle
 from tunetrack.sweep.trial import Pruner, Suggester, Trial, is_pruned, take_returned_model
 
 TrialState = Literal["complete", "pruned", "failed"]
@@ -266,7 +267,7 @@ def _enable_autolog(settings: Autolog | None) -> None:
     """
     if settings is None:
         return
-    from tunetrack.autolog import autolog
+    from tunetrack.autologging import autolog
 
     if settings.disable:
         autolog(disable=True)
@@ -290,12 +291,12 @@ def autolog_restored() -> Iterator[None]:
         yield
     finally:
         for name in _enabled_integrations() - before:
-            importlib.import_module(f"tunetrack.autolog.{name}").autolog(disable=True)
+            importlib.import_module(f"tunetrack.autologging.{name}").autolog(disable=True)
 
 
 def _enabled_integrations() -> set[str]:
-    if "tunetrack.autolog" not in sys.modules:  # never imported: nothing is on
+    if "tunetrack.autologging" not in sys.modules:  # never imported: nothing is on
         return set()
-    from tunetrack.autolog import enabled_integrations
+    from tunetrack.autologging import enabled_integrations
 
     return set(enabled_integrations())

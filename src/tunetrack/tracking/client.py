@@ -24,7 +24,8 @@ from tunetrack.entities import (
 from tunetrack.errors import InvalidInput, NotFound, TunetrackError
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
-from tunetrack.store.uri import acquire_store, release_store, resolve_tracking_uri
+from tunetrack.store.tracking_uri import resolve_tracking_uri
+from tunetrack.store.uri import acquire_store, open_artifacts, release_store
 from tunetrack.tracking.context import current_user
 from tunetrack.tracking.registry_client import RegistryClientMixin
 from tunetrack.tracking.writer import MetricWriter, close_writer, existing_writer, writer_for
@@ -311,7 +312,7 @@ class Client(RegistryClientMixin):
         uri = self._artifact_uris.get(run_id)  # a run's artifact location never changes
         if uri is None:
             uri = self._artifact_uris[run_id] = self.store.get_run(run_id).info.artifact_uri
-        return ArtifactRepository(uri)
+        return open_artifacts(uri)
 
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None

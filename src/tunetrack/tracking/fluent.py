@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tunetrack.entities import Experiment, PagedList, Run, RunData, RunInfo, RunStatus, ViewType
 from tunetrack.errors import Conflict, InvalidInput
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
-from tunetrack.store.uri import resolve_tracking_uri, set_current_uri
+from tunetrack.store.tracking_uri import resolve_tracking_uri, set_current_uri
 from tunetrack.tracking.client import Client
 from tunetrack.tracking.context import run_context_tags
 from tunetrack.tracking.system_metrics import start_sampler
@@ -103,7 +103,8 @@ def get_tracking_uri() -> str:
     return resolve_tracking_uri()
 
 
-def _get_client() -> Client:
+def default_client() -> Client:
+    """The client of the current tracking URI that the fluent API uses (made on first use)."""
     global _client
     client = _client
     if client is None:
@@ -119,7 +120,7 @@ def set_experiment(
 ) -> Experiment:
     """Make an experiment active for new runs, creating it by name if needed."""
     global _experiment_id
-    client = _get_client()
+    client = default_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInput("set_experiment needs exactly one of experiment_name, experiment_id")
     if experiment_name is None:
@@ -173,7 +174,7 @@ def start_run(
     :func:`~tunetrack.enable_system_metrics_logging` say).
     """
     global _last_run_id
-    client = _get_client()
+    client = default_client()
     stack = _stack.get()
     if stack and not nested and parent_run_id is None and run_id is None:
         raise InvalidInput(
@@ -216,7 +217,7 @@ def activated(run: Run, client: Client | None = None) -> Iterator[ActiveRun]:
 
     Sweep workers use it: the orchestrator created the trial's run and decides its status.
     """
-    active = ActiveRun(run, client or _get_client())
+    active = ActiveRun(run, client or default_client())
     token = _stack.set((*_stack.get(), active))
     try:
         yield active
@@ -251,7 +252,7 @@ def active_run() -> ActiveRun | None:
 
 def last_active_run() -> Run | None:
     """The run most recently started in this process (active or ended)."""
-    return None if _last_run_id is None else _get_client().get_run(_last_run_id)
+    return None if _last_run_id is None else default_client().get_run(_last_run_id)
 
 
 def target_run(run_id: str | None = None) -> tuple[str, Client]:
@@ -267,7 +268,7 @@ def target_run(run_id: str | None = None) -> tuple[str, Client]:
     for active in reversed(stack):
         if active.info.run_id == run_id:
             return run_id, active.client
-    return run_id, _get_client()
+    return run_id, default_client()
 
 
 # -- logging ---------------------------------------------------------------------------
@@ -312,7 +313,7 @@ def flush() -> None:
     """Write every metric point logged so far into the current tracking URI's store and the
     stores of this process's active runs; raise what those stores refused."""
     with _state_lock:
-        clients = {id(c): c for c in (_get_client(), *(a.client for a in _live.values()))}
+        clients = {id(c): c for c in (default_client(), *(a.client for a in _live.values()))}
     for client in clients.values():
         client.flush()
 
@@ -425,17 +426,17 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 # -- reading ---------------------------------------------------------------------------
 def get_run(run_id: str) -> Run:
     """The run with this id."""
-    return _get_client().get_run(run_id)
+    return default_client().get_run(run_id)
 
 
 def get_parent_run(run_id: str) -> Run | None:
     """The parent of a nested run, or None."""
-    return _get_client().get_parent_run(run_id)
+    return default_client().get_parent_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
     """Soft-delete a run."""
-    _get_client().delete_run(run_id)
+    default_client().delete_run(run_id)
 
 
 def register_model(
@@ -450,17 +451,17 @@ def register_model(
     Registration is synchronous here: the version is ready when this returns, so
     ``await_registration_for`` has nothing to wait for.
     """
-    return _get_client().register_model(model_uri, name, tags)
+    return default_client().register_model(model_uri, name, tags)
 
 
 def set_experiment_tag(key: str, value: Any) -> None:
     """Set one tag of the active experiment."""
-    _get_client().set_experiment_tag(_active_experiment_id(), key, value)
+    default_client().set_experiment_tag(_active_experiment_id(), key, value)
 
 
 def set_experiment_tags(tags: Mapping[str, Any]) -> None:
     """Set several tags of the active experiment."""
-    client, experiment_id = _get_client(), _active_experiment_id()
+    client, experiment_id = default_client(), _active_experiment_id()
     for key, value in tags.items():
         client.set_experiment_tag(experiment_id, key, value)
 
@@ -469,22 +470,22 @@ def create_experiment(
     name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
 ) -> str:
     """Create an experiment; return its id."""
-    return _get_client().create_experiment(name, artifact_location, tags)
+    return default_client().create_experiment(name, artifact_location, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
     """The experiment with this id."""
-    return _get_client().get_experiment(experiment_id)
+    return default_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
     """The experiment with this name, or None."""
-    return _get_client().get_experiment_by_name(name)
+    return default_client().get_experiment_by_name(name)
 
 
 def delete_experiment(experiment_id: str) -> None:
     """Soft-delete an experiment and its runs."""
-    _get_client().delete_experiment(experiment_id)
+    default_client().delete_experiment(experiment_id)
 
 
 def search_experiments(
@@ -494,7 +495,7 @@ def search_experiments(
     order_by: Sequence[str] | None = None,
 ) -> list[Experiment]:
     """Experiments matching a filter (all pages, or at most ``max_results``)."""
-    client = _get_client()
+    client = default_client()
     return _all_pages(
         lambda size, token: client.search_experiments(
             view_type, size, filter_string, order_by, token
@@ -518,7 +519,7 @@ def search_runs(
     With no experiment given: the active experiment's runs, or every experiment's with
     ``search_all_experiments=True``.
     """
-    client = _get_client()
+    client = default_client()
     ids = list(experiment_ids or [])
     for name in experiment_names or ():
         found = client.get_experiment_by_name(name)

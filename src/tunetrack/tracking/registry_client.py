@@ -9,8 +9,8 @@ from typing import Any
 
 from tunetrack.entities import ModelStage, ModelVersion, PagedList, RegisteredModel
 from tunetrack.errors import Conflict, InvalidInput, NotFound
-from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import Store
+from tunetrack.store.uri import open_artifacts
 
 _RUNS_URI = re.compile(r"runs:/(?P<run_id>[^/]+)/(?P<path>.+)")
 
@@ -80,7 +80,7 @@ class RegistryClientMixin:
         else:
             location, name = source, MANIFEST
         try:
-            manifest = ArtifactRepository(location).read_bytes(name)
+            manifest = open_artifacts(location).read_bytes(name)
         except (NotFound, OSError, ImportError, ValueError):  # absent, or unreachable from here
             return None
         parse_manifest(manifest, f"{MANIFEST} of {source}")  # InvalidInput when malformed

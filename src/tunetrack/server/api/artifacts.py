@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from tunetrack.errors import InvalidInput, NotFound
 from tunetrack.server.api import schemas as s
 from tunetrack.server.deps import ArtifactsDep
-from tunetrack.store.artifacts import ArtifactRepository, _file_relpath
+from tunetrack.store.artifacts import ArtifactRepository, file_relpath
 
 router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
 _PIECE = 1 << 20  # bytes handed to the storage at a time
@@ -84,7 +84,7 @@ async def upload_artifact(
 ) -> s.ArtifactWritten:
     """Store the request body as the file ``path`` (replacing it), streamed to storage."""
     with _public_errors(artifacts):
-        rel = _file_relpath(_proxied(path))
+        rel = file_relpath(_proxied(path))
         stack = contextlib.ExitStack()
         out = await run_in_threadpool(stack.enter_context, artifacts.open_write(rel))
     size = 0

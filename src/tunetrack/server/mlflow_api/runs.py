@@ -6,11 +6,11 @@ a run created with those tags gets tunetrack's real parent and name.
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 from fastapi import APIRouter
 
+from tunetrack._clock import now_ms
 from tunetrack.entities import RunStatus, ViewType
 from tunetrack.server.deps import StoreDep
 from tunetrack.server.mlflow_api.errors import MlflowRoute
@@ -77,7 +77,7 @@ def create_run(body: CreateRun, store: StoreDep) -> RunResponse:
     tags = tags_of(body.tags)
     run = store.create_run(
         body.experiment_id,
-        start_time=body.start_time if body.start_time is not None else int(time.time() * 1000),
+        start_time=body.start_time if body.start_time is not None else now_ms(),
         user_id=body.user_id,
         run_name=body.run_name or tags.get(RUN_NAME_TAG) or None,
         tags=tags,

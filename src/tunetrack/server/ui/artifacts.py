@@ -18,6 +18,7 @@ from tunetrack.errors import InvalidInput, PermissionDenied
 from tunetrack.server.locations import checked_location
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import PROXY_ROOT
+from tunetrack.store.uri import open_artifacts
 
 PREVIEW_BYTES = 1 << 20
 CSV_ROWS = 200
@@ -47,8 +48,8 @@ def run_repository(run: Run, server_root: ArtifactRepository | None) -> Artifact
             ) from None
     if uri.startswith(PROXY_ROOT) and server_root is not None:
         rel = uri[len(PROXY_ROOT) :].strip("/")
-        return ArtifactRepository(f"{server_root.root_uri.rstrip('/')}/{rel}")
-    return ArtifactRepository(uri)
+        return open_artifacts(f"{server_root.root_uri.rstrip('/')}/{rel}")
+    return open_artifacts(uri)
 
 
 def kind_of(path: str) -> str:

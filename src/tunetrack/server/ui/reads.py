@@ -20,9 +20,9 @@ from tunetrack import _validation as v
 from tunetrack.entities import RunInfo, ViewType
 from tunetrack.errors import InvalidInput
 from tunetrack.search import parse_filter, parse_order_by
-from tunetrack.search.sql import run_filter_clause, run_order_clauses
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry
+from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.store import SqlStore
 
@@ -116,7 +116,7 @@ def run_page(
     for column in columns:
         parse_column(column)
     v.validate_max_results(max_results)
-    eids = [sql._exp_key(e) for e in experiment_ids]
+    eids = [sql.experiment_key(e) for e in experiment_ids]
     token = PageToken.decode(page_token)
     query = select(m.runs).where(
         m.runs.c.experiment_id.in_(eids),
@@ -140,7 +140,7 @@ def run_page(
     order = run_order_clauses(parse_order_by(order_by))
 
     def read() -> RunPage:
-        with sql._engine.connect() as conn:
+        with sql.engine.connect() as conn:
             until = token.until
             if until is None:
                 until = conn.execute(
@@ -167,11 +167,11 @@ def run_counts(sql: SqlStore, experiment_ids: Sequence[str]) -> dict[str, tuple[
     r = m.runs.c
     query = (
         select(r.experiment_id, func.count(), func.max(func.coalesce(r.end_time, r.start_time)))
-        .where(r.experiment_id.in_([sql._exp_key(e) for e in experiment_ids]))
+        .where(r.experiment_id.in_([sql.experiment_key(e) for e in experiment_ids]))
         .where(r.lifecycle_stage == "active")
         .group_by(r.experiment_id)
     )
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         return {str(eid): (count, last) for eid, count, last in conn.execute(query)}
 
 
@@ -183,7 +183,7 @@ def metric_ranges(sql: SqlStore, run_id: str) -> dict[str, tuple[float, float, i
         .where(t.run_id == run_id)
         .group_by(t.key)
     )
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         return {
             key: (math.nan if lo is None else lo, math.nan if hi is None else hi, n)
             for key, lo, hi, n in conn.execute(query)
@@ -195,7 +195,7 @@ def column_keys(sql: SqlStore, run_ids: Sequence[str], limit: int = 2000) -> dic
     have (for the column picker, and the default columns of a table of sweeps)."""
     keys: dict[str, set[str]] = {entity: set() for entity in _TABLES}
     ids = list(run_ids)
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         for chunk in _chunks(list(run_ids)):
             children = select(m.runs.c.run_id).where(m.runs.c.parent_run_id.in_(chunk))
             ids.extend(conn.execute(children.limit(_CHILD_SAMPLE)).scalars())
@@ -214,7 +214,7 @@ def histories(
     stored as NULL."""
     t = m.metrics.c
     found: dict[str, tuple[list[int], list[float]]] = {}
-    with sql._engine.connect() as conn:
+    with sql.engine.connect() as conn:
         for chunk in _chunks(list(run_ids)):
             query = (
                 select(t.run_id, t.step, t.value)
@@ -250,7 +250,7 @@ def group_stats(
     """The matching runs (trials included) grouped by ``param``'s value, with mean ± sample
     std of each metric in ``metrics``, largest groups first. One query, two passes over the
     runs (the means, then the squared deviations from them: no cancellation)."""
-    eids = [sql._exp_key(e) for e in experiment_ids]
+    eids = [sql.experiment_key(e) for e in experiment_ids]
     r = m.runs.c
     p = m.params.alias("grouped_by")
     joined: Any = m.runs.outerjoin(p, (p.c.run_id == r.run_id) & (p.c.key == param))
@@ -291,7 +291,7 @@ def group_stats(
     )
 
     def read() -> list[Group]:
-        with sql._engine.connect() as conn:
+        with sql.engine.connect() as conn:
             found = conn.execute(query).all()
         groups = []
         for value, runs, *aggregates in found:

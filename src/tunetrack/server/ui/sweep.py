@@ -23,8 +23,8 @@ from tunetrack.server.ui.downsample import downsample
 from tunetrack.store.base import Store
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.goals import Goal
 from tunetrack.sweep.select import sweep_goals
-from tunetrack.sweep.strategies import Goal
 from tunetrack.sweep.worker import ERROR_TAG
 
 _PAGE = 1000

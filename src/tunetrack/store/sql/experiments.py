@@ -40,7 +40,8 @@ class ExperimentsMixin:
         ]
 
     @staticmethod
-    def _exp_key(experiment_id: str | int) -> int:
+    def experiment_key(experiment_id: str | int) -> int:
+        """The database key of ``experiment_id``; InvalidInput unless an integer string."""
         try:
             key = int(experiment_id)
         except (TypeError, ValueError):
@@ -126,7 +127,7 @@ class ExperimentsMixin:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """Return the experiment with this id (active or deleted)."""
-        eid = self._exp_key(experiment_id)
+        eid = self.experiment_key(experiment_id)
 
         def read() -> Experiment:
             with self._engine.connect() as conn:
@@ -161,7 +162,7 @@ class ExperimentsMixin:
     ) -> PagedList[Experiment]:
         """Experiments matching ``filter_string`` (``name``, ``tags.*``, times)."""
         from tunetrack.search import parse_filter, parse_order_by
-        from tunetrack.search.sql import experiment_filter_clause, experiment_order_clauses
+        from tunetrack.store.sql.filters import experiment_filter_clause, experiment_order_clauses
 
         v.validate_max_results(max_results)
         offset = PageToken.decode(page_token).offset
@@ -186,7 +187,7 @@ class ExperimentsMixin:
         return with_retry(read)
 
     def _set_experiment_stage(self, experiment_id: str, stage: LifecycleStage) -> None:
-        eid = self._exp_key(experiment_id)
+        eid = self.experiment_key(experiment_id)
         if eid == int(DEFAULT_EXPERIMENT_ID) and stage is LifecycleStage.DELETED:
             raise InvalidInput("the Default experiment (id 0) cannot be deleted")
 
@@ -217,7 +218,7 @@ class ExperimentsMixin:
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new unique name."""
-        eid = self._exp_key(experiment_id)
+        eid = self.experiment_key(experiment_id)
         v.validate_name(new_name, "experiment", v.MAX_EXPERIMENT_NAME_LENGTH)
 
         def txn() -> None:
@@ -238,7 +239,7 @@ class ExperimentsMixin:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         """Set (or overwrite) one experiment tag."""
-        eid = self._exp_key(experiment_id)
+        eid = self.experiment_key(experiment_id)
         ((key, value),) = self._tag_values({key: value})
 
         def txn() -> None:

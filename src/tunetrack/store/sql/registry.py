@@ -187,7 +187,7 @@ class RegistryMixin:
     ) -> PagedList[RegisteredModel]:
         """Registered models matching a filter on ``name`` or ``tags.*``, by name."""
         from tunetrack.search import parse_filter
-        from tunetrack.search.sql import registered_model_filter_clause
+        from tunetrack.store.sql.filters import registered_model_filter_clause
 
         v.validate_max_results(max_results)
         offset = PageToken.decode(page_token).offset
@@ -328,7 +328,7 @@ class RegistryMixin:
     ) -> PagedList[ModelVersion]:
         """Versions matching a filter on ``name``, ``version``, ``run_id``, ``current_stage``."""
         from tunetrack.search import parse_filter
-        from tunetrack.search.sql import model_version_filter_clause
+        from tunetrack.store.sql.filters import model_version_filter_clause
 
         v.validate_max_results(max_results)
         offset = PageToken.decode(page_token).offset

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -172,6 +172,11 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             )
         _open_stores.add(self)
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (the user store and the UI's direct reads share it)."""
+        return self._engine
+
     # -- schema ------------------------------------------------------------------------
     def _ensure_schema(self, migrate: bool, artifact_root: str | None) -> None:
         with self._engine.connect() as conn:
@@ -294,7 +299,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         params: Mapping[str, str] | None = None,
     ) -> Run:
         """Create a run in an active experiment, nested under ``parent_run_id`` if given."""
-        eid = self._exp_key(experiment_id)
+        eid = self.experiment_key(experiment_id)
         if run_id is not None and not _RUN_ID_RE.fullmatch(run_id):
             raise InvalidInput(f"run_id {run_id!r} must be 1-32 letters, digits, '-' or '_'")
         run_id = run_id or uuid.uuid4().hex
@@ -710,12 +715,12 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     ) -> PagedList[Run]:
         """Runs of these experiments matching the filter, sorted, one page at a time."""
         from tunetrack.search import parse_filter, parse_order_by
-        from tunetrack.search.sql import run_filter_clause, run_order_clauses
+        from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
 
         v.validate_max_results(max_results)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        eids = [self._exp_key(e) for e in experiment_ids]
+        eids = [self.experiment_key(e) for e in experiment_ids]
         token = PageToken.decode(page_token)
         query = select(m.runs).where(
             m.runs.c.experiment_id.in_(eids),

@@ -171,9 +171,9 @@ class Session:
     def artifacts(self) -> Any:
         """The run's artifact repository (opened once, without a database read)."""
         if self._artifacts is None:
-            from tunetrack.store.artifacts import ArtifactRepository
+            from tunetrack.store.uri import open_artifacts
 
-            self._artifacts = ArtifactRepository(self.run.info.artifact_uri)
+            self._artifacts = open_artifacts(self.run.info.artifact_uri)
         return self._artifacts
 
     def log(self, result: Any) -> None:

@@ -12,8 +12,8 @@ import functools
 import inspect
 from typing import Any
 
-from tunetrack.autolog import _common as c
-from tunetrack.autolog._patch import (
+from tunetrack.autologging import _common as c
+from tunetrack.autologging._patch import (
     AutologConfig,
     Session,
     enable,

@@ -14,9 +14,9 @@ import pkgutil
 import warnings
 from typing import Any
 
-from tunetrack.autolog import _common as c
-from tunetrack.autolog import _refits as refits
-from tunetrack.autolog._patch import (
+from tunetrack.autologging import _common as c
+from tunetrack.autologging import _refits as refits
+from tunetrack.autologging._patch import (
     AUTOLOG_TAG,
     AutologConfig,
     Session,
@@ -270,7 +270,7 @@ def eval_metrics(
     if found is None:
         raise InvalidInput(f"{type(model).__name__} is neither a classifier nor a regressor")
     metrics = {f"{prefix}{k}": val for k, val in found[0].items()}
-    client = active.client if active else fluent._get_client()
+    _, client = fluent.target_run(run_id)
     client.log_batch(run_id, metrics=c.metrics_of(metrics))
     return metrics
 

@@ -16,17 +16,17 @@ import math
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunetrack import _validation as v
+from tunetrack._clock import now_ms
 from tunetrack.entities import Metric, Param
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from tunetrack.autolog._patch import Session
+    from tunetrack.autologging._patch import Session
 
 TOP_K = 20  # importances logged as metrics and drawn
 TRUNCATED_TAG = "tunetrack.autolog.truncated_params"
@@ -34,11 +34,6 @@ TRUNCATED_TAG = "tunetrack.autolog.truncated_params"
 MODEL_TAG = "tunetrack.autolog.model"
 MAX_HASHED_ROWS = 1_000_000  # the digest covers at most this many rows (noted in dataset.json)
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-./ :]")
-
-
-def now_ms() -> int:
-    """Milliseconds since the epoch."""
-    return int(time.time() * 1000)
 
 
 def safe_key(key: str) -> str:
