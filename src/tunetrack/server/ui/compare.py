@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from tunetrack.entities import Run, ViewType
 from tunetrack.errors import InvalidInput
-from tunetrack.server.ui import charts
+from tunetrack.server.ui import charts, reads
 from tunetrack.server.ui.downsample import downsample
 from tunetrack.store.base import Store
+from tunetrack.store.sql.store import SqlStore
 
 MAX_RUNS = 1000
 MAX_HISTORIES = 100
@@ -97,7 +98,7 @@ def _differing(runs: list[Run], columns: list[str]) -> list[str]:
 
 
 def compare_view(
-    store: Store,
+    store: SqlStore,
     ids: Sequence[str],
     experiment: str,
     filter_string: str,
@@ -153,10 +154,12 @@ def compare_view(
         view.figures["box"] = charts.box_plots(metric, box_by, ordered)
     if history:
         key = history.partition(".")[2]
+        shown = runs[:MAX_HISTORIES]
+        found = reads.histories(store, [r.info.run_id for r in shown], key)
         series = []
-        for run in runs[:MAX_HISTORIES]:
-            points = store.get_metric_history(run.info.run_id, key)
-            xs, ys = downsample([p.step for p in points], [p.value for p in points], HISTORY_POINTS)
+        for run in shown:
+            steps, values = found.get(run.info.run_id, ([], []))
+            xs, ys = downsample(steps, values, HISTORY_POINTS)
             series.append((run.info.run_name, xs, ys))
         view.figures["history"] = charts.overlay(key, series)
     return view

@@ -236,8 +236,8 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         system_keys = [k for k in sorted(stepped) if k.startswith("system/")]
         figures = {}
         for key in (user_keys + system_keys)[:MAX_CHARTS]:
-            history = store.get_metric_history(run_id, key)
-            xs, ys = downsample([p.step for p in history], [p.value for p in history])
+            steps, values = reads.histories(store, [run_id], key).get(run_id, ([], []))
+            xs, ys = downsample(steps, values)
             figures[key] = charts.line_chart(key, xs, ys)
         parent = store.get_run(run.info.parent_run_id) if run.info.parent_run_id else None
         kids = reads.run_page(store, [run.info.experiment_id], None, [], None, 100, [],
