@@ -188,6 +188,7 @@ def measure_tunetrack(tmp: Path, sizes: list[int], repeats: int) -> dict[str, fl
         with fresh_store("sqlite", tmp, f"ui-tt-{n}") as uri:
             progress(f"tunetrack: loading {n:,} runs")
             exp = load_tunetrack(uri, tmp / "tt-artifacts", make_runs(n))
+            record_journal("tunetrack", uri)
             if n == sizes[0]:
                 long_run = long_metric_tunetrack(uri, tmp / "tt-artifacts")
                 sweep = sweep_tunetrack(uri, tmp / "tt-artifacts")
@@ -224,6 +225,7 @@ def measure_mlflow(tmp: Path, sizes: list[int], repeats: int) -> dict[str, float
         with fresh_store("sqlite", tmp, f"ui-ml-{n}") as uri:
             progress(f"mlflow: loading {n:,} runs")
             exp = load_mlflow(uri, tmp / "ml-artifacts", make_runs(n))
+            record_journal("mlflow", uri)
             if n == sizes[0]:
                 long_run = long_metric_mlflow(uri, tmp / "ml-artifacts")
                 sweep = sweep_mlflow(uri, tmp / "ml-artifacts")
@@ -270,16 +272,28 @@ def _experiment_of(client: httpx.Client, run_id: str) -> str:
     return got.json()["run"]["info"]["experiment_id"]
 
 
+JOURNALS: dict[str, str] = {}  # contender -> journal_mode read back from its file
+
+
+def record_journal(who: str, uri: str) -> None:
+    """Read the journal mode a store left in its SQLite file (WAL persists in the file)."""
+    import sqlite3
+
+    conn = sqlite3.connect(uri.removeprefix("sqlite:///"))
+    try:
+        JOURNALS[who] = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def durability() -> str:
     import sqlite3
 
     conn = sqlite3.connect(":memory:")
     version = conn.execute("select sqlite_version()").fetchone()[0]
     conn.close()
-    return (
-        f"SQLite {version}: tunetrack's store runs WAL with synchronous=NORMAL; mlflow's "
-        "SqlAlchemyStore its defaults (rollback journal, synchronous=FULL). Reads only here."
-    )
+    modes = ", ".join(f"{who} journal_mode={mode}" for who, mode in JOURNALS.items())
+    return f"SQLite {version}, read back from each store's file: {modes}. Reads only here."
 
 
 def print_table(rows: list[Row]) -> None:
