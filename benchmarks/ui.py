@@ -342,7 +342,9 @@ def main() -> None:
         theirs = measure_mlflow(tmp, sizes, repeats) if with_mlflow else {}
     rows = [Row(what, ms, theirs.get(what), _note(what, ms)) for what, ms in ours.items()]
     print_table(rows)
-    if not with_mlflow:
+    if args.no_mlflow:
+        print("mlflow was left out (--no-mlflow): its column is empty.")
+    elif not with_mlflow:
         print("mlflow is not installed (pip install -e '.[bench]'): its column is empty.")
 
 
