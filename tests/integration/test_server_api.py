@@ -149,19 +149,19 @@ def test_numbers_out_of_range_and_unpaired_surrogates_are_a_400_not_a_500(
     run_id = api.post("/api/runs/create", json={"experiment_id": "0", "start_time": 1})
     text = json.dumps(body).replace("RUN", run_id.json()["run"]["info"]["run_id"])
     headers = {"Content-Type": "application/json"}
-    _error(api.post(path, content=text, headers=headers), 400, "INVALID_PARAMETER")
+    assert _error(api.post(path, content=text, headers=headers), 400, "INVALID_PARAMETER")
 
 
 def test_a_body_that_is_not_json_is_a_400(api: httpx.Client) -> None:
     response = api.post(
         "/api/runs/create", content=b"{nope", headers={"Content-Type": "application/json"}
     )
-    _error(response, 400, "INVALID_PARAMETER")
+    assert "JSON" in _error(response, 400, "INVALID_PARAMETER")
 
 
 def test_unknown_routes_and_methods_are_json_404_and_405(api: httpx.Client) -> None:
-    _error(api.get("/api/nothing/here"), 404, "RESOURCE_NOT_FOUND")
-    _error(api.delete("/api/runs/get"), 405, "INVALID_PARAMETER")
+    assert _error(api.get("/api/nothing/here"), 404, "RESOURCE_NOT_FOUND")
+    assert _error(api.delete("/api/runs/get"), 405, "INVALID_PARAMETER")
 
 
 # -- the artifact proxy --------------------------------------------------------------------
