@@ -371,6 +371,31 @@ def test_an_error_belongs_to_the_run_whose_points_failed(db_path: Path) -> None:
     client.close()
 
 
+def test_a_refusal_is_raised_once_for_points_buffered_before_it_was_reported(
+    db_path: Path, writers
+) -> None:
+    """Points of a deleted run that were still buffered when its error reached the caller
+    are part of that same failure: a later flush does not raise it a second time. Points
+    logged after the caller saw the error fail anew, and say so."""
+    store, run_id = make_store(GatedStore, db_path)
+    store.delete_run(run_id)
+    writer = writers(store, flush_interval=NEVER)
+    add_points(writer, run_id, 3)
+    in_flight = threading.Thread(target=writer.sync)  # writes the 3 points, held at the gate
+    in_flight.start()
+    assert store.entered.wait(5)
+    add_points(writer, run_id, 2)  # buffered while the first batch is in flight
+    store.gate.set()
+    in_flight.join(10)
+    with pytest.raises(InvalidInput, match="is deleted"):
+        writer.add(run_id, "m", 9, 1, 1.0)  # the caller learns of the failure here
+    writer.flush()  # the 2 points from before are refused too: already reported
+    add_points(writer, run_id, 1)  # logging on after the error is a new failure
+    with pytest.raises(InvalidInput, match="1 metric points were not written"):
+        writer.flush()
+    assert count(db_path) == 0
+
+
 def test_many_threads_failing_at_once_each_get_their_own_error(db_path: Path) -> None:
     from tunetrack.tracking.client import Client
 

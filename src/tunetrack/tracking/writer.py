@@ -13,7 +13,8 @@ seconds or as soon as ``batch_size`` points wait.
   (backpressure) or a ``flush``/``close`` that could not write the kept points.
 - Points the store refuses for good (their run was deleted or never existed) are dropped
   and the error is kept for *that* run: the next ``add`` or ``flush`` for that run raises
-  it, no other run's call ever does.
+  it, no other run's call ever does. It is raised once: that run's points still buffered
+  when the caller met it fail silently, points logged after it fail anew.
 - After ``fork`` the child starts with an empty buffer and its own thread; the parent
   writes its own points, so each point is written exactly once.
 """
@@ -68,6 +69,7 @@ class MetricWriter:
         self._write_lock = threading.RLock()  # one batch writer at a time, in buffer order
         self._wake = threading.Event()
         self._refused: dict[str, TunetrackError] = {}  # run id -> why its points were dropped
+        self._reported: set[str] = set()  # runs whose refusal the caller has met since
         self._failing = False  # the last background write failed (warned once)
         self._thread = threading.Thread(target=self._loop, name="tunetrack-writer", daemon=True)
         self._thread.start()
@@ -77,6 +79,8 @@ class MetricWriter:
         """Buffer one point; never blocks unless the buffer is full."""
         if self._refused:
             self._raise_refusal(run_id)
+        if self._reported:
+            self._reported.discard(run_id)  # a new point: its failure is news again
         buffer = self._buffer
         buffer.append((run_id, key, step, timestamp, value))
         if len(buffer) >= self.batch_size:
@@ -115,14 +119,15 @@ class MetricWriter:
     def _raise_refusal(self, run_id: str | None) -> None:
         if run_id is not None:
             error = self._refused.pop(run_id, None)
-        elif self._refused:
-            try:
-                error = self._refused.popitem()[1]
-            except KeyError:  # another thread took the last one
-                error = None
+        elif not self._refused:
+            return
         else:
-            error = None
+            try:
+                run_id, error = self._refused.popitem()
+            except KeyError:  # another thread took the last one
+                return
         if error is not None:
+            self._reported.add(run_id)
             raise error
 
     # -- writing ---------------------------------------------------------------------------
@@ -188,6 +193,8 @@ class MetricWriter:
             try:
                 self.store.log_metric_rows(rows, validated=True)
             except _PERMANENT as exc:
+                if run_id in self._reported:
+                    continue  # buffered before the caller met this run's error
                 self._refused[run_id] = type(exc)(
                     f"{exc.message} ({len(rows)} metric points were not written)"
                 )
