@@ -143,7 +143,7 @@ def test_proposals_are_points_of_the_space(method: str, space: SearchSpace) -> N
     assert [p.number for p in proposals] == list(range(25))
     trials = strategy.study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 25
-    assert all(t._trial_id == p.trial_id for t, p in zip(trials, proposals, strict=True))
+    assert [t.number for t in trials] == [p.number for p in proposals]
 
 
 @pytest.mark.parametrize("method", ALL)
@@ -559,8 +559,8 @@ def test_pruning_is_refused_with_several_goals() -> None:
 # ----------------------------------------------------------------------------- storage, workers
 
 
-def _worker(storage_url: str, study_name: str, trial_id: int, values: list[float]) -> bool:
-    handle = TrialHandle(storage_url, study_name, trial_id)
+def _worker(storage_url: str, study_name: str, number: int, values: list[float]) -> bool:
+    handle = TrialHandle(storage_url, study_name, number)
     for step, value in enumerate(values):
         handle.report(value, step)
         if handle.should_prune():
@@ -589,8 +589,8 @@ def test_trial_handle_reports_and_prunes_from_a_spawned_process(tmp_path: Path) 
     bad, good = _ask(strategy), _ask(strategy)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
-        bad_result = pool.apply_async(_worker, (url, "sweep-1", bad.trial_id, [0.0] * 6))
-        good_result = pool.apply_async(_worker, (url, "sweep-1", good.trial_id, [2.0] * 6))
+        bad_result = pool.apply_async(_worker, (url, "sweep-1", bad.number, [0.0] * 6))
+        good_result = pool.apply_async(_worker, (url, "sweep-1", good.number, [2.0] * 6))
         assert bad_result.get(timeout=300) is True
         assert good_result.get(timeout=300) is False
     # The main process sees what the workers reported.
@@ -610,8 +610,7 @@ def test_trial_handle_in_process_with_sqlite(tmp_path: Path) -> None:
         "random", CONTINUOUS, MIN, seed=0, storage=url, study_name="s", pruner=PrunerSpec("none")
     )
     proposal = _ask(strategy)
-    assert proposal.trial_id is not None
-    handle = TrialHandle(url, "s", proposal.trial_id)
+    handle = TrialHandle(url, "s", proposal.number)
     assert handle.number == proposal.number
     handle.report(3.0, 0)
     assert not handle.should_prune()

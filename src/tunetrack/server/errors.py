@@ -33,7 +33,7 @@ def _code_for(status: int) -> str:
     return InvalidInput.code if status < 500 else TunetrackError.code
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def validation_message(exc: RequestValidationError) -> str:
     problems = []
     for error in exc.errors()[:_MAX_SHOWN]:
         where = ".".join(str(part) for part in error.get("loc", ()))
@@ -56,7 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, InvalidInput.code, _validation_message(exc))
+        return error_response(400, InvalidInput.code, validation_message(exc))
 
     @app.exception_handler(UnicodeEncodeError)
     async def _not_unicode(_: Request, exc: UnicodeEncodeError) -> JSONResponse:

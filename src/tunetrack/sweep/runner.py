@@ -406,7 +406,7 @@ class _SweepRun:
         """The trial's side of the optuna study (to prune it, suggest its parameters)."""
         if self.in_processes:
             assert self.strategy.storage_url is not None
-            return PrunerRef(self.strategy.storage_url, self.strategy.study_name, proposal.trial_id)
+            return PrunerRef(self.strategy.storage_url, self.strategy.study_name, proposal.number)
         return InProcessPruner(self.strategy, proposal.number)
 
     def _should_stop(self) -> str | None:

@@ -78,11 +78,10 @@ class _SamplerArgs(TypedDict):
 
 @dataclass(frozen=True)
 class Proposal:
-    """Parameters to try as trial ``number`` (``trial_id`` is optuna's, for TrialHandle)."""
+    """Parameters to try as trial ``number`` (its number in the study, too)."""
 
     number: int
     params: dict[str, Any] = field(hash=False)
-    trial_id: int | None = None
 
 
 class Strategy:
@@ -136,7 +135,7 @@ class Strategy:
             params = suggest(trial, self.space)
             self._live[trial.number] = trial
             self._proposer.after_ask(trial.number)
-            return Proposal(trial.number, params, trial._trial_id)
+            return Proposal(trial.number, params)
 
     def tell(self, number: int, values: Values = None, state: StateName = "complete") -> None:
         """Finish trial ``number``.
@@ -213,7 +212,7 @@ class Strategy:
             trial = self._trial(number)
             self._single_goal("pruning")
             # Read the trial from storage: a worker process may have reported values too.
-            latest = trial.storage.get_trial(trial._trial_id)
+            latest = trial.storage.get_trial(_trial_id(trial.storage, self.study_name, number))
             return self.study.pruner.prune(self.study, latest)
 
     def _trial(self, number: int) -> optuna.Trial:
@@ -404,7 +403,13 @@ def _make_pruner(spec: PrunerSpec | None) -> BasePruner:
     return pruners.SuccessiveHalvingPruner(min_resource=spec.min_steps)
 
 
-def _make_storage(storage: str | BaseStorage | None) -> tuple[Any, str | None]:
+def _trial_id(storage: BaseStorage, study_name: str, number: int) -> int:
+    """Trial ``number``'s id in the study (what optuna's storage calls it by)."""
+    study_id = storage.get_study_id_from_name(study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def _make_storage(storage: str | BaseStorage | None) -> tuple[BaseStorage, str | None]:
     """The optuna storage for ``storage``, and its URL when it has one."""
     if storage is None:
         from optuna.storages import InMemoryStorage
@@ -419,7 +424,9 @@ def _make_storage(storage: str | BaseStorage | None) -> tuple[Any, str | None]:
             raise ConfigError("a journal storage needs a file: journal:/path/to/file.log")
         return JournalStorage(JournalFileBackend(path)), storage
     if isinstance(storage, str):
-        return storage, storage  # an RDB URL: optuna builds (and caches) RDBStorage
+        from optuna.storages import RDBStorage
+
+        return RDBStorage(storage), storage
     return storage, None
 
 
@@ -430,12 +437,12 @@ class TrialHandle:
     """Report intermediate values and ask about pruning for a trial, from any process.
 
     Built from the strategy's ``storage_url`` (a journal file or RDB URL, not in-memory),
-    ``study_name`` and the proposal's ``trial_id``; it uses the pruner and the sampler the
+    ``study_name`` and the proposal's ``number``; it uses the pruner and the sampler the
     strategy was made with (stored in the study; the sampler's seed, if any, offset by the
-    trial id so that trials do not draw the same values).
+    trial number so that trials do not draw the same values).
     """
 
-    def __init__(self, storage_url: str, study_name: str, trial_id: int) -> None:
+    def __init__(self, storage_url: str, study_name: str, number: int) -> None:
         optuna = _import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         backend, _ = _make_storage(storage_url)
@@ -453,12 +460,13 @@ class TrialHandle:
         sampler = study.user_attrs.get(_SAMPLER_ATTR)
         if sampler is not None:
             seed = sampler["seed"]
-            seed = None if seed is None else (seed + trial_id) % 2**32
+            seed = None if seed is None else (seed + number) % 2**32
             study.sampler = _make_sampler(sampler["method"], seed, sampler["conditional"])
         try:
-            self._trial = optuna.trial.Trial(study, trial_id)
+            trial_id = _trial_id(backend, study_name, number)
         except KeyError as exc:
-            raise NotFound(f"no trial with id {trial_id} in study {study_name!r}") from exc
+            raise NotFound(f"no trial {number} in study {study_name!r}") from exc
+        self._trial = optuna.trial.Trial(study, trial_id)
 
     @property
     def number(self) -> int:

@@ -36,9 +36,9 @@ from tunetrack.sweep.worker import (
     ERROR_TAG,
     TrialResult,
     TrialTask,
-    _client,
-    _enable_autolog,
+    enable_autolog,
     execute_trial,
+    worker_client,
 )
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def execute_in_child(task: TrialTask, timeout: float | None = None) -> TrialResu
         if result is not None:
             return result
         error = f"worker process died: {child.how_it_ended()}"
-    client = _client(task.tracking_uri)
+    client = worker_client(task.tracking_uri)
     run_id = task.run.info.run_id
     return end_failed(client, task.number, run_id, task.goals, error, time.monotonic() - started)
 
@@ -84,9 +84,9 @@ def _prepare(task: TrialTask) -> None:
     """Open the store, import the objective and turn autolog on in this process, once:
     every child starts with them done (a child that fails the same way records why)."""
     with contextlib.suppress(Exception):
-        _client(task.tracking_uri)
+        worker_client(task.tracking_uri)
         load_objective(task.objective)
-        _enable_autolog(task.autolog)
+        enable_autolog(task.autolog)
 
 
 def recorded_result(
@@ -218,7 +218,7 @@ def _run_child(task: TrialTask, fd: int, parent: int) -> NoReturn:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         tags = [RunTag(T.TRIAL_PID, str(os.getpid())), RunTag(T.TRIAL_STARTED, str(now_ms()))]
         with contextlib.suppress(TunetrackError):  # a deleted run: execute_trial says so
-            _client(task.tracking_uri).log_batch(task.run.info.run_id, tags=tags)
+            worker_client(task.tracking_uri).log_batch(task.run.info.run_id, tags=tags)
         result = pickle.dumps(execute_trial(task))
         _flush()
         view = memoryview(len(result).to_bytes(_LENGTH, "big") + result)

@@ -37,11 +37,11 @@ class PrunerRef:
 
     storage_url: str
     study_name: str
-    trial_id: int
+    number: int
 
     def open(self) -> TrialHandle:
         """The trial, from the study's storage."""
-        return TrialHandle(self.storage_url, self.study_name, self.trial_id)
+        return TrialHandle(self.storage_url, self.study_name, self.number)
 
 
 class _OpenedOnUse:
@@ -156,7 +156,7 @@ def returned_metrics(output: object, goals: Sequence[Goal]) -> dict[str, float]:
 
 
 @functools.cache
-def _client(tracking_uri: str) -> Any:
+def worker_client(tracking_uri: str) -> Any:
     """One Client per store in each worker process."""
     from tunetrack.tracking.client import Client
 
@@ -167,7 +167,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
     """Run one trial in this process and record it in its (already created) run."""
     from tunetrack.tracking.fluent import activated
 
-    client = _client(task.tracking_uri)
+    client = worker_client(task.tracking_uri)
     run_id = task.run.info.run_id
     opened: dict[PrunerRef, _OpenedOnUse] = {}  # the pruner and suggester share the study
 
@@ -193,7 +193,7 @@ def execute_trial(task: TrialTask) -> TrialResult:
     with activated(task.run, client):
         try:
             objective = load_objective(task.objective)
-            _enable_autolog(task.autolog)
+            enable_autolog(task.autolog)
             output = (
                 objective(task.params, trial) if wants_trial(objective) else objective(task.params)
             )
@@ -257,7 +257,7 @@ def _unrecorded(client: Any, run_id: str, exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _enable_autolog(settings: Autolog | None) -> None:
+def enable_autolog(settings: Autolog | None) -> None:
     """Set autolog in this worker as the sweep file says (loky workers start fresh, and
     a reused worker may still carry an earlier sweep's setting).
 

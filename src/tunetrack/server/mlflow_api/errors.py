@@ -25,7 +25,7 @@ from tunetrack.errors import (
     TunetrackError,
     Unauthenticated,
 )
-from tunetrack.server.errors import _validation_message, error_response
+from tunetrack.server.errors import error_response, validation_message
 
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
@@ -77,6 +77,6 @@ class MlflowRoute(APIRoute):
             except TunetrackError as exc:
                 return mlflow_error(exc)
             except RequestValidationError as exc:
-                return error_response(400, INVALID_PARAMETER_VALUE, _validation_message(exc))
+                return error_response(400, INVALID_PARAMETER_VALUE, validation_message(exc))
 
         return answer

@@ -24,6 +24,7 @@ from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry
 from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
 from tunetrack.store.sql.paging import PageToken
+from tunetrack.store.sql.run_rows import run_info
 from tunetrack.store.sql.store import SqlStore
 
 _TABLES = {"metrics": m.latest_metrics, "params": m.params, "tags": m.tags}
@@ -153,7 +154,7 @@ def run_page(
             ids = [row.run_id for row in found]
             values = _column_values(conn, ids, columns)
             parents = _with_children(conn, ids)
-        rows = [RunRow(sql._info(row), values[row.run_id], row.run_id in parents) for row in found]
+        rows = [RunRow(run_info(row), values[row.run_id], row.run_id in parents) for row in found]
         following = PageToken(token.offset + max_results, until)
         return RunPage(rows, following.encode() if more else None)
 

@@ -48,6 +48,7 @@ from tunetrack.store.sql.experiments import ExperimentsMixin
 from tunetrack.store.sql.naming import random_run_name
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.registry import RegistryMixin
+from tunetrack.store.sql.run_rows import run_info, run_values
 from tunetrack.store.sql.settings import (
     ARTIFACT_ROOT,
     ENV_ARTIFACT_ROOT,
@@ -337,7 +338,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     user_id=user_id,
                 )
                 try:
-                    values = self._info_values(info)
+                    values = run_values(info)
                     conn.exec_driver_sql(sql.insert_run, tuple(values[c] for c in _RUN_COLUMNS))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
@@ -349,41 +350,11 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         return with_retry(txn)
 
     @staticmethod
-    def _info_values(info: RunInfo) -> dict[str, object]:
-        return {
-            "run_id": info.run_id,
-            "experiment_id": int(info.experiment_id),
-            "run_name": info.run_name,
-            "user_id": info.user_id,
-            "status": info.status.value,
-            "start_time": info.start_time,
-            "end_time": info.end_time,
-            "lifecycle_stage": info.lifecycle_stage.value,
-            "artifact_uri": info.artifact_uri,
-            "parent_run_id": info.parent_run_id,
-        }
-
-    @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Row[Any]:
         row = conn.execute(select(m.runs).where(m.runs.c.run_id == run_id)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}")
         return row
-
-    @staticmethod
-    def _info(row: Row[Any]) -> RunInfo:
-        return RunInfo(
-            run_id=row.run_id,
-            experiment_id=str(row.experiment_id),
-            run_name=row.run_name,
-            status=RunStatus(row.status),
-            start_time=row.start_time,
-            end_time=row.end_time,
-            lifecycle_stage=LifecycleStage(row.lifecycle_stage),
-            artifact_uri=row.artifact_uri,
-            parent_run_id=row.parent_run_id,
-            user_id=row.user_id,
-        )
 
     def _runs(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         """Build Runs for run rows, fetching their data in a few IN queries."""
@@ -401,7 +372,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             for slot, table in ((1, m.params), (2, m.tags)):
                 for r in conn.execute(select(table).where(table.c.run_id.in_(chunk))):
                     data[r.run_id][slot][r.key] = r.value
-        return [Run(self._info(row), RunData(*data[row.run_id])) for row in rows]
+        return [Run(run_info(row), RunData(*data[row.run_id])) for row in rows]
 
     def get_run(self, run_id: str) -> Run:
         """Return the run with its latest metrics, params and tags."""
@@ -432,8 +403,8 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         def txn() -> RunInfo:
             with write_transaction(self._engine) as conn:
                 if not values:
-                    return self._info(self._run_row(conn, run_id))
-                return self._info(self._update_run_row(conn, run_id, values))
+                    return run_info(self._run_row(conn, run_id))
+                return run_info(self._update_run_row(conn, run_id, values))
 
         return with_retry(txn)
 
@@ -468,7 +439,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                         raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
                     write(conn, {run_id: row.experiment_id})
-                return self._info(row)
+                return run_info(row)
 
         return with_retry(txn)
 

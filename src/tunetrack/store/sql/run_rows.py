@@ -1,0 +1,41 @@
+"""Runs table rows to and from :class:`~tunetrack.entities.RunInfo`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from tunetrack.entities import LifecycleStage, RunInfo, RunStatus
+
+
+def run_values(info: RunInfo) -> dict[str, object]:
+    """The runs-table column values of ``info``."""
+    return {
+        "run_id": info.run_id,
+        "experiment_id": int(info.experiment_id),
+        "run_name": info.run_name,
+        "user_id": info.user_id,
+        "status": info.status.value,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "lifecycle_stage": info.lifecycle_stage.value,
+        "artifact_uri": info.artifact_uri,
+        "parent_run_id": info.parent_run_id,
+    }
+
+
+def run_info(row: Row[Any]) -> RunInfo:
+    """The RunInfo of a runs-table row."""
+    return RunInfo(
+        run_id=row.run_id,
+        experiment_id=str(row.experiment_id),
+        run_name=row.run_name,
+        status=RunStatus(row.status),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+        artifact_uri=row.artifact_uri,
+        parent_run_id=row.parent_run_id,
+        user_id=row.user_id,
+    )
