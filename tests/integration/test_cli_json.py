@@ -3,7 +3,8 @@
 The commands are read from the typer app, so a command that gains ``--json`` is tested here
 as soon as it exists (and fails until :data:`ARGS` says how to call it). Each one runs as a
 real process over one store holding a small real sweep (two decision trees on iris, the
-retrained one registered); messages for people may go to stderr, never to stdout.
+retrained one registered); messages for people may go to stderr, never to stdout, and
+neither may what the objective prints, in the orchestrator or in a worker process.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 
 def train(params):
+    print(f"fitting a tree of depth {params['max_depth']}")  # a user's progress message
     X, y = load_iris(return_X_y=True, as_frame=True)
     tree = DecisionTreeClassifier(max_depth=params["max_depth"], random_state=0).fit(X, y)
     return {"accuracy": float(tree.score(X, y))}
@@ -64,9 +66,10 @@ class Store:
     trial_ids: tuple[str, ...]
 
 
+IN_WORKER_PROCESSES = ["--set", "parallel.backend=loky", "--set", "parallel.n_jobs=2"]
 #: The arguments of each command with --json (before --tracking-uri and --json).
 ARGS: dict[str, Callable[[Store], list[str]]] = {
-    "sweep run": lambda s: [str(s.sweep_file), "--no-progress"],
+    "sweep run": lambda s: [str(s.sweep_file), "--no-progress", *IN_WORKER_PROCESSES],
     "sweep resume": lambda s: [s.sweep_id, "--no-progress"],
     "sweep list": lambda s: [],
     "sweep status": lambda s: [s.sweep_id],
@@ -147,6 +150,8 @@ def test_json_output_is_one_json_document(
         done = run_tunetrack(*command.split(), *args, "--tracking-uri", store.uri, cwd=store.folder)
         assert done.returncode == 0, done.stderr
         stdout = done.stdout
+        if command in ("sweep run", "retrain"):  # the objective ran: its message was kept
+            assert "fitting a tree of depth" in done.stderr
     try:
         json.loads(stdout)
     except json.JSONDecodeError as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
@@ -193,6 +195,26 @@ def print_records(
         names = ", ".join(left_out[:3]) + (", …" if len(left_out) > 3 else "")
         count = f"{len(left_out)} column{'s' if len(left_out) > 1 else ''}"
         console.print(f"{count} left out ({names}): {hint}", style="dim", markup=False)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(when: bool = True) -> Iterator[None]:
+    """While the block runs (if ``when``), what anything prints to stdout goes to stderr:
+    this process, its threads and the worker processes it starts (they inherit the file
+    descriptor). A ``--json`` command keeps stdout for its one JSON document."""
+    if not when:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def print_json(data: Any) -> None:

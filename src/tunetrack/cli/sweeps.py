@@ -21,6 +21,7 @@ from tunetrack.cli._common import (
     print_table,
     run_value,
     short_id,
+    stdout_to_stderr,
     when,
 )
 from tunetrack.sweep.heartbeat import TIMEOUT_S
@@ -165,7 +166,7 @@ def sweep_run(
     from tunetrack.sweep.runner import run_sweep
 
     config = load_sweep_config(file, overrides or ())
-    with _interrupt_reported():
+    with _interrupt_reported(), stdout_to_stderr(as_json):
         result = run_sweep(
             config, tracking_uri=tracking_uri, overrides=overrides or (), progress=progress
         )
@@ -202,7 +203,7 @@ def sweep_resume(
     """
     from tunetrack.sweep.runner import resume_sweep
 
-    with _interrupt_reported():
+    with _interrupt_reported(), stdout_to_stderr(as_json):
         result = resume_sweep(
             sweep_id,
             tracking_uri=tracking_uri,
@@ -424,7 +425,8 @@ def retrain_command(
     from tunetrack.sweep import tags as T
     from tunetrack.sweep.retrain import retrain
 
-    run = retrain(sweep_id, tracking_uri=tracking_uri, register_as=register, alias=alias)
+    with stdout_to_stderr(as_json):
+        run = retrain(sweep_id, tracking_uri=tracking_uri, register_as=register, alias=alias)
     source = run.data.tags[T.RETRAIN_SOURCE]
     registered = run.data.tags.get(T.REGISTERED_VERSION)
     model_uri, model_line = _model(run)
