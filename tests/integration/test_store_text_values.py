@@ -115,3 +115,34 @@ def test_text_without_nul_keeps_every_other_character(store: Store, make_run) ->
         text,
         text,
     )
+
+
+READS: dict[str, tuple[str, Callable[[Store, str, str, str], object]]] = {
+    "filter value": (
+        "Invalid filter at column 14",
+        lambda s, e, r, t: s.search_runs([e], f"params.p = '{t}'"),
+    ),
+    "filter key": (
+        "Invalid filter at column 10",
+        lambda s, e, r, t: s.search_runs([e], f"params.`{t}` = 'x'"),
+    ),
+    "order key": (
+        "Invalid order_by",
+        lambda s, e, r, t: s.search_runs([e], order_by=[f"metrics.`{t}` DESC"]),
+    ),
+    "metric history key": ("metric key", lambda s, e, r, t: s.get_metric_history(r, t)),
+}
+
+
+@pytest.mark.parametrize("field", READS)
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_text_no_backend_can_hold_is_invalid_input_when_read_with(
+    store: Store, experiment_id: str, make_run, field: str, bad: str
+) -> None:
+    """A read asking for such text is refused the same way (it matches nothing stored, and
+    a database driver would fail to encode it), never a driver's encoding error."""
+    named, read = READS[field]
+    run_id = make_run().info.run_id
+    # a server refuses a request body holding a surrogate before it parses the filter
+    with pytest.raises(InvalidInput, match=f"{named}|holds text that is not valid Unicode"):
+        read(store, experiment_id, run_id, BAD_TEXT[bad])

@@ -153,6 +153,7 @@ def _ident_end(text: str, i: int) -> int:
 
 def tokenize(text: str, what: str = "filter") -> list[Token]:
     """Split ``text`` into tokens, ending with an EOF token; raise InvalidInput on bad input."""
+    _check_storable(text, what)
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -184,6 +185,20 @@ def tokenize(text: str, what: str = "filter") -> list[Token]:
             raise _error(text, what, i, f"unexpected character {c!r}")
     tokens.append(Token(EOF, "", "", n))
     return tokens
+
+
+def _check_storable(text: str, what: str) -> None:
+    """Refuse text no store holds (a NUL, an unpaired surrogate): it can match nothing, and
+    a database driver would fail to send it."""
+    if "\x00" in text:
+        raise _error(text, what, text.index("\x00"), "a NUL character (\\x00) is not allowed")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _error(
+                text, what, exc.start, f"an unpaired surrogate {text[exc.start]!r} is not text"
+            ) from None
 
 
 def _number(lexeme: str, text: str, what: str, pos: int) -> int | float:

@@ -377,6 +377,7 @@ class RestStore(RestRegistryMixin, Store):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, ordered by step then timestamp."""
+        v.validate_text(key, "metric key")  # a URL cannot carry what is not text
         return self._get(
             "/api/metrics/get-history", s.MetricHistory, run_id=run_id, key=key
         ).metrics

@@ -661,6 +661,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, ordered by step then timestamp."""
+        v.validate_text(key, "metric key")
 
         def read() -> list[Metric]:
             with self._engine.connect() as conn:
