@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from test_sweep_runner import write_sweep
 
 from tunetrack.entities import RunStatus
-from tunetrack.errors import ConfigError
+from tunetrack.errors import ConfigError, Conflict
 from tunetrack.sweep import ledger
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.goals import Goal
@@ -117,3 +117,18 @@ def test_a_remote_dask_sweep_without_pruning_keeps_its_journal(tmp_path: Path) -
     config = load_sweep_config(write_sweep(tmp_path, "plain", parallel=REMOTE))
     url = ledger.ledger_url(config, "http://127.0.0.1:5000", str(tmp_path))
     assert url == f"journal:{tmp_path}/study.log"
+
+
+@pytest.mark.postgres
+def test_a_study_conflict_does_not_show_the_database_password(
+    tmp_path: Path, fresh_postgres_uri: str
+) -> None:
+    with_password = sa.make_url(fresh_postgres_uri).set(password="s3cret")  # trust auth
+    config = load_sweep_config(write_sweep(tmp_path, "stepwise", **PRUNING))
+    url = ledger.ledger_url(config, with_password.render_as_string(False), str(tmp_path))
+    ledger.prepare(url, "sweep-twice")
+    make_strategy("random", config.space, config.metrics, storage=url, study_name="sweep-twice")
+    with pytest.raises(Conflict) as caught:
+        make_strategy("random", config.space, config.metrics, storage=url, study_name="sweep-twice")
+    assert "s3cret" not in str(caught.value)
+    assert "***" in str(caught.value)
