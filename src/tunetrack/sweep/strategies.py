@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import socket
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -435,6 +437,12 @@ def _make_storage(storage: str | BaseStorage | None) -> tuple[BaseStorage, str |
         path = storage[len(_JOURNAL) :]
         if not path:
             raise ConfigError("a journal storage needs a file: journal:/path/to/file.log")
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise ConfigError(
+                f"the sweep's optuna journal {path} is not on this machine "
+                f"({socket.gethostname()}): workers on other machines can prune and suggest "
+                "only when the tracking store is PostgreSQL (the study then lives there)"
+            )
         return JournalStorage(JournalFileBackend(path)), storage
     if isinstance(storage, str):
         from optuna.storages import RDBStorage
