@@ -4,6 +4,8 @@ reaches (refused up front for a tunetrack server with remote Dask workers)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,3 +134,43 @@ def test_a_study_conflict_does_not_show_the_database_password(
         make_strategy("random", config.space, config.metrics, storage=url, study_name="sweep-twice")
     assert "s3cret" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+@pytest.fixture
+def plain_role(fresh_postgres_uri: str) -> Iterator[str]:
+    """A new role that may log in to the fresh database but create nothing in it."""
+    name = f"tt_role_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(fresh_postgres_uri, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
+    try:
+        yield name
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {name}"))
+            conn.execute(sa.text(f"DROP ROLE {name}"))
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_user_who_may_not_create_the_schema_is_told_how_to_get_it(
+    tmp_path: Path, fresh_postgres_uri: str, plain_role: str
+) -> None:
+    as_role = sa.make_url(fresh_postgres_uri).set(username=plain_role)
+    config = load_sweep_config(write_sweep(tmp_path, "stepwise", **PRUNING))
+    url = ledger.ledger_url(config, as_role.render_as_string(False), str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        ledger.prepare(url, "sweep-1")
+    message = str(caught.value)
+    assert "permission denied" in message
+    assert f"CREATE SCHEMA {ledger.SCHEMA} AUTHORIZATION {plain_role}" in message
+
+    engine = sa.create_engine(fresh_postgres_uri, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # what the message says to do
+        conn.execute(sa.text(f"CREATE SCHEMA {ledger.SCHEMA} AUTHORIZATION {plain_role}"))
+    engine.dispose()
+    ledger.prepare(url, "sweep-1")
+    strategy = make_strategy(
+        "random", config.space, config.metrics, storage=url, study_name="sweep-1"
+    )
+    assert strategy.ask() is not None

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import zlib
+from typing import TYPE_CHECKING
 
 from tunetrack.errors import ConfigError
 from tunetrack.sweep.config import SweepConfig
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
 
 SCHEMA = "tunetrack_optuna"
 _SEARCH_PATH = f"-csearch_path={SCHEMA}"
@@ -70,9 +74,32 @@ def _in_schema(tracking_uri: str) -> str:
 def prepare(storage_url: str, study_name: str) -> None:
     """Make a PostgreSQL ledger ready for a new study ``study_name``: the schema and
     optuna's tables exist, and a study of that name left by an earlier invocation of the
-    sweep (a resume: it is rebuilt from the trials' runs) is gone. Journals need nothing."""
+    sweep (a resume: it is rebuilt from the trials' runs) is gone. Journals need nothing.
+
+    Raises ConfigError when the store's user may not create the schema or its tables."""
     if storage_url.startswith("journal:"):
         return
+    import sqlalchemy as sa
+
+    try:
+        storage = _set_up(storage_url)
+    except sa.exc.DBAPIError as exc:
+        url = sa.make_url(storage_url)
+        lines = str(exc.orig or exc).strip().splitlines()
+        raise ConfigError(
+            f"cannot keep the sweep's optuna study in schema {SCHEMA} of database "
+            f"{url.database!r}: {lines[0] if lines else type(exc).__name__}. Let user "
+            f"{url.username!r} create schemas there, or create it for them: CREATE SCHEMA "
+            f"{SCHEMA} AUTHORIZATION {url.username}"
+        ) from None
+    try:
+        drop(storage, study_name)
+    finally:
+        storage.engine.dispose()
+
+
+def _set_up(storage_url: str) -> RDBStorage:
+    """The schema (unless it exists) and optuna's tables, one orchestrator at a time."""
     import sqlalchemy as sa
     from optuna.storages import RDBStorage
     from sqlalchemy.pool import NullPool
@@ -82,18 +109,17 @@ def prepare(storage_url: str, study_name: str) -> None:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
             try:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
-                conn.commit()
-                storage = RDBStorage(storage_url)  # creates optuna's tables
+                exists = sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name")
+                if conn.execute(exists, {"name": SCHEMA}).first() is None:
+                    conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
+                    conn.commit()
+                return RDBStorage(storage_url)  # creates optuna's tables
             finally:
+                conn.rollback()  # a failed statement leaves the transaction aborted
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
                 conn.commit()
     finally:
         engine.dispose()
-    try:
-        drop(storage, study_name)
-    finally:
-        storage.engine.dispose()
 
 
 def drop(storage: object, study_name: str) -> None:
