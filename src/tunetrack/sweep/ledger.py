@@ -20,24 +20,25 @@ import zlib
 from typing import TYPE_CHECKING
 
 from tunetrack.errors import ConfigError
-from tunetrack.sweep.config import SweepConfig
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
+
+    from tunetrack.sweep.config import SweepConfig
 
 SCHEMA = "tunetrack_optuna"
 _SEARCH_PATH = f"-csearch_path={SCHEMA}"
 _LOCK_KEY = zlib.crc32(SCHEMA.encode())  # one orchestrator at a time sets the schema up
 
 
-def is_postgres(tracking_uri: str) -> bool:
+def _is_postgres(tracking_uri: str) -> bool:
     """Whether a (normalized) tracking URI is a PostgreSQL database."""
     return tracking_uri.partition(":")[0].partition("+")[0].lower() == "postgresql"
 
 
 def ledger_url(config: SweepConfig, tracking_uri: str, tmp_dir: str) -> str:
     """The optuna storage URL of the sweep's ledger (see the module docstring)."""
-    if is_postgres(tracking_uri):
+    if _is_postgres(tracking_uri):
         return _in_schema(tracking_uri)
     scheme = tracking_uri.partition(":")[0].lower()
     remote = config.parallel.backend == "dask" and config.parallel.address is not None
