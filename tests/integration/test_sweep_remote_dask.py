@@ -38,7 +38,11 @@ if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "model_objectives.py"
-GOOD, BAD = [0.1, 0.2, 0.15], [1e-5, 2e-5, 3e-5]  # learning rates: BAD stays at the prior
+# learning rates, in grid order: BAD stays at the prior. The GOOD two run first, while fewer
+# than min_trials trials have finished, so whatever the order of completion only BAD ones
+# are pruned, and at least the last three (each starts once two or more have finished,
+# one of them GOOD, so the median is above the prior)
+GOOD, BAD = [0.1, 0.2], [1e-5, 2e-5, 3e-5, 4e-5]
 STARTUP_S = 120
 
 
@@ -150,7 +154,7 @@ def test_a_pruned_sweep_runs_on_dask_workers_that_share_only_the_network(
     assert len(trials) == 6
     assert {r.info.status for r in trials} <= {RunStatus.FINISHED, RunStatus.PRUNED}
     pruned = [r for r in trials if r.info.status == RunStatus.PRUNED]
-    assert pruned
+    assert len(pruned) >= 3
     # every trial ran in a child of a dask worker, none in this process
     for run in trials:
         assert _worker_pid(run) in worker_pids
