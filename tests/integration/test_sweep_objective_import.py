@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tunetrack.entities import RunStatus
+from tunetrack.errors import ConfigError
 from tunetrack.store.uri import open_artifacts
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.objective import load_objective
@@ -91,3 +92,48 @@ def test_an_objective_file_fixed_after_a_failed_import_loads_in_the_same_process
 
     path.write_text(OBJECTIVE)  # a different size: Python will not reuse the old bytecode
     assert load_objective(ref)({"x": 0.25}) == 0.25
+
+
+def test_workers_without_the_objective_file_run_the_source_sent_with_each_trial(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "gone"
+    write_objective(folder, "import math\n")
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "no-file",
+                "objective": "gone/train.py:objective",
+                "metric": {"name": "score", "goal": "maximize"},
+                "parameters": {"x": {"values": [0.25, 0.5]}},
+                "method": "grid",
+                "parallel": {"n_jobs": 2, "backend": "loky"},
+            }
+        )
+    )
+    config = load_sweep_config(sweep_file)
+    for file in folder.iterdir():  # the workers' machines have no copy
+        file.unlink()
+    folder.rmdir()
+    uri = f"sqlite:///{tmp_path}/t.db"
+    result = run_sweep(config, tracking_uri=uri, progress=False)
+    assert result.counts["finished"] == 2, result.failures
+    assert sorted(r.values["score"] for r in result.results) == [0.25, 0.5]
+
+
+def test_an_objective_file_neither_here_nor_sent_names_the_file(tmp_path: Path) -> None:
+    from tunetrack.sweep._objective_ref import ObjectiveRef
+
+    missing = tmp_path / "elsewhere" / "train.py"
+    ref = ObjectiveRef(path=missing, module=None, function="objective")
+    with pytest.raises(ConfigError, match=rf"objective file {missing} is not on this machine"):
+        load_objective(ref)
+
+
+def test_an_objective_module_missing_here_says_to_install_it_or_send_its_file() -> None:
+    from tunetrack.sweep._objective_ref import ObjectiveRef
+
+    ref = ObjectiveRef(path=None, module="tunetrack_no_such_pkg.objectives", function="train")
+    with pytest.raises(ConfigError, match=r"'tunetrack_no_such_pkg\.objectives' is not importable"):
+        load_objective(ref)

@@ -84,6 +84,7 @@ WHERE_AND_WHEN = {
     T.RETRAIN_SOURCE,
     T.REGISTERED_VERSION,
     "tunetrack.trial.pid",  # trials in child processes
+    T.TRIAL_WORKER,
     "tunetrack.trial.started",
     "tunetrack.source.name",
     "tunetrack.source.type",

@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -199,6 +201,9 @@ def test_dask_local_cluster_sweep(tmp_path: Path) -> None:
     )
     check_complete_sweep(client, parent, trials, 4)
     assert result.stopped_because == "budget"
+    workers = {run.data.tags[T.TRIAL_WORKER] for run in trials}  # "<host> pid <pid>"
+    assert {w.rpartition(" pid ")[0] for w in workers} == {socket.gethostname()}
+    assert str(os.getpid()) not in {w.rpartition(" pid ")[2] for w in workers}
 
 
 @pytest.mark.parametrize("method", ["tpe", "random"])

@@ -503,3 +503,37 @@ def test_resume_after_sigkill_needs_a_stale_heartbeat_or_force(
         resume_sweep(sweep_id, tracking_uri=tracking_uri, progress=False, heartbeat_timeout=1.0)
     trials = check_resumed(client, sweep_id, BUDGET)
     assert "orphaned" in {r.data.tags.get(T.TRIAL_ABANDONED) for r in trials}
+
+
+def ledger_studies(uri: str) -> list[str]:
+    """The names of the optuna studies in a PostgreSQL store's ledger schema."""
+    import sqlalchemy as sa
+
+    from tunetrack.sweep.ledger import SCHEMA
+
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(f"SELECT study_name FROM {SCHEMA}.studies")).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_resume_on_postgres_rebuilds_the_study_its_killed_orchestrator_left(
+    tmp_path: Path, fresh_postgres_uri: str
+) -> None:
+    sweep = SweepProcess(tmp_path, fresh_postgres_uri, 2, "loky", 0.3)
+    try:
+        parent, _ = sweep.wait_for("3 finished trials", lambda: sweep.in_flight_after(3))
+    finally:
+        sweep.stop()  # SIGKILL: the study stays in the database
+    sweep_id = parent.info.run_id
+    assert ledger_studies(fresh_postgres_uri) == [f"sweep-{sweep_id}"]
+
+    result = resume_sweep(sweep_id, tracking_uri=fresh_postgres_uri, progress=False, force=True)
+    assert result.stopped_because == "budget"
+    client = Client(fresh_postgres_uri)
+    check_resumed(client, sweep_id, BUDGET)
+    assert ledger_studies(fresh_postgres_uri) == []  # dropped once the sweep finished
+    client.close()

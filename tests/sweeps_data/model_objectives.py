@@ -79,3 +79,27 @@ def forest_returned(params):  # type: ignore[no-untyped-def]
 def forest_unnamed(params):  # type: ignore[no-untyped-def]
     """Two fits and no model named: retrain takes the last fit (the LogisticRegression)."""
     return _forest_and_logreg(params)[1]
+
+
+def pruned_boosting(params, trial):  # type: ignore[no-untyped-def]
+    """:func:`staged_boosting` asking the sweep's pruner after every stage: a trial whose
+    accuracy falls below the median of the finished ones at the same stage is pruned."""
+    from tunetrack.sweep.trial import TrialPruned
+
+    X_train, X_test, y_train, y_test = _split()
+    model = HistGradientBoostingClassifier(
+        warm_start=True,
+        early_stopping=False,
+        learning_rate=params["learning_rate"],
+        max_iter=10,
+        random_state=0,
+    )
+    accuracy = 0.0
+    for stage in range(1, params["stages"] + 1):
+        model.set_params(max_iter=10 * stage)
+        model.fit(X_train, y_train)
+        accuracy = model.score(X_test, y_test)
+        trial.report(accuracy, step=stage)
+        if trial.should_prune():
+            raise TrialPruned()
+    return {"accuracy": accuracy}

@@ -629,3 +629,12 @@ def test_custom_proposer_contract() -> None:
 
     with pytest.raises(TypeError):
         Partial()  # type: ignore[abstract]
+
+
+def test_a_trial_handle_on_a_machine_without_the_journal_says_postgresql_is_needed(
+    tmp_path: Path,
+) -> None:
+    url = f"journal:{tmp_path / 'elsewhere' / 'study.log'}"  # the orchestrator's tmp dir
+    with pytest.raises(ConfigError, match=r"not on this machine .*tracking store is PostgreSQL"):
+        TrialHandle(url, "sweep-1", 0)
+    assert not (tmp_path / "elsewhere").exists()

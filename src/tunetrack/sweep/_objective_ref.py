@@ -27,6 +27,8 @@ class ObjectiveRef:
     ``search_dir`` is set when ``module`` was found only in the sweep file's directory: put it
     on ``sys.path`` before importing. ``func`` is the function itself when a sweep was given
     one in Python (:meth:`of`): workers call it (pickled with it) instead of importing.
+    ``source`` is the file's text when the sweep was read, sent with every trial: a worker
+    on a machine without the file runs that text instead.
     """
 
     path: Path | None
@@ -34,6 +36,7 @@ class ObjectiveRef:
     function: str
     search_dir: Path | None = field(default=None, compare=False)
     func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    source: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path or self.module}:{self.function}"
@@ -134,7 +137,8 @@ def parse_objective_ref(text: str, base_dir: Path | None = None) -> ObjectiveRef
         if not path.is_file():
             raise ConfigError(f"objective file {target!r} not found (looked for {path})")
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source, filename=str(path))
         except SyntaxError as exc:
             raise ConfigError(
                 f"objective file {target!r} has a syntax error at line {exc.lineno}: {exc.msg}"
@@ -149,7 +153,7 @@ def parse_objective_ref(text: str, base_dir: Path | None = None) -> ObjectiveRef
             _, hint = did_you_mean(function, defined)
             listing = f" (functions: {', '.join(defined)})" if defined else " (it defines none)"
             raise ConfigError(f"{target} has no top-level function {function!r}{hint}{listing}")
-        return ObjectiveRef(path=path, module=None, function=function)
+        return ObjectiveRef(path=path, module=None, function=function, source=source)
     if not all(_is_identifier(part) for part in target.split(".")):
         raise ConfigError(f"{target!r} is neither a .py file nor a module name ({usage})")
     found, search_dir = _find_module(target, base)

@@ -7,9 +7,13 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import linecache
+import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tunetrack.errors import ConfigError
@@ -36,33 +40,71 @@ def load_objective(ref: ObjectiveRef) -> Callable[..., Any]:
 
 @functools.cache
 def _load(ref: ObjectiveRef) -> Callable[..., Any]:
-    if ref.path is not None:
-        digest = hashlib.sha1(str(ref.path).encode()).hexdigest()[:10]
-        name = f"tunetrack_objective_{ref.path.stem}_{digest}"
-        module = sys.modules.get(name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(name, ref.path)
-            if spec is None or spec.loader is None:
-                raise ConfigError(f"cannot load objective file {ref.path}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # pickling functions defined there finds the module
-            # the objective's own folder is importable, as when running the file directly
-            folder = str(ref.path.parent)
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(name, None)  # as import does: the next load runs it again
-                raise
-    else:
-        if ref.search_dir is not None and str(ref.search_dir) not in sys.path:
-            sys.path.insert(0, str(ref.search_dir))
-        module = importlib.import_module(str(ref.module))
+    module = _load_file(ref) if ref.path is not None else _import_module(ref)
     function = getattr(module, ref.function, None)
     if not callable(function):
         raise ConfigError(f"objective {ref} is not a function")
     return function
+
+
+def _load_file(ref: ObjectiveRef) -> ModuleType:
+    """The module of an objective file: the file where this machine has it, else the source
+    sent with the trial (a worker on another machine)."""
+    path = ref.path
+    assert path is not None
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"tunetrack_objective_{path.stem}_{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    if path.is_file():
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot load objective file {path}")
+        module = importlib.util.module_from_spec(spec)
+        run: Callable[[ModuleType], None] = spec.loader.exec_module
+        # the objective's own folder is importable, as when running the file directly
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+    elif ref.source is not None:
+        module, run = ModuleType(name), functools.partial(_run_source, ref.source, path)
+        module.__file__ = str(path)
+    else:
+        raise ConfigError(
+            f"objective file {path} is not on this machine ({socket.gethostname()}) and its "
+            "source was not sent with the trial: copy the file to every worker, or name the "
+            "objective by a module installed there (package.module:function)"
+        )
+    sys.modules[name] = module  # pickling functions defined there finds the module
+    try:
+        run(module)
+    except BaseException:
+        sys.modules.pop(name, None)  # as import does: the next load runs it again
+        raise
+    return module
+
+
+def _run_source(source: str, path: Path, module: ModuleType) -> None:
+    """Run an objective file's ``source`` as ``module`` (tracebacks show its lines)."""
+    linecache.cache[str(path)] = (len(source), None, source.splitlines(True), str(path))
+    exec(compile(source, str(path), "exec"), module.__dict__)
+
+
+def _import_module(ref: ObjectiveRef) -> ModuleType:
+    """The objective's module, imported (a clear error where this machine lacks it)."""
+    if ref.search_dir is not None and str(ref.search_dir) not in sys.path:
+        sys.path.insert(0, str(ref.search_dir))
+    name = str(ref.module)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (name == exc.name or name.startswith(f"{exc.name}.")):
+            raise  # the module is there; something it imports is not
+        raise ConfigError(
+            f"objective module {name!r} is not importable on this machine "
+            f"({socket.gethostname()}): install it on every worker, or name the objective by "
+            "its file (path/to/file.py:function), whose source is sent with each trial"
+        ) from exc
 
 
 def check_loadable(ref: ObjectiveRef) -> None:

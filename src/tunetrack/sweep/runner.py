@@ -22,6 +22,7 @@ from typing import Any
 
 from tunetrack.entities import Param, Run, RunStatus
 from tunetrack.errors import ConfigError, InvalidInput
+from tunetrack.sweep import ledger
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
@@ -212,8 +213,9 @@ class _SweepRun:
 
     def _make_strategy(self) -> Strategy:
         storage = None
-        if self.in_processes:  # workers prune and suggest through the file
-            storage = f"journal:{self._tmp.name}/study.log"
+        if self.in_processes:  # workers prune and suggest through the ledger
+            storage = ledger.ledger_url(self.config, self.client.tracking_uri, self._tmp.name)
+            ledger.prepare(storage, self.study_name)
         seed = self.config.seed
         if seed is not None and self.previous:
             # a resumed sampler must not replay the first run's random sequence
@@ -225,8 +227,24 @@ class _SweepRun:
             seed=seed,
             pruner=self.config.early_terminate,
             storage=storage,
-            study_name=f"sweep-{self.sweep_id}",
+            study_name=self.study_name,
         )
+
+    @property
+    def study_name(self) -> str:
+        """The name of the sweep's optuna study (a resume finds it by the same name)."""
+        return f"sweep-{self.sweep_id}"
+
+    def _drop_ledger(self) -> None:
+        """Delete the study the workers pruned through (best effort: the trials' runs hold
+        every result; a resume rebuilds the study from them)."""
+        self._tmp.cleanup()
+        url = self.strategy.storage_url
+        if url is not None and not url.startswith("journal:"):
+            try:
+                ledger.drop(url, self.study_name)
+            except Exception as error:
+                _log.warning("sweep %s: its optuna study stays: %s", self.sweep_id, error)
 
     # -- the run -------------------------------------------------------------------------
     def run(self, progress: bool | None) -> SweepResult:
@@ -257,7 +275,7 @@ class _SweepRun:
             self._fail(exc)
             raise
         finally:
-            self._tmp.cleanup()  # the journal the workers pruned through
+            self._drop_ledger()
         self.client.set_terminated(self.sweep_id, RunStatus.FINISHED)
         retrained = None
         if self.config.retrain.enabled and summary.best_run_id is not None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import socket
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -301,7 +303,8 @@ def make_strategy(
             directions=[g.direction for g in goals],
         )
     except optuna.exceptions.DuplicatedStudyError as exc:
-        raise Conflict(f"study {study_name!r} already exists in {url or 'the storage'}") from exc
+        where = _shown(url) if url else "the storage"
+        raise Conflict(f"study {study_name!r} already exists in {where}") from exc
     study.set_user_attr(_PRUNER_ATTR, asdict(pruner) if pruner is not None else None)
     study.set_user_attr(_SAMPLER_ATTR, sampler)
     return Strategy(method, space, goals, study, proposer, url)
@@ -409,6 +412,18 @@ def _trial_id(storage: BaseStorage, study_name: str, number: int) -> int:
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
+def _shown(url: str) -> str:
+    """A storage URL as errors show it: a database URL's password hidden."""
+    if url.startswith(_JOURNAL):
+        return url
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "the storage"
+
+
 def _make_storage(storage: str | BaseStorage | None) -> tuple[BaseStorage, str | None]:
     """The optuna storage for ``storage``, and its URL when it has one."""
     if storage is None:
@@ -422,6 +437,12 @@ def _make_storage(storage: str | BaseStorage | None) -> tuple[BaseStorage, str |
         path = storage[len(_JOURNAL) :]
         if not path:
             raise ConfigError("a journal storage needs a file: journal:/path/to/file.log")
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise ConfigError(
+                f"the sweep's optuna journal {path} is not on this machine "
+                f"({socket.gethostname()}): workers on other machines can prune and suggest "
+                "only when the tracking store is PostgreSQL (the study then lives there)"
+            )
         return JournalStorage(JournalFileBackend(path)), storage
     if isinstance(storage, str):
         from optuna.storages import RDBStorage
@@ -454,7 +475,7 @@ class TrialHandle:
                 pruner=optuna.pruners.NopPruner(),
             )
         except KeyError as exc:
-            raise NotFound(f"no study {study_name!r} in {storage_url}") from exc
+            raise NotFound(f"no study {study_name!r} in {_shown(storage_url)}") from exc
         spec = study.user_attrs.get(_PRUNER_ATTR)
         study.pruner = _make_pruner(PrunerSpec(**spec) if spec else None)
         sampler = study.user_attrs.get(_SAMPLER_ATTR)

@@ -15,6 +15,7 @@ TRIAL_SUGGESTED = "tunetrack.trial.suggested"  # JSON space of the trial.suggest
 TRIAL_MODEL = "tunetrack.trial.model"  # the model the objective named (its artifact path)
 TRIAL_ABANDONED = "tunetrack.trial.abandoned"  # why a trial ended without a result
 TRIAL_PID = "tunetrack.trial.pid"  # the process a trial ran in (trials in child processes)
+TRIAL_WORKER = "tunetrack.trial.worker"  # "<host> pid <pid>" of the worker that forked it
 TRIAL_STARTED = "tunetrack.trial.started"  # epoch ms when that process started the trial
 TRIAL_RERUN_OF = "tunetrack.trial.rerun_of"  # the number of the trial whose worker was lost
 RETRAIN_SOURCE = "tunetrack.retrain.source_run_id"

@@ -18,6 +18,7 @@ import os
 import pickle
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -216,7 +217,11 @@ def _run_child(task: TrialTask, fd: int, parent: int) -> NoReturn:
         _die_with(parent)
         # the parent's stdout may be a progress display that another thread held locked
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        tags = [RunTag(T.TRIAL_PID, str(os.getpid())), RunTag(T.TRIAL_STARTED, str(now_ms()))]
+        tags = [
+            RunTag(T.TRIAL_PID, str(os.getpid())),
+            RunTag(T.TRIAL_WORKER, f"{socket.gethostname()} pid {parent}"),
+            RunTag(T.TRIAL_STARTED, str(now_ms())),
+        ]
         with contextlib.suppress(TunetrackError):  # a deleted run: execute_trial says so
             worker_client(task.tracking_uri).log_batch(task.run.info.run_id, tags=tags)
         result = pickle.dumps(execute_trial(task))
