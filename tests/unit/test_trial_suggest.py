@@ -74,8 +74,7 @@ def test_a_worker_in_another_process_suggests_through_the_journal(
     for _ in range(3):
         proposal = strategy.ask()
         assert proposal is not None
-        assert proposal.trial_id is not None
-        handle = TrialHandle(strategy.storage_url, "s", proposal.trial_id)
+        handle = TrialHandle(strategy.storage_url, "s", proposal.number)
         trial = trial_for(client, proposal.number, handle)
         values.append(trial.suggest_int("depth", 1, 1000))
         strategy.tell(proposal.number, [1.0])
