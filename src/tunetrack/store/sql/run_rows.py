@@ -10,7 +10,7 @@ from tunetrack.entities import LifecycleStage, RunInfo, RunStatus
 
 
 def run_values(info: RunInfo) -> dict[str, object]:
-    """The runs-table column values of ``info``."""
+    """The runs-table column values of ``info`` (a new run: never deleted)."""
     return {
         "run_id": info.run_id,
         "experiment_id": int(info.experiment_id),
@@ -22,6 +22,7 @@ def run_values(info: RunInfo) -> dict[str, object]:
         "lifecycle_stage": info.lifecycle_stage.value,
         "artifact_uri": info.artifact_uri,
         "parent_run_id": info.parent_run_id,
+        "deleted_time": None,
     }
 
 
