@@ -7,6 +7,7 @@ experiments. A child deleted while its parent stays active goes alone.
 
 What stays: a run that is the source of a registered model version (its files are the
 model's), the runs above it (its tree stays whole) and its experiment; :class:`Plan` says why.
+A run that would have gone only along with one that stays stays too.
 
 The rows go first, in one transaction that locks them, then the files: a run restored
 meanwhile is either kept whole or was already gone. A location whose files could not be
@@ -79,18 +80,28 @@ def plan(conn: Connection, cutoff: int | None, scope: Sequence[int] | None) -> P
         deleted_runs = deleted_runs.where(r.experiment_id.in_(scope))
     result = Plan(experiments=dict(conn.execute(_locked(experiments, conn)).tuples().all()))
     found = {row.run_id: row for row in conn.execute(_locked(deleted_runs, conn))}
+    seeds = set(found)
     in_experiments = (runs.where(r.experiment_id.in_(c)) for c in chunks(list(result.experiments)))
     frontier = _add_new(found, conn, in_experiments, list(found))
-    while frontier:  # the descendants of every run that goes
+    while frontier:  # the descendants of every run that may go
         children = (runs.where(r.parent_run_id.in_(c)) for c in chunks(frontier))
         frontier = _add_new(found, conn, children, [])
     parent = {run_id: row.parent_run_id for run_id, row in found.items()}
     kept = _keep_model_sources(conn, parent, result)
-    for run_id in kept:
+    for run_id in sorted(kept):
         eid = found[run_id].experiment_id
         if result.experiments.pop(eid, None) is not None:
             result.kept.append(f"experiment {eid}: it holds run {run_id}, which stays")
-    order = sorted(set(found) - kept, key=lambda run_id: -_depth(run_id, parent))
+    depth = {run_id: _depth(run_id, parent) for run_id in found}
+    goes: dict[str, bool] = {}
+    for run_id in sorted(found, key=depth.__getitem__):  # each parent before its children
+        row = found[run_id]
+        goes[run_id] = run_id not in kept and (
+            run_id in seeds
+            or row.experiment_id in result.experiments
+            or goes.get(row.parent_run_id, False)
+        )
+    order = sorted((run_id for run_id in found if goes[run_id]), key=lambda i: -depth[i])
     result.runs = [
         GcRun(run_id, found[run_id].experiment_id, found[run_id].artifact_uri) for run_id in order
     ]
