@@ -5,15 +5,18 @@ files, PostgreSQL and a real ``tunetrack server`` (with and without ``--auth``).
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, text, update
 
 from tunetrack.entities import Metric
 from tunetrack.server.auth.roles import Permission, Role
+from tunetrack.store.sql import models as m
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.store.sql.users import UserStore
 from tunetrack.tracking.client import Client
@@ -235,3 +238,142 @@ def test_gc_through_the_server_removes_the_servers_files_too(
     )
     server = tracking_server("--backend-store-uri", db_uri)
     _check_gc(run_tunetrack, server.url, db_uri, tmp_path / "server-artifacts", tmp_path)
+
+
+def _deleted_times(db_uri: str) -> dict[str, int | None]:
+    """deleted_time of every run and experiment (experiments as ``exp:<id>``)."""
+    tables = _tables(db_uri)
+    found = {row["run_id"]: row["deleted_time"] for row in tables["runs"]}
+    found |= {f"exp:{row['experiment_id']}": row["deleted_time"] for row in tables["experiments"]}
+    return found
+
+
+def _backdate(db_uri: str, days: int, runs: set[str], experiments: set[str]) -> None:
+    """Move deletion times ``days`` into the past, as if deleted then."""
+    engine = create_engine(db_uri)
+    back = days * DAY_MS
+    with engine.begin() as conn:
+        conn.execute(
+            update(m.runs)
+            .where(m.runs.c.run_id.in_(runs))
+            .values(deleted_time=m.runs.c.deleted_time - back)
+        )
+        conn.execute(
+            update(m.experiments)
+            .where(m.experiments.c.experiment_id.in_([int(e) for e in experiments]))
+            .values(deleted_time=m.experiments.c.deleted_time - back)
+        )
+    engine.dispose()
+
+
+def test_older_than_compares_with_the_time_of_deletion(
+    db_uri: str, run_tunetrack: RunTunetrack, tmp_path: Path
+) -> None:
+    with Client(db_uri) as c:
+        live = c.create_experiment("live")
+        old_run, new_run, restored = (_run(c, live, name) for name in ("old", "new", "back"))
+        old_exp = c.create_experiment("old-exp")
+        in_old_exp = _run(c, old_exp, "in-old")
+        t0 = int(time.time() * 1000)
+        for run_id in (old_run, new_run, restored):
+            c.delete_run(run_id)
+        c.delete_experiment(old_exp)
+        times = _deleted_times(db_uri)
+        assert all(times[k] >= t0 for k in (old_run, new_run, in_old_exp, f"exp:{old_exp}"))
+        assert times[f"exp:{live}"] is None
+        c.restore_run(restored)
+        assert _deleted_times(db_uri)[restored] is None
+        _backdate(db_uri, 40, {old_run, in_old_exp, restored}, {old_exp})
+        c.delete_run(old_run)  # deleting again keeps the first time
+        assert _deleted_times(db_uri)[old_run] == times[old_run] - 40 * DAY_MS
+
+    before = _tables(db_uri)
+    flags = ("--older-than", "30d")
+    dry = run_tunetrack("gc", "--tracking-uri", db_uri, *flags, "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("would remove for good: 1 experiment, 2 runs\n")
+    assert "  rows per table: metrics 6, latest_metrics 2, params 2, tags 2, runs 2," in dry.stdout
+    assert _tables(db_uri) == before
+    report = _gc_json(run_tunetrack, db_uri, tmp_path, *flags)
+    assert set(report["run_ids"]) == {old_run, in_old_exp}
+    assert report["experiment_ids"] == [old_exp]
+    assert _tables(db_uri) == _without(before, {old_run, in_old_exp}, {old_exp})
+    assert _gc_json(run_tunetrack, db_uri, tmp_path, "--older-than", "1w")["run_ids"] == []
+    assert _gc_json(run_tunetrack, db_uri, tmp_path)["run_ids"] == [new_run]
+
+
+def test_experiment_ids_limit_gc_to_those_experiments(
+    db_uri: str, run_tunetrack: RunTunetrack, tmp_path: Path
+) -> None:
+    with Client(db_uri) as c:
+        first, second, third = (c.create_experiment(n) for n in ("first", "second", "third"))
+        runs = {eid: _run(c, eid, f"in-{eid}") for eid in (first, second, third)}
+        for run_id in runs.values():
+            c.delete_run(run_id)
+        c.delete_experiment(third)
+    before = _tables(db_uri)
+    flags = ("--experiment-ids", f"{first},{third}")
+    report = _gc_json(run_tunetrack, db_uri, tmp_path, *flags)
+    assert set(report["run_ids"]) == {runs[first], runs[third]}
+    assert report["experiment_ids"] == [third]
+    assert _tables(db_uri) == _without(before, {runs[first], runs[third]}, {third})
+
+    missing = run_tunetrack("gc", "--tracking-uri", db_uri, "--experiment-ids", "999", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: no experiment with id '999'"
+    bad = run_tunetrack("gc", "--tracking-uri", db_uri, "--older-than", "30 days", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "'--older-than'" in bad.stderr
+    assert "invalid duration '30 days'" in bad.stderr
+    assert _tables(db_uri) == _without(before, {runs[first], runs[third]}, {third})
+
+
+def test_files_gc_cannot_reach_are_reported_and_the_command_fails(
+    run_tunetrack: RunTunetrack, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path}/server.db"  # a server's store, gc'ed without the server
+    store = SqlStore(uri, default_artifact_root="tunetrack-artifacts:")
+    eid = store.create_experiment("served")
+    run_id = store.create_run(eid, start_time=1).info.run_id
+    store.delete_run(run_id)
+    store.close()
+    done = run_tunetrack("gc", "--tracking-uri", uri, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.startswith("removed for good: 0 experiments, 1 run\n")
+    assert done.stderr.strip() == (
+        f"error: could not remove the files at tunetrack-artifacts:/{eid}/{run_id}: kept by a "
+        "tunetrack server: run `tunetrack gc` with that server's URL as the tracking URI to "
+        "remove its files"
+    )
+
+
+@pytest.mark.slow
+def test_under_auth_only_an_admin_may_gc(
+    tracking_server: StartServer, run_tunetrack: RunTunetrack, tmp_path: Path
+) -> None:
+    server = tracking_server("--auth")
+    engine = create_engine(f"sqlite:///{tmp_path}/server.db")
+    users = UserStore(engine)
+    users.add_user("root", "root-pw", Role.ADMIN)
+    users.add_user("ed", "ed-pw", Role.EDITOR)
+    engine.dispose()
+    as_root = {"TUNETRACK_TRACKING_USERNAME": "root", "TUNETRACK_TRACKING_PASSWORD": "root-pw"}
+    as_ed = {"TUNETRACK_TRACKING_USERNAME": "ed", "TUNETRACK_TRACKING_PASSWORD": "ed-pw"}
+    os.environ.update(as_root)
+    try:
+        with Client(server.url) as c:
+            eid = c.create_experiment("mine")
+            run_id = _run(c, eid, "r")
+            c.delete_run(run_id)
+    finally:
+        for name in as_root:
+            del os.environ[name]
+    refused = run_tunetrack("gc", "--tracking-uri", server.url, cwd=tmp_path, env=as_ed)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: user 'ed' (role editor) may not POST gc: it needs the admin role"
+    )
+    done = run_tunetrack("gc", "--tracking-uri", server.url, "--json", cwd=tmp_path, env=as_root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run_ids"] == [run_id]
+    assert not (tmp_path / "server-artifacts" / eid / run_id).exists()
