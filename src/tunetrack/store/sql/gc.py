@@ -78,7 +78,7 @@ def plan(conn: Connection, cutoff: int | None, scope: Sequence[int] | None) -> P
     if scope is not None:
         experiments = experiments.where(e.experiment_id.in_(scope))
         deleted_runs = deleted_runs.where(r.experiment_id.in_(scope))
-    result = Plan(experiments=dict(conn.execute(_locked(experiments, conn)).tuples().all()))
+    result = Plan(experiments=dict(conn.execute(_locked(experiments, conn)).all()))
     found = {row.run_id: row for row in conn.execute(_locked(deleted_runs, conn))}
     seeds = set(found)
     in_experiments = (runs.where(r.experiment_id.in_(c)) for c in chunks(list(result.experiments)))
