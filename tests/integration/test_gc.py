@@ -5,7 +5,6 @@ files, PostgreSQL and a real ``tunetrack server`` (with and without ``--auth``).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,7 +348,10 @@ def test_files_gc_cannot_reach_are_reported_and_the_command_fails(
 
 @pytest.mark.slow
 def test_under_auth_only_an_admin_may_gc(
-    tracking_server: StartServer, run_tunetrack: RunTunetrack, tmp_path: Path
+    tracking_server: StartServer,
+    run_tunetrack: RunTunetrack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = tracking_server("--auth")
     engine = create_engine(f"sqlite:///{tmp_path}/server.db")
@@ -359,15 +361,13 @@ def test_under_auth_only_an_admin_may_gc(
     engine.dispose()
     as_root = {"TUNETRACK_TRACKING_USERNAME": "root", "TUNETRACK_TRACKING_PASSWORD": "root-pw"}
     as_ed = {"TUNETRACK_TRACKING_USERNAME": "ed", "TUNETRACK_TRACKING_PASSWORD": "ed-pw"}
-    os.environ.update(as_root)
-    try:
+    with monkeypatch.context() as env:
+        for name, value in as_root.items():
+            env.setenv(name, value)
         with Client(server.url) as c:
             eid = c.create_experiment("mine")
             run_id = _run(c, eid, "r")
             c.delete_run(run_id)
-    finally:
-        for name in as_root:
-            del os.environ[name]
     refused = run_tunetrack("gc", "--tracking-uri", server.url, cwd=tmp_path, env=as_ed)
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
