@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text, update
 
 from tunetrack.entities import Metric
+from tunetrack.errors import NotFound
 from tunetrack.server.auth.roles import Permission, Role
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.store import SqlStore
@@ -21,7 +23,7 @@ from tunetrack.store.sql.users import UserStore
 from tunetrack.tracking.client import Client
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
-    from conftest import RunTunetrack, StartServer
+    from conftest import Race, RunTunetrack, StartServer
 
 DAY_MS = 86_400_000
 
@@ -377,3 +379,26 @@ def test_under_auth_only_an_admin_may_gc(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["run_ids"] == [run_id]
     assert not (tmp_path / "server-artifacts" / eid / run_id).exists()
+
+
+def test_a_run_restored_while_gc_runs_is_either_kept_whole_or_gone(
+    db_uri: str, tmp_path: Path, race: Race
+) -> None:
+    store = SqlStore(db_uri, default_artifact_root=str(tmp_path / "artifacts"))
+    with Client(store=store) as c:
+        eid = c.create_experiment("racing")
+        for attempt in range(8):
+            run_id = _run(c, eid, f"r{attempt}")
+            c.delete_run(run_id)
+            restore, gc = race(partial(store.restore_run, run_id), partial(store.gc))
+            assert gc is None
+            files = tmp_path / "artifacts" / eid / run_id / "notes" / "readme.txt"
+            if restore is None:  # restored before gc looked: untouched
+                run = c.get_run(run_id)
+                assert run.data.params == {"lr": "0.1"}
+                assert len(c.get_metric_history(run_id, "loss")) == 3
+                assert files.read_text() == f"notes of r{attempt}"
+            else:  # gc went first: nothing of it is left to restore
+                assert isinstance(restore, NotFound), restore
+                assert not files.parent.parent.exists()
+    store.close()
