@@ -285,11 +285,14 @@ BREAKDOWN = (
 
 @contextlib.contextmanager
 def sql_counter() -> Iterator[dict[str, Any]]:
-    """Count SQL statements (by kind and table) and commits on every SQLAlchemy engine."""
+    """Count SQL statements (by kind and table) and commits on every SQLAlchemy engine,
+    including those the store's hot path runs on the driver's cursor (run_driver_sql)."""
     from collections import Counter
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+
+    from tunetrack.store.sql import store as sql_store
 
     counts: dict[str, Any] = {"statements": 0, "commits": 0, "kinds": Counter()}
 
@@ -306,11 +309,19 @@ def sql_counter() -> Iterator[dict[str, Any]]:
     def on_commit(*args: Any) -> None:
         counts["commits"] += 1
 
+    run_driver_sql = sql_store.run_driver_sql
+
+    def counted_driver_sql(conn: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+        on_statement(conn, None, statement)
+        return run_driver_sql(conn, statement, *args, **kwargs)
+
     event.listen(Engine, "before_cursor_execute", on_statement)
     event.listen(Engine, "commit", on_commit)
+    sql_store.run_driver_sql = counted_driver_sql
     try:
         yield counts
     finally:
+        sql_store.run_driver_sql = run_driver_sql
         event.remove(Engine, "before_cursor_execute", on_statement)
         event.remove(Engine, "commit", on_commit)
 

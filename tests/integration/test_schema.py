@@ -21,6 +21,7 @@ from tunetrack.store.sql import engine as sql_engine
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql import store as store_module
 from tunetrack.store.sql.models import metadata
+from tunetrack.store.sql.run_rows import RUN_COLUMNS
 from tunetrack.store.sql.store import SqlStore
 
 # A revision after the head, for a test: rebuild the runs table as alembic's batch mode does
@@ -58,6 +59,12 @@ def _head() -> str:
 
 def test_schema_head_constant_matches_migrations() -> None:
     assert _head() == sql_engine.SCHEMA_HEAD
+
+
+def test_the_hot_path_names_every_runs_column_in_order() -> None:
+    """create_run inserts and terminate_run reads back RUN_COLUMNS: a column added to the
+    table must be added there too."""
+    assert tuple(c.name for c in m.runs.c) == RUN_COLUMNS
 
 
 def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:

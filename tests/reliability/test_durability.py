@@ -226,23 +226,37 @@ def test_sigterm_keeps_every_point_and_kills_the_run(
 
 
 # -- concurrent processes --------------------------------------------------------------
-def test_two_processes_write_one_sqlite_file(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path}/shared.db"
+def eight_writers(tmp_path: Path, uri: str, points: int) -> None:
+    """Eight processes stream ``points`` each into one run apiece of one store at once:
+    every point lands exactly once, no writer meets a lock error."""
     from tunetrack.store.sql.store import SqlStore
 
-    store = SqlStore(uri)  # the database and experiment exist before the writers start
-    store.create_experiment("shared")
+    store = SqlStore(uri, default_artifact_root=str(tmp_path / "artifacts"))
+    store.create_experiment("shared")  # the database and experiment exist before they start
     store.close()
     go = tmp_path / "go"
-    procs = [spawn(tmp_path, RACE_SCRIPT, uri, str(i), "50000", "shared", str(go)) for i in (0, 1)]
-    release(go, 2)
+    procs = [
+        spawn(tmp_path, RACE_SCRIPT, uri, str(i), str(points), "shared", str(go)) for i in range(8)
+    ]
+    release(go, 8)
     results = finish(procs)
     for code, _, err in results:
         assert code == 0, err
         assert "locked" not in err.lower(), err
     per_run = query(uri, "SELECT run_id, count(*) FROM metrics GROUP BY run_id")
-    assert sorted(n for _, n in per_run) == [50_000, 50_000]
+    assert sorted(n for _, n in per_run) == [points] * 8
+    distinct = "SELECT count(*) FROM (SELECT DISTINCT run_id, step FROM metrics) AS points"
+    assert query(uri, distinct) == [(8 * points,)]  # none doubled
     assert query(uri, "SELECT DISTINCT status FROM runs") == [("FINISHED",)]
+
+
+def test_eight_processes_write_one_sqlite_file(tmp_path: Path) -> None:
+    eight_writers(tmp_path, f"sqlite:///{tmp_path}/shared.db", 25_000)
+
+
+@pytest.mark.postgres
+def test_eight_processes_write_one_postgres_db(tmp_path: Path, fresh_postgres_uri: str) -> None:
+    eight_writers(tmp_path, fresh_postgres_uri, 25_000)
 
 
 def check_fresh_race(uri: str, results: list[tuple[int, str, str]], experiments: int) -> None:

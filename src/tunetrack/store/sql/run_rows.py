@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
 from tunetrack.entities import LifecycleStage, RunInfo, RunStatus
+
+
+class RunRecord(NamedTuple):
+    """A runs-table row as the driver returns it (the hot path reads no SQLAlchemy Row)."""
+
+    run_id: str
+    experiment_id: int
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str
+    parent_run_id: str | None
+
+
+#: The runs table's columns (a test keeps them equal to the table's).
+RUN_COLUMNS = RunRecord._fields
 
 
 def run_values(info: RunInfo) -> dict[str, object]:
@@ -26,7 +45,7 @@ def run_values(info: RunInfo) -> dict[str, object]:
     }
 
 
-def run_info(row: Row[Any]) -> RunInfo:
+def run_info(row: Row[Any] | RunRecord) -> RunInfo:
     """The RunInfo of a runs-table row."""
     return RunInfo(
         run_id=row.run_id,

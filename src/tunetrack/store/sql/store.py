@@ -41,6 +41,7 @@ from tunetrack.store.sql.engine import (
     chunks,
     lock_schema,
     make_engine,
+    run_driver_sql,
     run_migrations,
     schema_revision,
     schema_transaction,
@@ -51,7 +52,7 @@ from tunetrack.store.sql.experiments import ExperimentsMixin, deleted_time
 from tunetrack.store.sql.naming import random_run_name
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.registry import RegistryMixin
-from tunetrack.store.sql.run_rows import run_info, run_values
+from tunetrack.store.sql.run_rows import RUN_COLUMNS, RunRecord, run_info, run_values
 from tunetrack.store.sql.settings import (
     ARTIFACT_ROOT,
     ENV_ARTIFACT_ROOT,
@@ -79,7 +80,6 @@ _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 _UPDATE_RUN = (  # the values to set are the parameters besides which_run
     update(m.runs).where(m.runs.c.run_id == bindparam("which_run")).returning(*m.runs.c)
 )
-_RUN_COLUMNS = tuple(c.name for c in m.runs.c)
 
 
 @dataclass(frozen=True)
@@ -88,25 +88,24 @@ class _RunSql:
     trial): run as it is, it skips SQLAlchemy's statement building, which cost more than
     the database's own work. Parameters are positional, in the order the SQL names them."""
 
-    experiment: str  # (experiment_id) -> lifecycle_stage, artifact_location
-    run_exists: str  # (run_id) -> a row if the run exists
-    insert_run: str  # _RUN_COLUMNS
+    experiment: str  # (parent run_id, experiment_id) -> stage, artifact_location, parent found
+    insert_run: str  # RUN_COLUMNS
     insert_tag: str  # (run_id, key, value)
     insert_param: str  # (run_id, key, value)
-    end_run: str  # (status, end_time, run_id) -> the run's row, _RUN_COLUMNS
+    end_run: str  # (status, end_time, run_id) -> the run's row, RUN_COLUMNS
 
     @classmethod
     def for_dialect(cls, dialect: str) -> _RunSql:
         """The statements with the placeholders of ``dialect``'s driver."""
         mark = "?" if dialect == "sqlite" else "%s"
-        columns = ", ".join(_RUN_COLUMNS)
-        run_marks = ", ".join([mark] * len(_RUN_COLUMNS))
+        columns = ", ".join(RUN_COLUMNS)
+        run_marks = ", ".join([mark] * len(RUN_COLUMNS))
         return cls(
             experiment=(
-                "SELECT lifecycle_stage, artifact_location FROM experiments "
-                f"WHERE experiment_id = {mark}"
+                "SELECT lifecycle_stage, artifact_location, "
+                f"EXISTS (SELECT 1 FROM runs WHERE run_id = {mark}) "
+                f"FROM experiments WHERE experiment_id = {mark}"
             ),
-            run_exists=f"SELECT 1 FROM runs WHERE run_id = {mark}",
             insert_run=f"INSERT INTO runs ({columns}) VALUES ({run_marks})",
             insert_tag=f"INSERT INTO tags (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
             insert_param=f"INSERT INTO params (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
@@ -310,17 +309,15 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         def txn() -> Run:
             with write_transaction(self._engine) as conn:
                 sql = self._run_sql
-                row = conn.exec_driver_sql(sql.experiment, (eid,)).first()
+                row = run_driver_sql(conn, sql.experiment, (parent_run_id, eid))
                 if row is None:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
-                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                stage, artifact_location, parent_found = row
+                if stage != LifecycleStage.ACTIVE.value:
                     raise InvalidInput(
                         f"experiment {experiment_id!r} is deleted: restore it to add runs"
                     )
-                if (
-                    parent_run_id is not None
-                    and conn.exec_driver_sql(sql.run_exists, (parent_run_id,)).first() is None
-                ):
+                if parent_run_id is not None and not parent_found:
                     raise NotFound(f"no run with id {parent_run_id!r}")
                 info = RunInfo(
                     run_id=run_id,
@@ -330,18 +327,19 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     start_time=start_time,
                     end_time=None,
                     lifecycle_stage=LifecycleStage.ACTIVE,
-                    artifact_uri=f"{row.artifact_location.rstrip('/')}/{run_id}",
+                    artifact_uri=f"{artifact_location.rstrip('/')}/{run_id}",
                     parent_run_id=parent_run_id,
                     user_id=user_id,
                 )
                 try:
                     values = run_values(info)
-                    conn.exec_driver_sql(sql.insert_run, tuple(values[c] for c in _RUN_COLUMNS))
+                    run_driver_sql(conn, sql.insert_run, tuple(values[c] for c in RUN_COLUMNS))
                 except IntegrityError as exc:
                     raise Conflict(f"a run with id {run_id!r} already exists") from exc
                 for statement, rows in ((sql.insert_tag, tag_rows), (sql.insert_param, param_rows)):
                     if rows:
-                        conn.exec_driver_sql(statement, [(run_id, k, val) for k, val in rows])
+                        keyed = [(run_id, k, val) for k, val in rows]
+                        run_driver_sql(conn, statement, keyed, many=True)
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
         return with_retry(txn)
@@ -429,9 +427,10 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
 
         def txn() -> RunInfo:
             with write_transaction(self._engine) as conn:
-                row = conn.exec_driver_sql(self._run_sql.end_run, values).first()  # locks it
-                if row is None:
+                found = run_driver_sql(conn, self._run_sql.end_run, values)  # locks it
+                if found is None:
                     raise NotFound(f"no run with id {run_id!r}")
+                row = RunRecord(*found)
                 if write is not None:
                     if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                         raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
@@ -676,13 +675,13 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         ordered = sorted(rows, key=_STEP_TIME)
         latest = [(*r, experiment_of[r[0]]) for r in {(r[0], r[1]): r for r in ordered}.values()]
         if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
-            conn.exec_driver_sql(self._bulk.metrics, list(rows))
-            conn.exec_driver_sql(self._bulk.latest, latest)
+            run_driver_sql(conn, self._bulk.metrics, rows, many=True)
+            run_driver_sql(conn, self._bulk.latest, latest, many=True)
             return
         for sql, table in ((self._bulk.metrics, rows), (self._bulk.latest, latest)):
             columns = [list(column) for column in zip(*table, strict=True)]
             columns[4] = [x if x == x else None for x in columns[4]]  # NaN is stored as NULL
-            conn.exec_driver_sql(sql, tuple(columns))
+            run_driver_sql(conn, sql, tuple(columns))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag from a run."""
