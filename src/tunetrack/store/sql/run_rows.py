@@ -22,6 +22,7 @@ class RunRecord(NamedTuple):
     lifecycle_stage: str
     artifact_uri: str
     parent_run_id: str | None
+    deleted_time: int | None
 
 
 #: The runs table's columns (a test keeps them equal to the table's).
