@@ -242,3 +242,24 @@ class RegisteredModel:
     def __post_init__(self) -> None:
         for name in ("tags", "aliases"):
             object.__setattr__(self, name, _frozen_map(getattr(self, name)))
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What a garbage collection removed for good (with ``dry_run``: would remove).
+
+    ``rows`` counts the rows deleted per table; ``artifacts`` are the artifact locations
+    removed; ``kept`` says why a deleted run or experiment stayed; ``artifact_errors`` names
+    the locations whose files could not be removed (their rows are gone) and why.
+    """
+
+    dry_run: bool
+    experiment_ids: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    rows: Mapping[str, int] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    artifact_errors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", _frozen_map(self.rows))

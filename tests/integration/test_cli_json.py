@@ -80,6 +80,7 @@ ARGS: dict[str, Callable[[Store], list[str]]] = {
     "runs compare": lambda s: list(s.trial_ids),
     "experiments list": lambda s: [],
     "experiments create": lambda s: ["made-by-the-json-test"],
+    "gc": lambda s: ["--dry-run"],  # the store stays as the other commands expect it
     "models list": lambda s: [],
     "models show": lambda s: [MODEL],
     "models alias": lambda s: [MODEL, "champion", "1"],

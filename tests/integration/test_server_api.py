@@ -37,6 +37,7 @@ ROUTES = {
     "get_run": ("get", "/api/runs/get"),
     "update_run_info": ("post", "/api/runs/update"),
     "delete_run": ("post", "/api/runs/delete"),
+    "gc": ("post", "/api/gc"),
     "restore_run": ("post", "/api/runs/restore"),
     "log_batch": ("post", "/api/runs/log-batch"),
     "log_metric_rows": ("post", "/api/metrics/log-rows"),

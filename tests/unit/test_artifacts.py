@@ -152,6 +152,30 @@ def test_missing_things(repo: ArtifactRepository, tmp_path: Path) -> None:
         repo.log_artifact(tmp_path)
 
 
+def test_delete_all_removes_the_root_and_everything_below_it_only(
+    repo: ArtifactRepository, tmp_path: Path
+) -> None:
+    sibling = ArtifactRepository(repo.root_uri.removesuffix("run") + "other-run")
+    for r in (repo, sibling):
+        r.write_bytes("a.txt", b"a")
+        r.write_bytes("sub/deep/b.txt", b"b")
+    assert repo.exists()
+    assert repo.delete_all() is True
+    assert not repo.exists()
+    assert repo.list_artifacts() == []
+    assert repo.delete_all() is False  # nothing left to remove
+    assert sibling.read_bytes("sub/deep/b.txt") == b"b"
+
+
+def test_delete_all_removes_a_link_at_the_root_not_what_it_points_to(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    ArtifactRepository(str(target)).write_bytes("keep.txt", b"k")
+    (tmp_path / "run").symlink_to(target)
+    assert ArtifactRepository(str(tmp_path / "run")).delete_all() is True
+    assert not (tmp_path / "run").exists()
+    assert (target / "keep.txt").read_bytes() == b"k"
+
+
 def test_local_root_is_created_lazily(tmp_path: Path) -> None:
     repo = ArtifactRepository(str(tmp_path / "lazy" / "run"))
     assert repo.list_artifacts() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tunetrack.cli.gc import gc_command
 from tunetrack.cli.models import models_app
 from tunetrack.cli.server import server_command
 from tunetrack.cli.sweeps import best, retrain_command, sweep_app
@@ -23,6 +24,7 @@ app.command("retrain")(retrain_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(db_app, name="db")
+app.command("gc")(gc_command)
 app.add_typer(models_app, name="models")
 app.command("server")(server_command)
 app.command("ui")(ui_command)

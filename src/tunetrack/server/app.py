@@ -24,7 +24,7 @@ from starlette.types import Scope
 from tunetrack._body_limit import BodyLimit
 from tunetrack.errors import InvalidInput
 from tunetrack.server import mlflow_api
-from tunetrack.server.api import artifacts, experiments, registry, runs
+from tunetrack.server.api import artifacts, experiments, gc, registry, runs
 from tunetrack.server.auth.policy import Experiments, authorize, may_browse
 from tunetrack.server.deps import current_user
 from tunetrack.server.errors import install_error_handlers
@@ -39,7 +39,14 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY_SIZE = 100 << 20  # a JSON request
 DEFAULT_MAX_ARTIFACT_SIZE = 10 << 30  # one uploaded artifact file
-ROUTERS = (experiments.router, runs.router, registry.router, artifacts.router, mlflow_api.router)
+ROUTERS = (
+    experiments.router,
+    runs.router,
+    registry.router,
+    artifacts.router,
+    gc.router,
+    mlflow_api.router,
+)
 _ENV_PREFIX = "TUNETRACK_SERVER_"
 
 

@@ -279,6 +279,28 @@ class ArtifactRepository:
         with self._fs.open(dest, "wb") as out:
             yield out
 
+    # -- removing -----------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether anything is stored at the root."""
+        if self.local_root is not None:
+            return os.path.lexists(self.local_root)
+        return bool(self._fs.exists(self._fs_root))
+
+    def delete_all(self) -> bool:
+        """Remove the root and everything below it (a link is removed, never followed);
+        whether there was anything to remove."""
+        if not self.exists():
+            return False
+        root = self.local_root
+        if root is None:
+            self._fs.rm(self._fs_root, recursive=True)
+        elif os.path.isdir(root) and not os.path.islink(root):
+            shutil.rmtree(root)
+        else:
+            os.remove(root)
+        return True
+
     # -- reading ------------------------------------------------------------------------
 
     def read_bytes(self, artifact_file: str) -> bytes:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from tunetrack.entities import (
     Experiment,
+    GcReport,
     Metric,
     PagedList,
     Param,
@@ -202,6 +203,25 @@ class Store(ModelRegistry):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         """Runs of these experiments matching the filter, sorted, one page at a time."""
+
+    # -- garbage collection ---------------------------------------------------------
+    @abc.abstractmethod
+    def gc(
+        self,
+        *,
+        older_than: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Remove for good the deleted experiments and runs: their rows in every table and
+        their artifacts (this, unlike a delete, cannot be undone).
+
+        A deleted run takes its descendants along; a deleted experiment all its runs. With
+        ``older_than`` (milliseconds), only what was deleted at least that long ago; with
+        ``experiment_ids``, only in those experiments. A run that is the source of a
+        registered model version stays, with its ancestors and experiment
+        (:attr:`GcReport.kept` says why). ``dry_run`` reports and removes nothing.
+        """
 
     # -- conveniences built once on the interface -----------------------------------
     def log_param(self, run_id: str, key: str, value: str) -> None:

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from tunetrack import _validation as v
 from tunetrack.entities import (
     Experiment,
+    GcReport,
     Metric,
     PagedList,
     Param,
@@ -179,6 +180,24 @@ class RestStore(RestRegistryMixin, Store):
         }
         page = self._post("/api/experiments/search", s.ExperimentsPage, body, idempotent=True)
         return PagedList([self._experiment(e) for e in page.experiments], page.next_page_token)
+
+    def gc(
+        self,
+        *,
+        older_than: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Have the server remove for good what is deleted (its files too); a real one is
+        not resent once sent (the server may have done it: run it again to be sure)."""
+        body = {
+            "older_than": older_than,
+            "experiment_ids": None if experiment_ids is None else [str(e) for e in experiment_ids],
+            "dry_run": dry_run,
+        }
+        report = self._post("/api/gc", s.GcResponse, body, idempotent=dry_run).report
+        locations = [proxied_to_url(uri, self.base_url) for uri in report.artifacts]
+        return replace(report, artifacts=tuple(locations))
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft-delete an experiment and its runs."""

@@ -12,6 +12,7 @@ from tunetrack._clock import now_ms
 from tunetrack.entities import (
     Experiment,
     FileInfo,
+    GcReport,
     Metric,
     PagedList,
     Param,
@@ -232,6 +233,18 @@ class Client(RegistryClientMixin):
     def restore_run(self, run_id: str) -> None:
         """Restore a deleted run."""
         self.store.restore_run(run_id)
+
+    def gc(
+        self,
+        *,
+        older_than: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Remove for good the deleted experiments and runs, with their artifacts (see
+        :meth:`tunetrack.store.base.Store.gc`); ``older_than`` is in milliseconds."""
+        self._sync()
+        return self.store.gc(older_than=older_than, experiment_ids=experiment_ids, dry_run=dry_run)
 
     def search_runs(
         self,

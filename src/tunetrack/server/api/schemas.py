@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunetrack.entities import (
     Experiment,
     FileInfo,
+    GcReport,
     Metric,
     ModelStage,
     ModelVersion,
@@ -274,3 +275,19 @@ class ArtifactList(Wire):
 class ArtifactWritten(Wire):
     path: str
     size: int
+
+
+# -- garbage collection --------------------------------------------------------------------
+class Gc(Wire):
+    """What to remove for good: what was deleted at least ``older_than`` milliseconds ago
+    (any time when null), in ``experiment_ids`` (every experiment when null)."""
+
+    older_than: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    experiment_ids: list[str] | None = None
+    dry_run: bool = False
+
+
+class GcResponse(Wire):
+    """What was removed (with ``dry_run``: what would be)."""
+
+    report: GcReport

@@ -21,11 +21,12 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from tunetrack.errors import ConfigError, InvalidInput, StoreError, TunetrackError
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
 _WAIT_S = 60.0  # how long a caller waits for the one connection of an in-memory database
 _T = TypeVar("_T")
+_IN_CHUNK = 500  # items per IN (...) list
 try:
     import fcntl
 except ImportError:  # Windows: the threads of a process still take turns
@@ -166,6 +167,12 @@ def _server_engine(uri: str) -> Engine:
             f"a PostgreSQL tracking URI needs {missing}, which is not installed: "
             "pip install 'tunetrack[postgres]'"
         ) from None
+
+
+def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``items`` in slices short enough for one ``IN (...)`` list."""
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]
 
 
 def _is_transient(exc: BaseException) -> bool:

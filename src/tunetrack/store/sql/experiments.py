@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tunetrack import _validation as v
@@ -16,6 +16,14 @@ from tunetrack.store.base import DEFAULT_EXPERIMENT_ID
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry, write_transaction
 from tunetrack.store.sql.paging import PageToken
+
+
+def deleted_time(table: Table, stage: LifecycleStage, now: int) -> ColumnElement[Any] | None:
+    """The ``deleted_time`` a row of ``table`` gets on moving to ``stage``: its first deletion
+    time is kept (deleting again changes nothing), a restore clears it."""
+    if stage is LifecycleStage.ACTIVE:
+        return None
+    return func.coalesce(table.c.deleted_time, now)
 
 
 def _name_taken(name: str, hint: str = "") -> Conflict:
@@ -192,18 +200,25 @@ class ExperimentsMixin:
             raise InvalidInput("the Default experiment (id 0) cannot be deleted")
 
         def txn() -> None:
+            now = now_ms()
             with write_transaction(self._engine) as conn:
                 done = conn.execute(
                     update(m.experiments)
                     .where(m.experiments.c.experiment_id == eid)
-                    .values(lifecycle_stage=stage.value, last_update_time=now_ms())
+                    .values(
+                        lifecycle_stage=stage.value,
+                        last_update_time=now,
+                        deleted_time=deleted_time(m.experiments, stage, now),
+                    )
                 ).rowcount
                 if not done:
                     raise NotFound(f"no experiment with id {experiment_id!r}")
                 conn.execute(
                     update(m.runs)
                     .where(m.runs.c.experiment_id == eid)
-                    .values(lifecycle_stage=stage.value)
+                    .values(
+                        lifecycle_stage=stage.value, deleted_time=deleted_time(m.runs, stage, now)
+                    )
                 )
 
         with_retry(txn)

@@ -42,6 +42,7 @@ experiments = Table(
     Column("lifecycle_stage", String(16), nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),  # NULL while active; revision 0007
 )
 
 experiment_tags = Table(
@@ -76,6 +77,7 @@ runs = Table(
     Column("lifecycle_stage", String(16), nullable=False),
     Column("artifact_uri", String(1000), nullable=False),
     Column("parent_run_id", _RunId, nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),  # NULL while active; revision 0007
     ForeignKeyConstraint(["parent_run_id"], ["runs.run_id"], ondelete="SET NULL"),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_run_id"),

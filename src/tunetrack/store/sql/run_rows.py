@@ -22,6 +22,7 @@ class RunRecord(NamedTuple):
     lifecycle_stage: str
     artifact_uri: str
     parent_run_id: str | None
+    deleted_time: int | None
 
 
 #: The runs table's columns (a test keeps them equal to the table's).
@@ -29,7 +30,7 @@ RUN_COLUMNS = RunRecord._fields
 
 
 def run_values(info: RunInfo) -> dict[str, object]:
-    """The runs-table column values of ``info``."""
+    """The runs-table column values of ``info`` (a new run: never deleted)."""
     return {
         "run_id": info.run_id,
         "experiment_id": int(info.experiment_id),
@@ -41,6 +42,7 @@ def run_values(info: RunInfo) -> dict[str, object]:
         "lifecycle_stage": info.lifecycle_stage.value,
         "artifact_uri": info.artifact_uri,
         "parent_run_id": info.parent_run_id,
+        "deleted_time": None,
     }
 
 

@@ -8,7 +8,7 @@ import re
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from tunetrack import _validation as v
 from tunetrack._clock import now_ms
 from tunetrack.entities import (
+    GcReport,
     LifecycleStage,
     Metric,
     PagedList,
@@ -32,10 +33,12 @@ from tunetrack.entities import (
 )
 from tunetrack.errors import Conflict, InvalidInput, NotFound, StoreError
 from tunetrack.store._rows import checked_acked_below, checked_batch_id, checked_metric_rows
+from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MetricRow, Store
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import (
     SCHEMA_HEAD,
+    chunks,
     lock_schema,
     make_engine,
     run_driver_sql,
@@ -45,7 +48,7 @@ from tunetrack.store.sql.engine import (
     with_retry,
     write_transaction,
 )
-from tunetrack.store.sql.experiments import ExperimentsMixin
+from tunetrack.store.sql.experiments import ExperimentsMixin, deleted_time
 from tunetrack.store.sql.naming import random_run_name
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.registry import RegistryMixin
@@ -113,7 +116,6 @@ class _RunSql:
         )
 
 
-_IN_CHUNK = 500  # ids per IN (...) list
 _STEP_TIME = operator.itemgetter(2, 3)
 
 
@@ -129,11 +131,6 @@ def _param_values(params: Mapping[str, object]) -> list[tuple[str, str]]:
         (k, v.validate_value(val, "param", k, v.MAX_PARAM_VALUE_LENGTH))
         for k, val in ((v.validate_key(key, "param"), val) for key, val in params.items())
     ]
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i : i + _IN_CHUNK]
 
 
 class SqlStore(ExperimentsMixin, RegistryMixin, Store):
@@ -360,7 +357,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
             i: ({}, {}, {}) for i in ids
         }
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for r in conn.execute(
                 select(
                     m.latest_metrics.c.run_id, m.latest_metrics.c.key, m.latest_metrics.c.value
@@ -448,7 +445,10 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                 done = conn.execute(
                     update(m.runs)
                     .where(m.runs.c.run_id == run_id)
-                    .values(lifecycle_stage=stage.value)
+                    .values(
+                        lifecycle_stage=stage.value,
+                        deleted_time=deleted_time(m.runs, stage, now_ms()),
+                    )
                 ).rowcount
                 if not done:
                     raise NotFound(f"no run with id {run_id!r}")
@@ -462,6 +462,44 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     def restore_run(self, run_id: str) -> None:
         """Undo :meth:`delete_run`."""
         self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    # -- garbage collection ---------------------------------------------------------------
+    def gc(
+        self,
+        *,
+        older_than: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+        proxy_root: ArtifactRepository | None = None,
+    ) -> GcReport:
+        """Remove for good what is deleted (see :mod:`tunetrack.store.sql.gc`); a
+        ``tunetrack-artifacts:`` location is under ``proxy_root`` (the server's root)."""
+        from tunetrack.store.sql import gc
+
+        if older_than is not None and v.int64(older_than, "older_than") < 0:
+            raise InvalidInput(f"older_than must be at least 0 milliseconds, got {older_than}")
+        scope = None if experiment_ids is None else [self.experiment_key(e) for e in experiment_ids]
+
+        def txn() -> tuple[gc.Plan, dict[str, int]]:
+            cutoff = None if older_than is None else now_ms() - older_than
+            with write_transaction(self._engine) as conn:
+                todo = gc.plan(conn, cutoff, scope)
+                counts = gc.delete_rows(conn, todo)
+                if dry_run:  # the counts of the real thing, then nothing happened
+                    conn.get_transaction().rollback()  # type: ignore[union-attr]
+            return todo, counts
+
+        todo, counts = with_retry(txn)
+        removed = gc.remove_artifacts(todo, proxy_root, dry_run=dry_run)
+        return GcReport(
+            dry_run=dry_run,
+            experiment_ids=tuple(str(eid) for eid in todo.experiments),
+            run_ids=tuple(run.run_id for run in todo.runs),
+            rows=counts,
+            artifacts=tuple(removed.locations),
+            kept=tuple(todo.kept),
+            artifact_errors=tuple(removed.errors),
+        )
 
     # -- logging -----------------------------------------------------------------------
     def log_batch(
@@ -614,7 +652,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         delete waits for the points being written instead of racing them.
         """
         found: dict[str, int] = {}
-        for chunk in _chunks(run_ids):
+        for chunk in chunks(run_ids):
             params: tuple[object, ...]
             if self._bulk.columns:
                 sql, params = self._bulk.runs, (list(chunk),)
