@@ -22,7 +22,10 @@ runs, params, tags, metric points and ``latest_metrics`` rows are written with p
 A second experiment holds one run with a 200,000-point metric (benchmarks/ui.py's, logged
 through ``SqlStore.log_metric_rows``). Measured on each store, in this one run:
 
-* search: ``Client.search_runs`` with search.py's filter and sort, 100 results;
+* search: ``Client.search_runs`` with search.py's filter and sort, 100 results; the limit
+  beside it is search.py's hand-written SQL (``raw_search``: the sort-first plan, then the
+  page's runs, params, tags and latest metrics) on a plain sqlite3 / psycopg connection, and
+  both must return the same runs in the same order;
 * metric history: ``Client.get_metric_history`` of one typical run's metric (4 points) and of
   the long run's metric (200,000 points);
 * runs page: ``tunetrack server`` (it serves the UI) on 127.0.0.1 over the store, HTTP GET
@@ -53,6 +56,7 @@ import functools
 import multiprocessing as mp
 import os
 import random
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -65,7 +69,7 @@ from typing import Any, Protocol
 import httpx
 from _sqlite_durability import SqliteEngines, read_settings
 from ingest import make_points
-from search import FILTER, ORDER_BY, make_runs, time_query
+from search import FILTER, ORDER_BY, make_runs, raw_search, time_query
 from server import (
     PUBLISHED,
     analyze,
@@ -86,6 +90,7 @@ CHUNK = 20_000  # runs generated and written per transaction
 METRIC_KEYS = ("m0", "m1", "m2", "m3", "m4")  # search.py's metrics
 TARGET_MS = 200.0  # search and runs page at 1M runs (issue 13)
 TARGET_INGEST_RATIO = 0.3  # 8 writers >= 0.3x raw COPY (issue 13)
+RAW_ROW = "  limit: hand-written SQL, same page"
 CHECKED_RUNS = 200  # runs whose latest_metrics are compared with their history
 
 COLUMNS_OF = {
@@ -321,6 +326,7 @@ class Figures:
 
     rows: dict[str, float]
     search_sql: tuple[str, Any]  # the page query, for EXPLAIN
+    same_page: bool  # search_runs returned the limit's runs in the limit's order
     durability: str = ""
 
 
@@ -339,6 +345,29 @@ def capture_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", hook)
+
+
+class PsycopgAsSqlite3:
+    """Runs search.py's sqlite3-style SQL (``:name`` and ``?`` marks) on psycopg."""
+
+    def __init__(self, uri: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(psycopg_conninfo(uri), autocommit=True)
+
+    def execute(self, sql: str, params: Any) -> Any:
+        if isinstance(params, dict):
+            return self.conn.execute(re.sub(r":(\w+)", r"%(\1)s", sql), params)
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def raw_connection(uri: str) -> Any:
+    """A plain driver connection for the hand-written limit (sqlite3 or psycopg)."""
+    path = sqlite_path(uri)
+    return sqlite3.connect(path) if path is not None else PsycopgAsSqlite3(uri)
 
 
 def median_ms(fn: Callable[[], Sequence[Any]], repeats: int, expect: int | None) -> float:
@@ -361,6 +390,15 @@ def measure(built: Built, tmp: Path, steps: int, repeats: int, engines: SqliteEn
 
     progress("    search_runs")
     rows["search_runs, filter + sort, 100 results"] = median_ms(search, repeats, 100)
+    progress("    hand-written SQL (search.py's sort-first plan)")
+    con = raw_connection(built.uri)
+    try:
+        rows[RAW_ROW] = median_ms(lambda: raw_search(con, int(exp), 100), repeats, 100)
+        same = [d["run_name"] for d in raw_search(con, int(exp), 100)] == [
+            r.info.run_name for r in search()
+        ]
+    finally:
+        con.close()
     with capture_sql(client.store.engine) as seen:
         search()
     sql = next(s for s in seen if "LIMIT" in s[0].upper())  # the page query
@@ -388,7 +426,7 @@ def measure(built: Built, tmp: Path, steps: int, repeats: int, engines: SqliteEn
         rows["runs page (UI, filter + sort, 100 rows)"] = time_fetch(
             functools.partial(http.get, page, params=query), repeats
         )
-    return Figures(rows, sql, durability)
+    return Figures(rows, sql, same, durability)
 
 
 def explain(uri: str, sql: tuple[str, Any]) -> str:
@@ -627,6 +665,10 @@ def main() -> None:
     print_figures(figures)
     who, _, search_ms = PUBLISHED[1]
     print(f"published anchor: {who} SearchRuns {search_ms:.0f} ms with 20 users (PostgreSQL)")
+    for kind, f in figures.items():
+        ours, raw = f.rows["search_runs, filter + sort, 100 results"], f.rows[RAW_ROW]
+        same = "same runs, same order" if f.same_page else "DIFFERENT runs or order"
+        print(f"{kind}: search_runs / limit = {ours / raw:,.1f}x; {same}")
     print()
     print("durability while measuring:")
     for kind, f in figures.items():
