@@ -16,14 +16,17 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 def read_settings(dbapi_conn: Any) -> str:
-    """``journal_mode`` and ``synchronous`` of one open DB-API SQLite connection."""
+    """``journal_mode``, ``synchronous`` and (in WAL mode) ``wal_autocheckpoint`` of one
+    open DB-API SQLite connection."""
     cur = dbapi_conn.cursor()
     try:
         journal = cur.execute("PRAGMA journal_mode").fetchone()[0]
         sync = cur.execute("PRAGMA synchronous").fetchone()[0]
+        pages = cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     finally:
         cur.close()
-    return f"journal_mode={journal}, synchronous={_SYNCHRONOUS[sync]}"
+    wal = f", wal_autocheckpoint={pages} pages" if journal == "wal" else ""
+    return f"journal_mode={journal}, synchronous={_SYNCHRONOUS[sync]}{wal}"
 
 
 class SqliteEngines:
