@@ -13,6 +13,7 @@ the same five runs spread over two experiments:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -264,6 +265,34 @@ def test_pages_return_every_run_exactly_once(world: World, max_results: int) -> 
 def test_pages_keep_the_requested_order(world: World) -> None:
     names = _all_pages(world, 2, order_by=["metrics.acc DESC"])
     assert names == ["rf-3", "rf-1", "xgb-1", "lin-1", "rf-2"]
+
+
+@pytest.mark.parametrize("max_results", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+def test_pages_sorted_by_a_metric_put_nan_and_missing_last_on_every_page(
+    store: Store, experiment_id: str, max_results: int, direction: str
+) -> None:
+    # the runs with a value are read in value order, the rest after them: every page size
+    # puts the seam somewhere else (inside a page, at its end, past it)
+    values = {"a": 0.3, "b": math.nan, "c": -math.inf, "d": None, "e": 0.2, "f": math.inf}
+    names = {}
+    for i, (name, value) in enumerate(values.items()):
+        run_id = store.create_run(experiment_id, start_time=T0 + i, run_name=name).info.run_id
+        names[run_id] = name
+        if value is not None:
+            store.log_batch(run_id, metrics=[Metric("m", value, T0, 0)])
+    seen, token = [], None
+    for _ in range(10):
+        page = store.search_runs(
+            [experiment_id], order_by=[f"metrics.m {direction}"], max_results=max_results,
+            page_token=token,
+        )  # fmt: skip
+        seen += [names[r.info.run_id] for r in page]
+        token = page.token
+        if token is None:
+            break
+    valued = ["c", "e", "a", "f"] if direction == "ASC" else ["f", "a", "e", "c"]
+    assert seen == [*valued, "d", "b"]  # NaN and never logged: newest first
 
 
 def test_pages_respect_the_filter(world: World) -> None:

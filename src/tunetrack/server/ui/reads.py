@@ -14,16 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, func, literal, or_, select
 
 from tunetrack import _validation as v
 from tunetrack.entities import RunInfo, ViewType
 from tunetrack.errors import InvalidInput
 from tunetrack.search import parse_filter, parse_order_by
+from tunetrack.server.ui.downsample import DEFAULT_POINTS
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry
-from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
+from tunetrack.store.sql.filters import run_filter_clause
 from tunetrack.store.sql.paging import PageToken
+from tunetrack.store.sql.run_pages import read_run_page
 from tunetrack.store.sql.run_rows import run_info
 from tunetrack.store.sql.store import SqlStore
 
@@ -119,16 +121,14 @@ def run_page(
     v.validate_max_results(max_results)
     eids = [sql.experiment_key(e) for e in experiment_ids]
     token = PageToken.decode(page_token)
-    query = select(m.runs).where(
-        m.runs.c.experiment_id.in_(eids),
-        m.runs.c.lifecycle_stage.in_([s.value for s in ViewType.ACTIVE_ONLY.stages()]),
-    )
-    clause = run_filter_clause(parse_filter(filter_string), eids)
     r = m.runs.c
+    active = [s.value for s in ViewType.ACTIVE_ONLY.stages()]
+    conditions: list[ColumnElement[bool]] = [r.lifecycle_stage.in_(active)]
+    clause = run_filter_clause(parse_filter(filter_string), eids)
     if parent is not None:
-        query = query.where(r.parent_run_id == parent)
+        conditions.append(r.parent_run_id == parent)
     elif nested:
-        query = query.where(r.parent_run_id.is_(None))
+        conditions.append(r.parent_run_id.is_(None))
     if clause is not None and nested:
         matching_children = (
             select(r.parent_run_id)
@@ -137,18 +137,20 @@ def run_page(
         )
         clause = or_(clause, r.run_id.in_(matching_children))
     if clause is not None:
-        query = query.where(clause)
-    order = run_order_clauses(parse_order_by(order_by))
+        conditions.append(clause)
+    keys = parse_order_by(order_by)
 
     def read() -> RunPage:
         with sql.engine.connect() as conn:
             until = token.until
             if until is None:
                 until = conn.execute(
-                    select(func.max(m.runs.c.start_time)).where(m.runs.c.experiment_id.in_(eids))
+                    select(func.max(r.start_time)).where(r.experiment_id.in_(eids))
                 ).scalar()
-            page = query.where(m.runs.c.start_time <= (until or 0)).order_by(*order)
-            found = conn.execute(page.offset(token.offset).limit(max_results + 1)).all()
+            found = read_run_page(
+                conn, eids, [*conditions, r.start_time <= (until or 0)], keys, token.offset,
+                max_results + 1,
+            )  # fmt: skip
             more = len(found) > max_results
             found = found[:max_results]
             ids = [row.run_id for row in found]
@@ -227,6 +229,96 @@ def histories(
                 steps.append(step)
                 values.append(math.nan if value is None else value)
     return found
+
+
+def _plottable(value: float | None) -> float | None:
+    """A stored value as a chart's y: NaN (stored as NULL) and ±inf become a gap."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def chart_series(
+    sql: SqlStore, run_id: str, key: str, points: int, max_points: int = DEFAULT_POINTS
+) -> tuple[list[int], list[float | None]]:
+    """At most ``max_points`` (step, value) points of metric ``key`` of one run (``points``
+    of them stored, as :func:`metric_ranges` counts), downsampled by the database.
+
+    A series that fits comes back whole. A longer one is cut into ``max_points // 2``
+    buckets of equal step width; each keeps its smallest and largest finite value, each at
+    the first step that has it, so every spike and dip shows. A bucket with no finite value
+    is a gap (``None``) at its first step (NaN and ±inf are not plottable). Each bucket is
+    a range of ``ix_metrics_history``, read there: no point but the kept ones leaves the
+    database.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, got {max_points}")
+    t = m.metrics.c
+    series = (t.run_id == run_id) & (t.key == key)
+    steps: list[int] = []
+    values: list[float | None] = []
+    with sql.engine.connect() as conn:
+        if points <= max_points:
+            rows = conn.execute(select(t.step, t.value).where(series).order_by(t.step, t.timestamp))
+            for step, value in rows:
+                steps.append(step)
+                values.append(_plottable(value))
+            return steps, values
+        lowest = select(func.min(t.step)).where(series).scalar_subquery()
+        highest = select(func.max(t.step)).where(series).scalar_subquery()
+        first, last = conn.execute(select(lowest, highest)).one()
+        if first is None:
+            return [], []
+        kept = conn.execute(_bucket_extremes(run_id, key, first, last, max_points // 2)).all()
+    for start, low, low_step, high, high_step in kept:
+        picks = [(start, None)] if low is None else sorted({(low_step, low), (high_step, high)})
+        for step, value in picks:
+            steps.append(step)
+            values.append(value)
+    return steps, values
+
+
+def _bucket_extremes(run_id: str, key: str, first: int, last: int, count: int) -> Any:
+    """(first step, min, its first step, max, its first step) of each non-empty bucket of
+    ``count`` equal step ranges from ``first`` to ``last``, in step order; min and max over
+    the finite values only (NULL when there is none)."""
+    width = (last - first) // count + 1
+    numbers = select(literal(0, BigInteger).label("b")).cte("buckets", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.b + 1).where(numbers.c.b + 1 < count))
+
+    def of_bucket(bucket: Any, column: str, fn: Any, where: Any = None) -> Any:
+        """``fn`` of ``column`` over the bucket's points (those ``where(point)`` keeps)."""
+        point = m.metrics.alias()
+        start = first + bucket * width
+        query = (
+            select(fn(point.c[column]))
+            .where(point.c.run_id == run_id, point.c.key == key)
+            .where(point.c.step >= start, point.c.step < start + width)
+        )
+        return (query if where is None else query.where(where(point))).scalar_subquery()
+
+    def finite(point: Any) -> Any:
+        return (point.c.value > -math.inf) & (point.c.value < math.inf)
+
+    b = numbers.c.b
+    extremes = (
+        select(
+            b,
+            of_bucket(b, "step", func.min).label("start"),
+            of_bucket(b, "value", func.min, finite).label("low"),
+            of_bucket(b, "value", func.max, finite).label("high"),
+        )
+        .cte("extremes")
+        .prefix_with("MATERIALIZED")  # each bucket's min and max once, not once per point
+    )
+    e = extremes.c
+
+    def step_of(value: Any) -> Any:
+        return of_bucket(e.b, "step", func.min, lambda point: point.c.value == value)
+
+    return (
+        select(e.start, e.low, step_of(e.low), e.high, step_of(e.high))
+        .where(e.start.is_not(None))
+        .order_by(e.b)
+    )
 
 
 MAX_GROUPS = 200

@@ -34,7 +34,6 @@ from tunetrack.server.auth.roles import Role
 from tunetrack.server.ui import charts, reads
 from tunetrack.server.ui.artifacts import IMAGE_TYPES, kind_of, preview, run_repository
 from tunetrack.server.ui.compare import compare_view
-from tunetrack.server.ui.downsample import downsample
 from tunetrack.server.ui.sweep import ImportanceCache, sweep_updates, sweep_view
 from tunetrack.server.ui.web import (
     ARTIFACT_CSP,
@@ -236,8 +235,7 @@ def ui_router(store: SqlStore, artifacts: ArtifactRepository | None = None) -> A
         system_keys = [k for k in sorted(stepped) if k.startswith("system/")]
         figures = {}
         for key in (user_keys + system_keys)[:MAX_CHARTS]:
-            steps, values = reads.histories(store, [run_id], key).get(run_id, ([], []))
-            xs, ys = downsample(steps, values)
+            xs, ys = reads.chart_series(store, run_id, key, ranges[key][2])
             figures[key] = charts.line_chart(key, xs, ys)
         parent = store.get_run(run.info.parent_run_id) if run.info.parent_run_id else None
         kids = reads.run_page(store, [run.info.experiment_id], None, [], None, 100, [],

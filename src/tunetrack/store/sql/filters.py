@@ -221,7 +221,7 @@ def _comparison(
         table.c.key == c.key, _apply(table.c.value, c.op, c.value)
     )
     if table is m.latest_metrics and experiment_ids:
-        # lets the database walk ix_latest_metrics_exp_key_value for these experiments only
+        # lets the database walk ix_latest_metrics_exp_key_value_run for these experiments only
         matching = matching.where(table.c.experiment_id.in_(list(experiment_ids)))
     return target.id_column.in_(matching)
 

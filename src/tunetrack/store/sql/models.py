@@ -80,7 +80,7 @@ runs = Table(
     Column("deleted_time", BigInteger, nullable=True),  # NULL while active; revision 0007
     ForeignKeyConstraint(["parent_run_id"], ["runs.run_id"], ondelete="SET NULL"),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
-    Index("ix_runs_parent", "parent_run_id"),
+    Index("ix_runs_parent_start", "parent_run_id", "start_time"),
 )
 
 params = Table(
@@ -103,7 +103,8 @@ tags = Table(
     Index("ix_tags_key", "key"),
 )
 
-# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is.
+# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. A history
+# is read from its index alone (it holds every column the reads need).
 metrics = Table(
     "metrics",
     metadata,
@@ -113,11 +114,12 @@ metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", _Double, nullable=True),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value"),
 )
 
 # One row per (run, key): the point with the highest step (then timestamp). Search and
-# sort read this table; experiment_id is copied here so (experiment, key, value) is indexed.
+# sort read this table; experiment_id is copied here so (experiment, key, value) is indexed
+# (with run_id: a filter's or a sort's runs come from the index alone).
 latest_metrics = Table(
     "latest_metrics",
     metadata,
@@ -128,7 +130,7 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("value", _Double, nullable=True),
     PrimaryKeyConstraint("run_id", "key"),
-    Index("ix_latest_metrics_exp_key_value", "experiment_id", "key", "value"),
+    Index("ix_latest_metrics_exp_key_value_run", "experiment_id", "key", "value", "run_id"),
 )
 
 # Metric batches written with a (writer_id, seq) id: a batch sent again (a client's retry

@@ -12,7 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -724,33 +735,33 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
     ) -> PagedList[Run]:
         """Runs of these experiments matching the filter, sorted, one page at a time."""
         from tunetrack.search import parse_filter, parse_order_by
-        from tunetrack.store.sql.filters import run_filter_clause, run_order_clauses
+        from tunetrack.store.sql.filters import run_filter_clause
+        from tunetrack.store.sql.run_pages import read_run_page
 
         v.validate_max_results(max_results)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         eids = [self.experiment_key(e) for e in experiment_ids]
         token = PageToken.decode(page_token)
-        query = select(m.runs).where(
-            m.runs.c.experiment_id.in_(eids),
-            m.runs.c.lifecycle_stage.in_([s.value for s in ViewType.parse(view_type).stages()]),
-        )
+        r = m.runs.c
+        stages = [s.value for s in ViewType.parse(view_type).stages()]
+        conditions: list[ColumnElement[bool]] = [r.lifecycle_stage.in_(stages)]
         clause = run_filter_clause(parse_filter(filter_string), eids)
         if clause is not None:
-            query = query.where(clause)
-        order = run_order_clauses(parse_order_by(order_by))
+            conditions.append(clause)
+        keys = parse_order_by(order_by)
 
         def read() -> PagedList[Run]:
             with self._engine.connect() as conn:
                 until = token.until
                 if until is None:
                     until = conn.execute(
-                        select(func.max(m.runs.c.start_time)).where(
-                            m.runs.c.experiment_id.in_(eids)
-                        )
+                        select(func.max(r.start_time)).where(r.experiment_id.in_(eids))
                     ).scalar()
-                page = query.where(m.runs.c.start_time <= (until or 0)).order_by(*order)
-                rows = conn.execute(page.offset(token.offset).limit(max_results + 1)).all()
+                rows = read_run_page(
+                    conn, eids, [*conditions, r.start_time <= (until or 0)], keys,
+                    token.offset, max_results + 1,
+                )  # fmt: skip
                 more = len(rows) > max_results
                 items = self._runs(conn, rows[:max_results])
             following = PageToken(token.offset + max_results, until)
