@@ -45,6 +45,7 @@ from tunetrack.sweep.worker import (
 if TYPE_CHECKING:
     from tunetrack.tracking.client import Client
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 _POLL_S = 1.0  # how often a wait looks whether the child exited (a grandchild may hold the pipe)
 _LENGTH = 8  # bytes of the length that precedes the pickled result
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -150,19 +151,27 @@ class _Child:
     def fork(cls, task: TrialTask) -> _Child:
         parent = os.getpid()
         read_fd, write_fd = os.pipe()
+        # A Ctrl-C (sent to the whole process group) waits until the fork is done: raised
+        # inside os.fork's at-fork hooks it would only be printed, and the child must be in
+        # its own process group before it can be interrupted.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
         try:
             pid = os.fork()
         except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_fd)
             os.close(write_fd)
             raise
         if pid == 0:
             os.close(read_fd)
-            _run_child(task, write_fd, parent)
-        os.close(write_fd)
-        with contextlib.suppress(OSError):  # the child does the same: whichever comes first
-            os.setpgid(pid, pid)
-        return cls(pid, read_fd)
+            _run_child(task, write_fd, parent, mask)
+        try:
+            os.close(write_fd)
+            with contextlib.suppress(OSError):  # the child does the same: whichever is first
+                os.setpgid(pid, pid)
+            return cls(pid, read_fd)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C meanwhile comes now
 
     def read(self, deadline: float | None) -> bytes | None:
         """What the child wrote until it closed the pipe, wrote its whole result or exited;
@@ -207,14 +216,18 @@ class _Child:
         return f"exit code {code} before it returned a result"
 
 
-def _run_child(task: TrialTask, fd: int, parent: int) -> NoReturn:
+def _run_child(task: TrialTask, fd: int, parent: int, mask: set[int | signal.Signals]) -> NoReturn:
     """The child: run the trial, write its result to ``fd``, exit without the parent's
-    exit handlers."""
+    exit handlers. It starts with the interrupts blocked; ``mask`` is the signal mask to
+    restore once it is in its own process group."""
     code = 1
     try:
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
         _die_with(parent)
+        for interrupt in _INTERRUPTS:  # one sent to the sweep's group before we left it:
+            signal.signal(interrupt, signal.signal(interrupt, signal.SIG_IGN))  # discarded
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         # the parent's stdout may be a progress display that another thread held locked
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         tags = [
