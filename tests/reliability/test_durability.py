@@ -226,9 +226,12 @@ def test_sigterm_keeps_every_point_and_kills_the_run(
 
 
 # -- concurrent processes --------------------------------------------------------------
-def eight_writers(tmp_path: Path, uri: str, points: int) -> None:
-    """Eight processes stream ``points`` each into one run apiece of one store at once:
-    every point lands exactly once, no writer meets a lock error."""
+POINTS_EACH = 25_000  # points each of the eight writers logs
+
+
+def eight_writers(tmp_path: Path, uri: str) -> dict[str, object]:
+    """Eight processes stream POINTS_EACH points each into one run apiece of one store at
+    once; what their stderr and the store hold afterwards."""
     from tunetrack.store.sql.store import SqlStore
 
     store = SqlStore(uri, default_artifact_root=str(tmp_path / "artifacts"))
@@ -236,27 +239,39 @@ def eight_writers(tmp_path: Path, uri: str, points: int) -> None:
     store.close()
     go = tmp_path / "go"
     procs = [
-        spawn(tmp_path, RACE_SCRIPT, uri, str(i), str(points), "shared", str(go)) for i in range(8)
+        spawn(tmp_path, RACE_SCRIPT, uri, str(i), str(POINTS_EACH), "shared", str(go))
+        for i in range(8)
     ]
     release(go, 8)
     results = finish(procs)
-    for code, _, err in results:
-        assert code == 0, err
-        assert "locked" not in err.lower(), err
-    per_run = query(uri, "SELECT run_id, count(*) FROM metrics GROUP BY run_id")
-    assert sorted(n for _, n in per_run) == [points] * 8
     distinct = "SELECT count(*) FROM (SELECT DISTINCT run_id, step FROM metrics) AS points"
-    assert query(uri, distinct) == [(8 * points,)]  # none doubled
-    assert query(uri, "SELECT DISTINCT status FROM runs") == [("FINISHED",)]
+    return {
+        "exit codes": [code for code, _, _ in results],
+        "lock errors": [err for _, _, err in results if "locked" in err.lower()],
+        "points per run": sorted(
+            n for _, n in query(uri, "SELECT run_id, count(*) FROM metrics GROUP BY run_id")
+        ),
+        "distinct points": query(uri, distinct)[0][0],
+        "statuses": query(uri, "SELECT DISTINCT status FROM runs"),
+    }
+
+
+EXACTLY_ONCE = {
+    "exit codes": [0] * 8,
+    "lock errors": [],
+    "points per run": [POINTS_EACH] * 8,
+    "distinct points": 8 * POINTS_EACH,  # none doubled
+    "statuses": [("FINISHED",)],
+}
 
 
 def test_eight_processes_write_one_sqlite_file(tmp_path: Path) -> None:
-    eight_writers(tmp_path, f"sqlite:///{tmp_path}/shared.db", 25_000)
+    assert eight_writers(tmp_path, f"sqlite:///{tmp_path}/shared.db") == EXACTLY_ONCE
 
 
 @pytest.mark.postgres
 def test_eight_processes_write_one_postgres_db(tmp_path: Path, fresh_postgres_uri: str) -> None:
-    eight_writers(tmp_path, fresh_postgres_uri, 25_000)
+    assert eight_writers(tmp_path, fresh_postgres_uri) == EXACTLY_ONCE
 
 
 def check_fresh_race(uri: str, results: list[tuple[int, str, str]], experiments: int) -> None:
