@@ -9,7 +9,6 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -72,59 +71,13 @@ from tunetrack.store.sql.settings import (
     read_setting,
     write_setting,
 )
-
-
-@dataclass(frozen=True)
-class _BulkSql:
-    """Driver SQL of the metric-batch path (see :meth:`SqlStore._bulk_statements`)."""
-
-    metrics: str  # insert points
-    latest: str  # upsert latest_metrics
-    claim: str  # record a batch id; RETURNING says whether it is new
-    forget: str  # drop a writer's batch ids below a seq
-    runs: str  # experiment and stage of runs
-    columns: bool  # bind each column as one array (PostgreSQL) instead of row by row
-
+from tunetrack.store.sql.statements import BulkSql, RunSql
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 # Built once: SQLAlchemy then only looks it up in its compiled cache.
 _UPDATE_RUN = (  # the values to set are the parameters besides which_run
     update(m.runs).where(m.runs.c.run_id == bindparam("which_run")).returning(*m.runs.c)
 )
-
-
-@dataclass(frozen=True)
-class _RunSql:
-    """Driver-level SQL of the per-run hot path (a sweep creates and ends a run per
-    trial): run as it is, it skips SQLAlchemy's statement building, which cost more than
-    the database's own work. Parameters are positional, in the order the SQL names them."""
-
-    experiment: str  # (parent run_id, experiment_id) -> stage, artifact_location, parent found
-    insert_run: str  # RUN_COLUMNS
-    insert_tag: str  # (run_id, key, value)
-    insert_param: str  # (run_id, key, value)
-    end_run: str  # (status, end_time, run_id) -> the run's row, RUN_COLUMNS
-
-    @classmethod
-    def for_dialect(cls, dialect: str) -> _RunSql:
-        """The statements with the placeholders of ``dialect``'s driver."""
-        mark = "?" if dialect == "sqlite" else "%s"
-        columns = ", ".join(RUN_COLUMNS)
-        run_marks = ", ".join([mark] * len(RUN_COLUMNS))
-        return cls(
-            experiment=(
-                "SELECT lifecycle_stage, artifact_location, "
-                f"EXISTS (SELECT 1 FROM runs WHERE run_id = {mark}) "
-                f"FROM experiments WHERE experiment_id = {mark}"
-            ),
-            insert_run=f"INSERT INTO runs ({columns}) VALUES ({run_marks})",
-            insert_tag=f"INSERT INTO tags (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
-            insert_param=f"INSERT INTO params (run_id, key, value) VALUES ({mark}, {mark}, {mark})",
-            end_run=(
-                f"UPDATE runs SET status = {mark}, end_time = {mark} WHERE run_id = {mark} "
-                f"RETURNING {columns}"
-            ),
-        )
 
 
 _STEP_TIME = operator.itemgetter(2, 3)
@@ -167,8 +120,8 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._engine = make_engine(db_uri)
         self._dialect = self._engine.dialect.name
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        self._bulk = self._bulk_statements()
-        self._run_sql = _RunSql.for_dialect(self._dialect)
+        self._bulk = BulkSql.for_dialect(self._dialect)
+        self._run_sql = RunSql.for_dialect(self._dialect)
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
         self.artifact_root = with_retry(self._recorded_artifact_root)
@@ -239,48 +192,6 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
             return root
 
         self.artifact_root = with_retry(txn)
-
-    def _bulk_statements(self) -> _BulkSql:
-        """The batched writer's statements as driver SQL: they run for every batch, so they
-        skip SQLAlchemy's statement building. SQLite inserts row by row (executemany in C);
-        PostgreSQL gets each column as one array and inserts all rows in one statement."""
-        latest_upsert = (
-            "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
-            "timestamp = excluded.timestamp, value = excluded.value "
-            "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
-            "AND excluded.timestamp >= latest_metrics.timestamp)"
-        )
-        claim = (
-            "INSERT INTO metric_batches (writer_id, seq, created_time) VALUES ({0}, {0}, {0}) "
-            "ON CONFLICT (writer_id, seq) DO NOTHING RETURNING seq"
-        )
-        forget = "DELETE FROM metric_batches WHERE writer_id = {0} AND seq < {0}"
-        if self._dialect == "sqlite":
-            return _BulkSql(
-                metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-                "VALUES (?, ?, ?, ?, ?)",
-                latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-                f"experiment_id) VALUES (?, ?, ?, ?, ?, ?) {latest_upsert}",
-                claim=claim.format("?"),
-                forget=forget.format("?"),
-                runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs WHERE run_id IN ({})",
-                columns=False,
-            )
-        # WITH ORDINALITY ... ORDER BY: ids (the tie-break of equal steps) follow row order
-        return _BulkSql(
-            metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-            "SELECT r, k, s, t, v FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-            "%s::bigint[], %s::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
-            latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-            "experiment_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-            f"%s::bigint[], %s::float8[], %s::bigint[]) {latest_upsert}",
-            claim=claim.format("%s"),
-            forget=forget.format("%s"),
-            # rows share-locked to the end of the transaction: a concurrent delete waits
-            runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs "
-            "WHERE run_id = ANY(%s::text[]) FOR SHARE",
-            columns=True,
-        )
 
     def close(self) -> None:
         """Dispose of the connection pool (a later call opens new connections)."""
