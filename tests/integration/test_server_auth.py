@@ -273,3 +273,22 @@ def test_the_server_serves_the_web_ui_to_viewers_only(server) -> None:
     assert run_id in page.text
     listing = httpx.get(server.url + "/", auth=("vi", "vi-pw"), timeout=30)
     assert "ui-seen" in listing.text
+
+
+def test_a_sweeps_ledger_takes_edit_on_the_sweeps_experiment(server) -> None:
+    _, run_id = _new_run(server.url, "swept")
+    create = {
+        "run_id": run_id,
+        "method": "create_new_study",
+        "study_name": f"sweep-{run_id}",
+        "directions": [1],
+    }
+    for user in (("vi", "vi-pw"), ("guest", "guest-pw")):
+        refused = _post(server.url, "/api/ledger/call", create, user)
+        assert refused.status_code == 403, refused.text
+        assert "needs EDIT on experiment" in refused.json()["message"]
+    made = _post(server.url, "/api/ledger/call", create, ("ed", "ed-pw"))
+    assert made.status_code == 200, made.text
+    read = {"run_id": run_id, "method": "get_study_directions"}
+    assert _post(server.url, "/api/ledger/call", read, ("vi", "vi-pw")).status_code == 403
+    assert _post(server.url, "/api/ledger/call", read, ("ed", "ed-pw")).json() == {"result": [1]}

@@ -1,13 +1,12 @@
 """Where a sweep's optuna study (the ledger its workers prune through) lives: in the
-PostgreSQL database of the store, or a journal file that only the orchestrator's machine
-reaches (refused up front for a tunetrack server with remote Dask workers)."""
+PostgreSQL database of the store, on a tunetrack server for remote Dask workers, or a
+journal file that only the orchestrator's machine reaches."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -23,9 +22,6 @@ from tunetrack.sweep.space import parse_space
 from tunetrack.sweep.stored import trial_runs
 from tunetrack.sweep.strategies import make_strategy
 from tunetrack.tracking.client import Client
-
-if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
-    from conftest import StartServer
 
 PRUNING = {
     "method": "grid",
@@ -86,7 +82,7 @@ def test_a_study_left_by_an_earlier_invocation_is_rebuilt_not_refused(
     tmp_path: Path, fresh_postgres_uri: str
 ) -> None:
     config = load_sweep_config(write_sweep(tmp_path, "stepwise", **PRUNING))
-    url = ledger.ledger_url(config, fresh_postgres_uri, str(tmp_path))
+    url = ledger.ledger_url(config, fresh_postgres_uri, str(tmp_path), "abc")
     assert ledger.SCHEMA in url
     space = parse_space({"x": {"distribution": "uniform", "min": 0.0, "max": 1.0}})
     goals = [Goal("score", "maximize")]
@@ -98,26 +94,21 @@ def test_a_study_left_by_an_earlier_invocation_is_rebuilt_not_refused(
     assert again.study.trials == []
 
 
-def test_a_remote_dask_sweep_that_prunes_through_a_server_is_refused_at_its_start(
-    tmp_path: Path, tracking_server: StartServer
+def test_a_remote_dask_sweep_that_prunes_through_a_server_keeps_its_ledger_there(
+    tmp_path: Path,
 ) -> None:
-    server = tracking_server()
     config = load_sweep_config(write_sweep(tmp_path, "stepwise", parallel=REMOTE, **PRUNING))
-    with pytest.raises(ConfigError) as caught:
-        run_sweep(config, tracking_uri=server.url, progress=False)
-    message = str(caught.value)
-    assert "early_terminate (median)" in message
-    assert "tcp://127.0.0.1:9" in message
-    assert "needs PostgreSQL" in message
-    client = Client(server.url)
-    (parent,) = client.search_runs([client.get_experiment_by_name(config.experiment).experiment_id])
-    assert parent.info.status == RunStatus.FAILED  # nothing was dispatched
-    client.close()
+    url = ledger.ledger_url(config, "http://127.0.0.1:5000", str(tmp_path), "abc")
+    assert url == "ledger+http://127.0.0.1:5000?sweep=abc"
+    local = {**REMOTE, "address": None}
+    config = load_sweep_config(write_sweep(tmp_path, "stepwise", parallel=local, **PRUNING))
+    url = ledger.ledger_url(config, "http://127.0.0.1:5000", str(tmp_path), "abc")
+    assert url == f"journal:{tmp_path}/study.log"  # workers on this machine: a local file
 
 
 def test_a_remote_dask_sweep_without_pruning_keeps_its_journal(tmp_path: Path) -> None:
     config = load_sweep_config(write_sweep(tmp_path, "plain", parallel=REMOTE))
-    url = ledger.ledger_url(config, "http://127.0.0.1:5000", str(tmp_path))
+    url = ledger.ledger_url(config, "http://127.0.0.1:5000", str(tmp_path), "abc")
     assert url == f"journal:{tmp_path}/study.log"
 
 
@@ -127,7 +118,7 @@ def test_a_study_conflict_does_not_show_the_database_password(
 ) -> None:
     with_password = sa.make_url(fresh_postgres_uri).set(password="s3cret")  # trust auth
     config = load_sweep_config(write_sweep(tmp_path, "stepwise", **PRUNING))
-    url = ledger.ledger_url(config, with_password.render_as_string(False), str(tmp_path))
+    url = ledger.ledger_url(config, with_password.render_as_string(False), str(tmp_path), "abc")
     ledger.prepare(url, "sweep-twice")
     make_strategy("random", config.space, config.metrics, storage=url, study_name="sweep-twice")
     with pytest.raises(Conflict) as caught:
@@ -158,7 +149,7 @@ def test_a_user_who_may_not_create_the_schema_is_told_how_to_get_it(
 ) -> None:
     as_role = sa.make_url(fresh_postgres_uri).set(username=plain_role)
     config = load_sweep_config(write_sweep(tmp_path, "stepwise", **PRUNING))
-    url = ledger.ledger_url(config, as_role.render_as_string(False), str(tmp_path))
+    url = ledger.ledger_url(config, as_role.render_as_string(False), str(tmp_path), "abc")
     with pytest.raises(ConfigError) as caught:
         ledger.prepare(url, "sweep-1")
     message = str(caught.value)

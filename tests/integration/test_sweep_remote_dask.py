@@ -1,11 +1,12 @@
 """A sweep on a Dask cluster whose workers share nothing with the orchestrator but the network.
 
 A ``dask scheduler`` and two ``dask worker`` processes (the dask CLI, each in an empty
-directory of its own), PostgreSQL as the tracking store and a ``tunetrack server`` over the
-same database for the artifacts (the experiment's artifact root is its proxy). The
-objective's file is deleted once the sweep file is read: the workers run the source sent
-with each trial, report to and prune through the optuna study in PostgreSQL, record into
-PostgreSQL and upload their models through the server.
+directory of its own) and a ``tunetrack server`` over a PostgreSQL database (the
+experiment's artifact root is its proxy). The tracking store is either that database or
+the server itself. The objective's file is deleted once the sweep file is read: the workers
+run the source sent with each trial, report to and prune through the optuna study (in the
+database, or served by the server when it is the store: workers then know only its URL),
+record their runs and upload their models through the server.
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ def _worker_pid(run: Run) -> int:
     return int(pid)
 
 
+@pytest.mark.parametrize("store", ["postgresql", "server"])
 def test_a_pruned_sweep_runs_on_dask_workers_that_share_only_the_network(
+    store: str,
     tmp_path: Path,
     fresh_postgres_uri: str,
     tracking_server: StartServer,
@@ -122,7 +125,7 @@ def test_a_pruned_sweep_runs_on_dask_workers_that_share_only_the_network(
 ) -> None:
     address, worker_pids, worker_dirs = dask_cluster
     server = tracking_server("--backend-store-uri", fresh_postgres_uri)
-    uri = fresh_postgres_uri
+    uri = fresh_postgres_uri if store == "postgresql" else server.url
     client = Client(uri)
     proxy = f"{server.url}/api/artifacts"
     client.create_experiment("remote", artifact_location=f"{proxy}/remote")
@@ -167,8 +170,9 @@ def test_a_pruned_sweep_runs_on_dask_workers_that_share_only_the_network(
         assert run.info.artifact_uri.startswith(f"{proxy}/remote/")
         on_disk = tmp_path / "server-artifacts" / "remote" / run.info.run_id
         assert (on_disk / "model" / "model.yaml").is_file()
-    # the workers pruned through the study in PostgreSQL (its rows are gone with the sweep)
-    engine = sa.create_engine(uri)
+    # the workers pruned through the study in PostgreSQL (its rows are gone with the sweep),
+    # which the server kept for them when it was their store
+    engine = sa.create_engine(fresh_postgres_uri)
     with contextlib.closing(engine.connect()) as conn:
         seq = f"{ledger.SCHEMA}.trial_intermediate_values_trial_intermediate_value_id_seq"
         reported = conn.execute(sa.text(f"SELECT last_value FROM {seq}")).scalar()

@@ -631,10 +631,10 @@ def test_custom_proposer_contract() -> None:
         Partial()  # type: ignore[abstract]
 
 
-def test_a_trial_handle_on_a_machine_without_the_journal_says_postgresql_is_needed(
+def test_a_trial_handle_on_a_machine_without_the_journal_says_where_a_shared_study_lives(
     tmp_path: Path,
 ) -> None:
     url = f"journal:{tmp_path / 'elsewhere' / 'study.log'}"  # the orchestrator's tmp dir
-    with pytest.raises(ConfigError, match=r"not on this machine .*tracking store is PostgreSQL"):
+    with pytest.raises(ConfigError, match=r"not on this machine .*PostgreSQL store or a tunetrack"):
         TrialHandle(url, "sweep-1", 0)
     assert not (tmp_path / "elsewhere").exists()

@@ -24,7 +24,7 @@ from starlette.types import Scope
 from tunetrack._body_limit import BodyLimit
 from tunetrack.errors import InvalidInput
 from tunetrack.server import mlflow_api
-from tunetrack.server.api import artifacts, experiments, gc, registry, runs
+from tunetrack.server.api import artifacts, experiments, gc, ledger, registry, runs
 from tunetrack.server.auth.policy import Experiments, authorize, may_browse
 from tunetrack.server.deps import current_user
 from tunetrack.server.errors import install_error_handlers
@@ -45,6 +45,7 @@ ROUTERS = (
     registry.router,
     artifacts.router,
     gc.router,
+    ledger.router,
     mlflow_api.router,
 )
 _ENV_PREFIX = "TUNETRACK_SERVER_"
@@ -134,6 +135,7 @@ def create_app(
     )
     app.state.store = store
     app.state.artifacts = artifact_root(artifacts_destination)
+    app.state.ledger = ledger.LedgerHost(store)
 
     def limit_for(scope: Scope) -> tuple[int, str]:
         if scope.get("method") == "PUT" and scope.get("path", "").startswith(ARTIFACTS_API):

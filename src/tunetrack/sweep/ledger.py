@@ -7,10 +7,12 @@ draw define-by-run parameters from (:class:`~tunetrack.sweep.strategies.TrialHan
   schema :data:`SCHEMA` (apart from the store's tables, and from its ``alembic_version``,
   which optuna would otherwise share), so workers on any machine that reaches the store
   reach the ledger too;
-* any other store keeps it in a journal file in the orchestrator's temporary directory,
-  which only processes on the orchestrator's machine can open: with a Dask scheduler
-  ``address`` and a tunetrack server as the store, a sweep that needs the ledger is
-  refused at its start.
+* a tunetrack server as the store, with trials on a Dask scheduler's workers (``address``:
+  other machines), keeps it on the server when workers use it (pruning, define-by-run):
+  :class:`~tunetrack.sweep.ledger_client.ServedLedger` reaches it through
+  ``/api/ledger/call``, and the server holds it where :func:`served_storage` says;
+* otherwise the study is a journal file in the orchestrator's temporary directory, which
+  only processes on the orchestrator's machine open.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import zlib
 from typing import TYPE_CHECKING
 
 from tunetrack.errors import ConfigError
+from tunetrack.sweep import ledger_wire
 
 if TYPE_CHECKING:
-    from optuna.storages import RDBStorage
+    from optuna.storages import BaseStorage, RDBStorage
 
     from tunetrack.sweep.config import SweepConfig
 
@@ -36,30 +39,46 @@ def _is_postgres(tracking_uri: str) -> bool:
     return tracking_uri.partition(":")[0].partition("+")[0].lower() == "postgresql"
 
 
-def ledger_url(config: SweepConfig, tracking_uri: str, tmp_dir: str) -> str:
-    """The optuna storage URL of the sweep's ledger (see the module docstring)."""
+def ledger_url(config: SweepConfig, tracking_uri: str, tmp_dir: str, sweep_id: str) -> str:
+    """The optuna storage URL of the ledger of sweep ``sweep_id`` (see the module
+    docstring)."""
     if _is_postgres(tracking_uri):
         return _in_schema(tracking_uri)
     scheme = tracking_uri.partition(":")[0].lower()
     remote = config.parallel.backend == "dask" and config.parallel.address is not None
-    if remote and scheme in ("http", "https") and (needs := _needs_ledger(config)):
-        raise ConfigError(
-            f"{needs} on Dask workers at {config.parallel.address}, which may run on other "
-            f"machines, needs a trial ledger they can all reach: with a tunetrack server as "
-            f"the store ({tracking_uri}) it would be a file on this machine only. Pruning "
-            f"across machines needs PostgreSQL as the tracking store (--tracking-uri "
-            f"postgresql://user@host/db): the ledger then lives in that database"
-        )
+    if remote and scheme in ("http", "https") and _workers_use_ledger(config):
+        from tunetrack.sweep.ledger_client import served_ledger_url
+
+        return served_ledger_url(tracking_uri, sweep_id)
     return f"journal:{tmp_dir}/study.log"
 
 
-def _needs_ledger(config: SweepConfig) -> str | None:
-    """What in ``config`` makes workers use the ledger (in words), or None."""
-    if config.early_terminate is not None and config.early_terminate.type != "none":
-        return f"early_terminate ({config.early_terminate.type})"
-    if not config.space.names:
-        return "a define-by-run objective (trial.suggest_* with no parameters declared)"
-    return None
+def _workers_use_ledger(config: SweepConfig) -> bool:
+    """Whether trials report to the ledger (pruning) or draw from it (define-by-run)."""
+    pruning = config.early_terminate is not None and config.early_terminate.type != "none"
+    return pruning or not config.space.names
+
+
+def served_storage(tracking_uri: str) -> BaseStorage:
+    """Where a tunetrack server over the store at ``tracking_uri`` keeps the ledgers it
+    serves: a PostgreSQL store in its database (schema :data:`SCHEMA`, as sweeps that use it
+    directly), a SQLite file in an optuna journal beside it (``<file>.ledger.log``: one
+    server's worker processes share it), an in-memory store in memory.
+
+    Raises ConfigError when a PostgreSQL user may not create the schema."""
+    import sqlalchemy as sa
+
+    if _is_postgres(tracking_uri):
+        return _set_up_or_explain(_in_schema(tracking_uri))
+    database = sa.make_url(tracking_uri).database
+    if database and database != ":memory:" and not database.startswith("file::memory:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        return JournalStorage(JournalFileBackend(f"{database}.ledger.log"))
+    from optuna.storages import InMemoryStorage
+
+    return InMemoryStorage()
 
 
 def _in_schema(tracking_uri: str) -> str:
@@ -80,10 +99,22 @@ def prepare(storage_url: str, study_name: str) -> None:
     Raises ConfigError when the store's user may not create the schema or its tables."""
     if storage_url.startswith("journal:"):
         return
+    if ledger_wire.is_served(storage_url):
+        drop(storage_url, study_name)
+        return
+    storage = _set_up_or_explain(storage_url)
+    try:
+        drop(storage, study_name)
+    finally:
+        storage.engine.dispose()
+
+
+def _set_up_or_explain(storage_url: str) -> RDBStorage:
+    """:func:`_set_up`, a refusal to create the schema as a ConfigError saying what to do."""
     import sqlalchemy as sa
 
     try:
-        storage = _set_up(storage_url)
+        return _set_up(storage_url)
     except sa.exc.DBAPIError as exc:
         url = sa.make_url(storage_url)
         lines = str(exc.orig or exc).strip().splitlines()
@@ -93,10 +124,6 @@ def prepare(storage_url: str, study_name: str) -> None:
             f"{url.username!r} create schemas there, or create it for them: CREATE SCHEMA "
             f"{SCHEMA} AUTHORIZATION {url.username}"
         ) from None
-    try:
-        drop(storage, study_name)
-    finally:
-        storage.engine.dispose()
 
 
 def _set_up(storage_url: str) -> RDBStorage:
@@ -123,9 +150,18 @@ def _set_up(storage_url: str) -> RDBStorage:
         engine.dispose()
 
 
-def drop(storage: object, study_name: str) -> None:
+def drop(storage: str | BaseStorage, study_name: str) -> None:
     """Delete study ``study_name`` from an optuna storage or URL if it is there."""
     import optuna
 
+    if isinstance(storage, str) and ledger_wire.is_served(storage):
+        from tunetrack.sweep.ledger_client import ServedLedger
+
+        served = ServedLedger(storage)
+        try:
+            drop(served, study_name)
+        finally:
+            served.close()
+        return
     with contextlib.suppress(KeyError):
-        optuna.delete_study(study_name=study_name, storage=storage)  # type: ignore[arg-type]
+        optuna.delete_study(study_name=study_name, storage=storage)

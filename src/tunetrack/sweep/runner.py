@@ -26,6 +26,7 @@ from tunetrack.sweep import ledger
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
+from tunetrack.sweep.ledger_wire import study_name
 from tunetrack.sweep.objective import check_loadable
 from tunetrack.sweep.outcomes import trial_counts
 from tunetrack.sweep.progress import SweepProgress
@@ -214,7 +215,9 @@ class _SweepRun:
     def _make_strategy(self) -> Strategy:
         storage = None
         if self.in_processes:  # workers prune and suggest through the ledger
-            storage = ledger.ledger_url(self.config, self.client.tracking_uri, self._tmp.name)
+            storage = ledger.ledger_url(
+                self.config, self.client.tracking_uri, self._tmp.name, self.sweep_id
+            )
             ledger.prepare(storage, self.study_name)
         seed = self.config.seed
         if seed is not None and self.previous:
@@ -233,7 +236,7 @@ class _SweepRun:
     @property
     def study_name(self) -> str:
         """The name of the sweep's optuna study (a resume finds it by the same name)."""
-        return f"sweep-{self.sweep_id}"
+        return study_name(self.sweep_id)
 
     def _drop_ledger(self) -> None:
         """Delete the study the workers pruned through (best effort: the trials' runs hold

@@ -27,6 +27,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from tunetrack.errors import ConfigError, Conflict, InvalidInput, NotFound
+from tunetrack.sweep import ledger_wire
 from tunetrack.sweep.goals import METHODS, MULTI_OBJECTIVE_METHODS, PRUNER_TYPES, Goal, PrunerSpec
 from tunetrack.sweep.proposers import GridProposer, Proposer, SamplerProposer
 from tunetrack.sweep.space import (
@@ -414,7 +415,7 @@ def _trial_id(storage: BaseStorage, study_name: str, number: int) -> int:
 
 def _shown(url: str) -> str:
     """A storage URL as errors show it: a database URL's password hidden."""
-    if url.startswith(_JOURNAL):
+    if url.startswith(_JOURNAL) or ledger_wire.is_served(url):
         return url
     import sqlalchemy as sa
 
@@ -440,10 +441,14 @@ def _make_storage(storage: str | BaseStorage | None) -> tuple[BaseStorage, str |
         if not os.path.isdir(os.path.dirname(path) or "."):
             raise ConfigError(
                 f"the sweep's optuna journal {path} is not on this machine "
-                f"({socket.gethostname()}): workers on other machines can prune and suggest "
-                "only when the tracking store is PostgreSQL (the study then lives there)"
+                f"({socket.gethostname()}): workers on other machines prune and suggest "
+                "through a study on a PostgreSQL store or a tunetrack server"
             )
         return JournalStorage(JournalFileBackend(path)), storage
+    if isinstance(storage, str) and ledger_wire.is_served(storage):
+        from tunetrack.sweep.ledger_client import ServedLedger
+
+        return ServedLedger(storage), storage
     if isinstance(storage, str):
         from optuna.storages import RDBStorage
 

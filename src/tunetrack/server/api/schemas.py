@@ -8,7 +8,7 @@ the bare tokens ``NaN``/``Infinity``. Errors are ``{"error_code": ..., "message"
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -291,3 +291,58 @@ class GcResponse(Wire):
     """What was removed (with ``dry_run``: what would be)."""
 
     report: GcReport
+
+
+# -- served sweep ledgers ---------------------------------------------------------------------
+#: The optuna storage operations a served ledger answers (optuna's ``BaseStorage`` names).
+LedgerMethod = Literal[
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "create_new_trial",
+    "set_trial_param",
+    "get_trial_id_from_study_id_trial_number",
+    "set_trial_state_values",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial",
+    "get_all_trials",
+]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]  # optuna's RDB columns
+TrialNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]
+TrialStateValue = Annotated[int, Field(ge=0, le=4)]  # optuna.trial.TrialState
+
+
+class LedgerCall(Wire):
+    """One optuna storage operation on the study of the sweep whose parent run is
+    ``run_id`` (its only study, ``sweep-<run_id>``: trials are named by ``number``). Each
+    method reads the fields its optuna namesake takes; the others stay null."""
+
+    run_id: str
+    method: LedgerMethod
+    study_name: str | None = None
+    directions: list[Annotated[int, Field(ge=1, le=2)]] | None = None  # StudyDirection
+    number: TrialNumber | None = None
+    key: str | None = None
+    value: Any = None  # an attribute's value (JSON)
+    param_name: str | None = None
+    param_value: float | None = None  # optuna's internal representation
+    distribution: str | None = None  # optuna's distribution JSON
+    state: TrialStateValue | None = None
+    values: list[float] | None = None
+    step: Int32 | None = None
+    intermediate_value: float | None = None
+    template: dict[str, Any] | None = None  # a trial as tunetrack.sweep.ledger_wire encodes it
+    states: list[TrialStateValue] | None = None
+
+
+class LedgerAnswer(Wire):
+    """What the operation returned (null for a write)."""
+
+    result: Any = None

@@ -54,6 +54,7 @@ EXPERIMENT_ROUTES: dict[str, Permission] = {
     "metrics/get-history": R,
     "metrics/log-rows": E,
     "logged-models/search": R,
+    "ledger/call": E,  # names the sweep's parent run
 }
 #: route -> the role it needs (any authenticated user for None)
 ROLE_ROUTES: dict[str, Role | None] = {
