@@ -123,3 +123,72 @@ def test_points_kept_through_an_outage_are_written_at_exit(tmp_path: Path) -> No
     assert rows == 100, err
     ((status,),) = query(uri, "SELECT status FROM runs WHERE run_id = :r", r=run_id)
     assert status == "FINISHED"
+
+
+# On PostgreSQL a pooled connection is a socket to one server session. The parent holds one
+# in its pool when it forks; the child must open its own (a child that wrote through the
+# parent's socket would interleave with it on one session).
+PG_FORK_SCRIPT = """\
+import os
+import sys
+
+import tunetrack
+
+
+def session(client):
+    with client.store.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+tunetrack.set_experiment("fork")
+run = tunetrack.start_run()
+client = tunetrack.Client()
+client.writer.flush_interval = 3600.0
+for i in range(5):
+    tunetrack.log_metric("parent", float(i), step=i)
+assert client.writer.pending == 5
+parent_session = session(client)  # its connection stays pooled across the fork
+
+
+def child():
+    assert session(tunetrack.Client()) != parent_session, "the child used the parent's session"
+    for i in range(3):
+        tunetrack.log_metric("child", float(i), step=i)
+
+
+if sys.argv[1] == "os.fork":
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child()
+        finally:
+            sys.exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+else:
+    import multiprocessing
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0, proc.exitcode
+tunetrack.end_run()
+print(run.info.run_id, tunetrack.get_run(run.info.run_id).info.status.value, flush=True)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["os.fork", "multiprocessing"])
+def test_a_forked_child_opens_its_own_postgresql_connections(
+    tmp_path: Path, fresh_postgres_uri: str, how: str
+) -> None:
+    ((code, out, err),) = finish([spawn(tmp_path, PG_FORK_SCRIPT, fresh_postgres_uri, how)])
+    assert code == 0, err
+    run_id, status = out.split()
+    assert status == "FINISHED"
+    rows = query(
+        fresh_postgres_uri,
+        "SELECT key, count(*) FROM metrics WHERE run_id = :r GROUP BY key",
+        r=run_id,
+    )
+    assert dict(rows) == {"parent": 5, "child": 3}
