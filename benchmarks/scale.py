@@ -84,7 +84,8 @@ from server import (
 )
 from ui import COLUMNS, long_metric_tunetrack, time_fetch
 
-from tunetrack.store.sql.run_rows import RUN_COLUMNS
+from tunetrack.entities import LifecycleStage, RunInfo, RunStatus
+from tunetrack.store.sql.run_rows import RUN_COLUMNS, run_values
 
 CHUNK = 20_000  # runs generated and written per transaction
 METRIC_KEYS = ("m0", "m1", "m2", "m3", "m4")  # search.py's metrics
@@ -135,10 +136,20 @@ def chunk_rows(
     location = layout.artifact_location.rstrip("/")
     for i, (run_id, spec) in enumerate(zip(ids, specs, strict=True)):
         start = layout.now - n + first + i
-        rows["runs"].append(
-            (run_id, exp, f"run-{first + i:07d}", "", "FINISHED", start, start + 1000,
-             "active", f"{location}/{run_id}", None)
-        )  # fmt: skip
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(exp),
+            run_name=f"run-{first + i:07d}",
+            status=RunStatus.FINISHED,
+            start_time=start,
+            end_time=start + 1000,
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            artifact_uri=f"{location}/{run_id}",
+            parent_run_id=None,
+            user_id="",
+        )
+        values = run_values(info)  # the store's own mapping: new columns come along
+        rows["runs"].append(tuple(values[c] for c in RUN_COLUMNS))
         rows["params"] += [(run_id, k, v) for k, v in spec.params.items()]
         rows["tags"] += [(run_id, k, v) for k, v in spec.tags.items()]
         for key in METRIC_KEYS:
