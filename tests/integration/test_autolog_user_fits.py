@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_selection import SelectKBest
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import cross_val_score
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import tunetrack
@@ -75,6 +78,35 @@ def test_a_scaler_is_never_the_runs_model(cancer) -> None:
         scaled = StandardScaler().fit_transform(X)
         LogisticRegression(max_iter=2000).fit(scaled, y)
         StandardScaler().fit(X)  # after the model: does not overwrite its tags
+    logged = Client().get_run(run.info.run_id)
+    assert model_paths(logged) == ["model"]
+    assert logged.data.tags["estimator_name"] == "LogisticRegression"
+    assert type(load_model(f"runs:/{run.info.run_id}/model")).__name__ == "LogisticRegression"
+
+
+@pytest.mark.parametrize(
+    "make_transformer",
+    [
+        pytest.param(lambda X, y: SimpleImputer().fit(X), id="impute"),
+        pytest.param(lambda X, y: SelectKBest(k=5).fit(X, y), id="feature_selection"),
+        pytest.param(
+            lambda X, y: DictVectorizer().fit([{"a": 1.0}, {"b": 2.0}]), id="feature_extraction"
+        ),
+        pytest.param(lambda X, y: OneHotEncoder().fit(y.reshape(-1, 1)), id="preprocessing"),
+    ],
+)
+def test_a_data_transformer_of_any_excluded_package_is_never_the_runs_model(
+    cancer, make_transformer
+) -> None:
+    """Imputers, feature selectors and vectorizers are left out like scalers (MLflow leaves
+    sklearn.preprocessing, impute, feature_extraction and feature_selection unpatched)."""
+    X, y = cancer
+    autolog(log_importances=False)
+    make_transformer(X, y)  # alone: not recorded
+    assert all_runs() == []
+    with tunetrack.start_run() as run:
+        LogisticRegression(max_iter=2000).fit(StandardScaler().fit_transform(X), y)
+        make_transformer(X, y)  # after the model: does not replace it or its tags
     logged = Client().get_run(run.info.run_id)
     assert model_paths(logged) == ["model"]
     assert logged.data.tags["estimator_name"] == "LogisticRegression"

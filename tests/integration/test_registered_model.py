@@ -86,6 +86,8 @@ def test_a_scaler_then_logreg_objective_registers_the_logreg(
     sweep_id = run_cli_sweep(path, isolated_tracking)
     model = tunetrack.load_model("models:/cancer-logreg@champion")
     assert type(model).__name__ == "LogisticRegression"
+    best_trial = Client().get_run(Client().get_run(sweep_id).data.tags[T.BEST_RUN])
+    assert model.C == trial_params(best_trial)["C"] == 1.0  # the winner, not C=0.01
     for trial in trial_runs(Client(), Client().get_run(sweep_id)):
         assert model_paths(trial.info.run_id) == ["model"]  # no scaler, no LabelBinarizer
         assert trial.data.tags["estimator_name"] == "LogisticRegression"

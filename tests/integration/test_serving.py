@@ -268,7 +268,7 @@ class _Counted:
 
 
 def _assert_413_before_the_body_was_read(
-    server: ModelServer, body: _Counted, **headers: str
+    server: ModelServer, body: _Counted, limit: str = "1 MiB", **headers: str
 ) -> None:
     response = httpx.post(
         f"{server.url}/invocations",
@@ -276,7 +276,7 @@ def _assert_413_before_the_body_was_read(
         headers={"Content-Type": "application/json", **headers},
         timeout=REQUEST_S,
     )
-    assert "1 MiB" in _error(response, 413)
+    assert limit in _error(response, 413)
     assert "--max-body-size" in response.json()["message"]
     assert body.taken < body.size  # answered with most of the body never sent
     assert server.health()["status"] == "ok"
@@ -285,6 +285,16 @@ def _assert_413_before_the_body_was_read(
 def test_body_declared_over_max_body_size_is_413_before_it_is_read(limited: ModelServer) -> None:
     body = _Counted(OVERSIZED)
     _assert_413_before_the_body_was_read(limited, body, **{"Content-Length": str(body.size)})
+
+
+def test_without_max_body_size_a_body_over_100_mib_is_413_before_it_is_read(
+    server: ModelServer,
+) -> None:
+    """The default limit: a server started with no --max-body-size refuses 101 MiB
+    (declared) having read little of it, and goes on answering."""
+    body = _Counted(101 << 20)
+    headers = {"Content-Length": str(body.size)}
+    _assert_413_before_the_body_was_read(server, body, "100 MiB", **headers)
 
 
 def test_chunked_body_over_max_body_size_is_413_once_the_limit_is_passed(
