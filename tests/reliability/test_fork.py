@@ -127,7 +127,8 @@ def test_points_kept_through_an_outage_are_written_at_exit(tmp_path: Path) -> No
 
 # On PostgreSQL a pooled connection is a socket to one server session. The parent holds one
 # in its pool when it forks; the child must open its own (a child that wrote through the
-# parent's socket would interleave with it on one session).
+# parent's socket would interleave with it on one session), and write under batch ids of its
+# own (under its parent's, one of the two would find its batch "written before" and drop it).
 PG_FORK_SCRIPT = """\
 import os
 import sys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import sqlite3
@@ -220,6 +221,14 @@ def with_retry(fn: Callable[[], _T], attempts: int = 8) -> _T:
                 continue
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
     raise AssertionError("unreachable")
+
+
+def with_retry_again(fn: Callable[[bool], _T]) -> _T:
+    """:func:`with_retry` for a write that must recognise its own earlier attempt: ``fn``
+    gets ``again=True`` from the second attempt on, when a lost connection may have taken
+    the answer of a COMMIT that happened."""
+    attempts = itertools.count()
+    return with_retry(lambda: fn(next(attempts) > 0))
 
 
 @contextlib.contextmanager

@@ -56,10 +56,12 @@ from tunetrack.store.sql.engine import (
     schema_revision,
     schema_transaction,
     with_retry,
+    with_retry_again,
     write_transaction,
 )
 from tunetrack.store.sql.experiments import ExperimentsMixin, deleted_time
 from tunetrack.store.sql.naming import random_run_name
+from tunetrack.store.sql.own_batch_ids import OwnBatchIds
 from tunetrack.store.sql.paging import PageToken
 from tunetrack.store.sql.registry import RegistryMixin
 from tunetrack.store.sql.run_rows import RUN_COLUMNS, RunRecord, run_info, run_values
@@ -122,6 +124,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         self._bulk = BulkSql.for_dialect(self._dialect)
         self._run_sql = RunSql.for_dialect(self._dialect)
+        self._own_ids = OwnBatchIds() if self._dialect == "postgresql" else None
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
         self.artifact_root = with_retry(self._recorded_artifact_root)
@@ -202,6 +205,8 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         # (closing would end the parent's sessions). An in-memory database has no other copy.
         if self._engine.url.database not in (None, "", ":memory:"):
             self._engine.dispose(close=False)
+        if self._own_ids is not None:
+            self._own_ids.renew()
 
     # -- runs --------------------------------------------------------------------------
     def create_run(
@@ -228,8 +233,10 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         tag_rows = self._tag_values(tags or {})
         param_rows = _param_values(params or {})
 
-        def txn() -> Run:
+        def txn(again: bool) -> Run:
             with write_transaction(self._engine) as conn:
+                if again and (made := self._made_before(conn, run_id, start_time, name)):
+                    return made  # an earlier attempt committed; its answer was lost
                 sql = self._run_sql
                 row = run_driver_sql(conn, sql.experiment, (parent_run_id, eid))
                 if row is None:
@@ -264,7 +271,26 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                         run_driver_sql(conn, statement, keyed, many=True)
             return Run(info, RunData(params=dict(param_rows), tags=dict(tag_rows)))
 
-        return with_retry(txn)
+        return with_retry_again(txn)
+
+    def _made_before(
+        self, conn: Connection, run_id: str, start_time: int, run_name: str
+    ) -> Run | None:
+        """The run an earlier attempt of this create_run committed, if it did: its id with
+        this start time and name (another run under the id stays a Conflict)."""
+        row = conn.execute(select(m.runs).where(m.runs.c.run_id == run_id)).first()
+        if row is None or (row.start_time, row.run_name) != (start_time, run_name):
+            return None
+        return self._runs(conn, [row])[0]
+
+    @staticmethod
+    def _ended_before(conn: Connection, run_id: str, status_end: tuple[str, int]) -> RunInfo | None:
+        """The run as an earlier attempt of this terminate_run left it, if it committed: its
+        status and end time already these (its metrics must not be written again)."""
+        row = conn.execute(select(m.runs).where(m.runs.c.run_id == run_id)).first()
+        if row is None or (row.status, row.end_time) != status_end:
+            return None
+        return run_info(row)
 
     @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Row[Any]:
@@ -347,8 +373,10 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         values = (RunStatus.parse(status).value, v.int64(int(end_time), "run end_time"), run_id)
         write = self._batch_writes(run_id, metrics, (), tags) if metrics or tags else None
 
-        def txn() -> RunInfo:
+        def txn(again: bool) -> RunInfo:
             with write_transaction(self._engine) as conn:
+                if again and (ended := self._ended_before(conn, run_id, values[:2])):
+                    return ended  # an earlier attempt committed; its answer was lost
                 found = run_driver_sql(conn, self._run_sql.end_run, values)  # locks it
                 if found is None:
                     raise NotFound(f"no run with id {run_id!r}")
@@ -359,7 +387,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                     write(conn, {run_id: row.experiment_id})
                 return run_info(row)
 
-        return with_retry(txn)
+        return with_retry_again(txn)
 
     def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
         def txn() -> None:
@@ -438,13 +466,16 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         batch = None if batch_id is None else checked_batch_id(batch_id)
         write = self._batch_writes(run_id, metrics, params, tags)
 
-        def txn() -> None:
+        def txn(batch: tuple[str, int] | None, floor: int | None) -> None:
             with write_transaction(self._engine) as conn:
-                if batch is not None and not self._claim_batch(conn, batch):
+                if not self._claim_batch(conn, batch, floor):
                     return  # written before: the sender retried after a lost response
                 write(conn, self._live_runs(conn, [run_id]))
 
-        with_retry(txn)
+        if metrics:
+            self._write_once(txn, batch, None)
+        else:  # params and tags written again are the same rows
+            with_retry(lambda: txn(batch, None))
 
     def _batch_writes(
         self,
@@ -548,24 +579,43 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         floor = checked_acked_below(acked_below, batch)
         run_ids = sorted({r[0] for r in rows})
 
-        def txn() -> None:
+        def txn(batch: tuple[str, int] | None, floor: int | None) -> None:
             with write_transaction(self._engine) as conn:
-                if batch is not None:
-                    if not self._claim_batch(conn, batch):
-                        return  # written before: the sender retried after a lost response
-                    if floor:
-                        conn.exec_driver_sql(self._bulk.forget, (batch[0], floor))
+                if not self._claim_batch(conn, batch, floor):
+                    return  # written before: the sender retried after a lost response
                 experiment_of = self._live_runs(conn, run_ids)
                 self._write_metric_rows(conn, rows, experiment_of)
 
-        with_retry(txn)
+        self._write_once(txn, batch, floor)
 
-    def _claim_batch(self, conn: Connection, batch: tuple[str, int]) -> bool:
-        """Record a batch id; False when it was recorded before (on PostgreSQL a concurrent
-        claim of the same id waits for the first transaction to end)."""
+    def _write_once(
+        self,
+        txn: Callable[[tuple[str, int] | None, int | None], None],
+        batch: tuple[str, int] | None,
+        floor: int | None,
+    ) -> None:
+        """Run a metric write ``txn(batch, floor)`` with retries: under the caller's batch
+        id, else on PostgreSQL under one of the store's own (:mod:`.own_batch_ids`)."""
+        if batch is not None or self._own_ids is None:
+            with_retry(lambda: txn(batch, floor))
+            return
+        with self._own_ids.claim() as (own, own_floor):
+            with_retry(lambda: txn(own, own_floor))
+
+    def _claim_batch(
+        self, conn: Connection, batch: tuple[str, int] | None, floor: int | None = None
+    ) -> bool:
+        """Record a batch id (if any) and forget its writer's ids below ``floor``; False when
+        it was recorded before (on PostgreSQL a concurrent claim of the same id waits for
+        the first transaction to end)."""
+        if batch is None:
+            return True
         # RETURNING, not rowcount: psycopg reports -1 for this statement
-        claimed = conn.exec_driver_sql(self._bulk.claim, (*batch, now_ms())).first()
-        return claimed is not None
+        if conn.exec_driver_sql(self._bulk.claim, (*batch, now_ms())).first() is None:
+            return False
+        if floor:
+            conn.exec_driver_sql(self._bulk.forget, (batch[0], floor))
+        return True
 
     def _live_runs(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
         """Experiment of each run; NotFound/InvalidInput unless every run is live.
