@@ -26,6 +26,7 @@ import sqlalchemy as sa
 import yaml
 
 from tunetrack.entities import Run, RunStatus
+from tunetrack.errors import ConfigError
 from tunetrack.sweep import ledger
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import load_sweep_config
@@ -183,3 +184,78 @@ def test_a_pruned_sweep_runs_on_dask_workers_that_share_only_the_network(
     for folder in [*worker_dirs, here]:
         assert not list(folder.glob("**/tunetrack*")), folder
     client.close()
+
+
+@pytest.fixture
+def far_worker(tmp_path: Path) -> Iterator[str]:
+    """A scheduler and one worker that says it is on another machine: it listens on
+    127.0.0.1 but advertises 192.0.2.10 (TEST-NET-1, no address of this machine). The
+    scheduler's address is returned once the worker has joined."""
+    from distributed import Client as DaskClient
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = _free_port()
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    procs = [
+        _dask(
+            "scheduler", "--host", "127.0.0.1", "--port", address.rpartition(":")[2],
+            "--no-dashboard", cwd=tmp_path / "scheduler", log=logs / "scheduler.log",
+        ),
+        _dask(
+            "worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny",
+            "--listen-address", f"tcp://127.0.0.1:{port}",
+            "--contact-address", f"tcp://192.0.2.10:{port}",
+            cwd=tmp_path / "far", log=logs / "far.log",
+        ),
+    ]  # fmt: skip
+    try:
+        with DaskClient(address, timeout=STARTUP_S) as client:
+            client.wait_for_workers(1, timeout=STARTUP_S)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_workers_on_another_machine_are_not_given_this_machines_files(
+    tmp_path: Path,
+    fresh_postgres_uri: str,
+    far_worker: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A SQLite store, or a PostgreSQL store whose artifacts go to a local folder, is refused
+    before any trial runs: the far worker would write a database or files of its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TUNETRACK_TRACKING_URI", raising=False)
+    shutil.copy(OBJECTIVES, tmp_path / "model_objectives.py")
+    spec = {
+        "name": "far",
+        "experiment": "far",
+        "objective": "model_objectives.py:pruned_boosting",
+        "metric": {"name": "accuracy", "goal": "maximize"},
+        "method": "grid",
+        "parameters": {"learning_rate": {"values": GOOD}, "stages": 2},
+        "parallel": {"n_jobs": 1, "backend": "dask", "address": far_worker},
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
+    config = load_sweep_config(tmp_path / "sweep.yaml")
+    sqlite_uri = f"sqlite:///{tmp_path}/here.db"
+    for uri, says in [
+        (sqlite_uri, "cannot open this machine's SQLite store"),
+        (fresh_postgres_uri, "cannot write to this machine's artifact folder"),
+    ]:
+        with pytest.raises(ConfigError, match=r"Dask workers on 192\.0\.2\.10") as caught:
+            run_sweep(config, tracking_uri=uri, progress=False)
+        assert says in str(caught.value)
+        client = Client(uri)
+        (parent,) = client.search_runs([client.get_experiment_by_name("far").experiment_id])
+        assert parent.info.status == RunStatus.FAILED  # and no trial was dispatched
+        assert trial_runs(client, parent) == []
+        client.close()
+    assert not list((tmp_path / "far").iterdir())  # the worker wrote nothing

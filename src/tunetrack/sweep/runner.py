@@ -336,13 +336,14 @@ class _SweepRun:
 
         backend = self.config.parallel.backend
         if backend == "dask":
-            from tunetrack.sweep.cluster import dask_client
+            from tunetrack.sweep.cluster import check_workers_reach, dask_client
 
-            with (
-                dask_client(self.config.parallel.address, self.n_jobs),
-                parallel_config(backend="dask"),
-            ):
-                yield
+            with dask_client(self.config.parallel.address, self.n_jobs) as cluster:
+                check_workers_reach(
+                    cluster, self.client.tracking_uri, self.parent.info.artifact_uri
+                )
+                with parallel_config(backend="dask"):
+                    yield
         elif backend == "ray":
             try:
                 from ray.util.joblib import register_ray
