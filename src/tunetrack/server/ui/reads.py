@@ -25,7 +25,7 @@ from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry
 from tunetrack.store.sql.filters import run_filter_clause
 from tunetrack.store.sql.paging import PageToken
-from tunetrack.store.sql.run_pages import read_run_page
+from tunetrack.store.sql.run_pages import read_run_page, walks_metric_index
 from tunetrack.store.sql.run_rows import run_info
 from tunetrack.store.sql.store import SqlStore
 
@@ -124,21 +124,23 @@ def run_page(
     r = m.runs.c
     active = [s.value for s in ViewType.ACTIVE_ONLY.stages()]
     conditions: list[ColumnElement[bool]] = [r.lifecycle_stage.in_(active)]
-    clause = run_filter_clause(parse_filter(filter_string), eids)
+    expr = parse_filter(filter_string)
+    keys = parse_order_by(order_by)
+    clause = run_filter_clause(expr, eids, per_run=walks_metric_index(keys))
     if parent is not None:
         conditions.append(r.parent_run_id == parent)
     elif nested:
         conditions.append(r.parent_run_id.is_(None))
-    if clause is not None and nested:
+    # a child matches through the set of matching runs, found once
+    if nested and clause is not None and (as_set := run_filter_clause(expr, eids)) is not None:
         matching_children = (
             select(r.parent_run_id)
-            .where(r.parent_run_id.is_not(None), r.experiment_id.in_(eids), clause)
+            .where(r.parent_run_id.is_not(None), r.experiment_id.in_(eids), as_set)
             .correlate(None)
         )
         clause = or_(clause, r.run_id.in_(matching_children))
     if clause is not None:
         conditions.append(clause)
-    keys = parse_order_by(order_by)
 
     def read() -> RunPage:
         with sql.engine.connect() as conn:

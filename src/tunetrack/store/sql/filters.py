@@ -204,7 +204,7 @@ def _apply(column: ColumnElement[Any], op: str, value: Value) -> ColumnElement[b
 
 
 def _comparison(
-    c: Comparison, target: _Target, experiment_ids: Sequence[int] | None
+    c: Comparison, target: _Target, experiment_ids: Sequence[int] | None, per_run: bool
 ) -> ColumnElement[bool]:
     if c.entity == "attribute":
         column = target.attributes.get(c.key)
@@ -217,9 +217,12 @@ def _comparison(
     table = target.children.get(c.entity)
     if table is None:
         raise c.error(f"{c.entity} filters do not apply to {target.noun}s")
-    matching = select(table.c[target.id_name]).where(
-        table.c.key == c.key, _apply(table.c.value, c.op, c.value)
-    )
+    holds = (table.c.key == c.key, _apply(table.c.value, c.op, c.value))
+    if per_run:  # looked up for each run by its (id, key) primary key
+        return (
+            select(table.c.key).where(table.c[target.id_name] == target.id_column, *holds).exists()
+        )
+    matching = select(table.c[target.id_name]).where(*holds)
     if table is m.latest_metrics and experiment_ids:
         # lets the database walk ix_latest_metrics_exp_key_value_run for these experiments only
         matching = matching.where(table.c.experiment_id.in_(list(experiment_ids)))
@@ -231,25 +234,32 @@ def _as_tuple(value: Value) -> tuple[Any, ...]:
 
 
 def _compile(
-    expr: Expr, target: _Target, experiment_ids: Sequence[int] | None = None
+    expr: Expr,
+    target: _Target,
+    experiment_ids: Sequence[int] | None = None,
+    per_run: bool = False,
 ) -> ColumnElement[bool]:
     if isinstance(expr, Comparison):
-        return _comparison(expr, target, experiment_ids)
+        return _comparison(expr, target, experiment_ids, per_run)
     if isinstance(expr, And):
-        return and_(*(_compile(item, target, experiment_ids) for item in expr.items))
+        return and_(*(_compile(item, target, experiment_ids, per_run) for item in expr.items))
     if isinstance(expr, Or):
-        return or_(*(_compile(item, target, experiment_ids) for item in expr.items))
+        return or_(*(_compile(item, target, experiment_ids, per_run) for item in expr.items))
     raise InvalidInput(f"Invalid filter: not a filter expression: {expr!r}")
 
 
 def run_filter_clause(
-    expr: Expr | None, experiment_ids: Sequence[int] | None = None
+    expr: Expr | None, experiment_ids: Sequence[int] | None = None, *, per_run: bool = False
 ) -> ColumnElement[bool] | None:
     """A WHERE clause over ``models.runs`` for a parsed filter (``None`` for no filter).
 
     Pass the searched ``experiment_ids`` so metric conditions use the per-experiment index.
+    A condition on metrics, params or tags is the set of matching runs (found once, through
+    the key's index), or with ``per_run`` a lookup for each run visited: the better plan when
+    the runs are read in an index's order until a page is full (SQLite would otherwise
+    build every set in full first).
     """
-    return None if expr is None else _compile(expr, _RUN, experiment_ids)
+    return None if expr is None else _compile(expr, _RUN, experiment_ids, per_run)
 
 
 def experiment_filter_clause(expr: Expr | None) -> ColumnElement[bool] | None:

@@ -20,6 +20,12 @@ from tunetrack.store.sql import models as m
 from tunetrack.store.sql.filters import run_order_clauses
 
 
+def walks_metric_index(keys: list[OrderKey]) -> bool:
+    """Whether a page in the order of ``keys`` is read by walking a metric's index (then
+    the filter is best checked run by run: ``run_filter_clause(per_run=True)``)."""
+    return bool(keys) and keys[0].entity == "metric"
+
+
 def read_run_page(
     conn: Connection,
     experiment_ids: Sequence[int],
@@ -31,7 +37,7 @@ def read_run_page(
     """Rows ``offset`` to ``offset + limit`` of the runs of ``experiment_ids`` that meet every
     condition in ``conditions`` (over ``models.runs``), in the order of ``keys``."""
     runs = m.runs.c
-    if not keys or keys[0].entity != "metric":
+    if not walks_metric_index(keys):
         query = (
             select(m.runs)
             .where(runs.experiment_id.in_(experiment_ids), *conditions)

@@ -697,7 +697,7 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         """Runs of these experiments matching the filter, sorted, one page at a time."""
         from tunetrack.search import parse_filter, parse_order_by
         from tunetrack.store.sql.filters import run_filter_clause
-        from tunetrack.store.sql.run_pages import read_run_page
+        from tunetrack.store.sql.run_pages import read_run_page, walks_metric_index
 
         v.validate_max_results(max_results)
         if isinstance(experiment_ids, str):
@@ -707,10 +707,11 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
         r = m.runs.c
         stages = [s.value for s in ViewType.parse(view_type).stages()]
         conditions: list[ColumnElement[bool]] = [r.lifecycle_stage.in_(stages)]
-        clause = run_filter_clause(parse_filter(filter_string), eids)
+        expr = parse_filter(filter_string)
+        keys = parse_order_by(order_by)
+        clause = run_filter_clause(expr, eids, per_run=walks_metric_index(keys))
         if clause is not None:
             conditions.append(clause)
-        keys = parse_order_by(order_by)
 
         def read() -> PagedList[Run]:
             with self._engine.connect() as conn:
