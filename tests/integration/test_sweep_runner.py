@@ -7,6 +7,7 @@ Every sweep file is written into ``tmp_path`` next to a copy of
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -35,6 +36,10 @@ OBJECTIVES = Path(__file__).parents[1] / "sweeps_data" / "objectives.py"
 
 X = {"x": {"distribution": "uniform", "min": 0.0, "max": 1.0}}
 XK = {**X, "k": {"distribution": "int", "min": 0, "max": 5}}
+NEEDS_RAY = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="backend ray needs ray, which is not installed (pip install 'tunetrack[ray]')",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -206,6 +211,26 @@ def test_dask_local_cluster_sweep(tmp_path: Path) -> None:
     assert str(os.getpid()) not in {w.rpartition(" pid ")[2] for w in workers}
 
 
+@pytest.mark.slow
+@NEEDS_RAY
+def test_ray_local_cluster_sweep(tmp_path: Path) -> None:
+    import ray
+
+    _, client, parent, trials = sweep(
+        tmp_path,
+        "quadratic",
+        parameters=XK,
+        budget={"trials": 4},
+        parallel={"n_jobs": 2, "backend": "ray"},
+        seed=5,
+    )
+    check_complete_sweep(client, parent, trials, 4)
+    workers = {run.data.tags[T.TRIAL_WORKER] for run in trials}  # "<host> pid <pid>"
+    assert {w.rpartition(" pid ")[0] for w in workers} == {socket.gethostname()}
+    assert str(os.getpid()) not in {w.rpartition(" pid ")[2] for w in workers}
+    assert not ray.is_initialized()  # the sweep's own Ray session ended with it
+
+
 @pytest.mark.parametrize("method", ["tpe", "random"])
 def test_same_seed_sequential_gives_same_params(tmp_path: Path, method: str) -> None:
     def params_by_number(seed: int, folder: str) -> dict[int, dict]:
@@ -228,7 +253,9 @@ def test_same_seed_sequential_gives_same_params(tmp_path: Path, method: str) -> 
     assert params_by_number(8, "c") != first  # the seed matters
 
 
-@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky")])
+@pytest.mark.parametrize(
+    ("n_jobs", "backend"), [(1, "sequential"), (2, "loky"), pytest.param(2, "ray", marks=NEEDS_RAY)]
+)
 def test_median_pruning_stops_bad_trials(tmp_path: Path, n_jobs: int, backend: str) -> None:
     result, client, parent, trials = sweep(
         tmp_path,

@@ -338,7 +338,13 @@ BAD = [
         "address-without-dask",
         _doc("parallel: {backend: loky, address: 'tcp://h:8786'}\n"),
         "bad.yaml:6: parallel.address:",
-        "only used with backend dask",
+        "only used with backend dask or ray",
+    ),
+    (
+        "ray-address-of-dask",
+        _doc("parallel: {backend: ray, address: 'tcp://h:8786'}\n"),
+        "bad.yaml:6: parallel.address:",
+        "expected a Ray cluster address like ray://host:10001",
     ),
     (
         "bad-duration",

@@ -134,6 +134,7 @@ class Budget(_Section):
 
 
 _ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+")
+_RAY_ADDRESS = re.compile(r"auto|ray://\S+|[\w.-]+:\d+")
 
 
 class Parallel(_Section):
@@ -144,7 +145,7 @@ class Parallel(_Section):
         Literal["loky", "threading", "sequential", "dask", "ray"],
         PlainValidator(lambda v: one_of(v, BACKENDS, "backend")),
     ] = "loky"
-    address: StrictStr | None = None  # dask scheduler; None starts a LocalCluster
+    address: StrictStr | None = None  # a dask scheduler or ray cluster; None starts one here
 
     @field_validator("n_jobs")
     @classmethod
@@ -159,9 +160,15 @@ class Parallel(_Section):
         backend = info.data.get("backend")  # absent if the backend itself is invalid
         if value is None:
             return value
-        if backend is not None and backend != "dask":
-            raise fail_at(f"address is only used with backend dask (backend is {backend})")
-        if not _ADDRESS.fullmatch(value):
+        if backend is not None and backend not in ("dask", "ray"):
+            raise fail_at(f"address is only used with backend dask or ray (backend is {backend})")
+        if backend == "ray":
+            if not _RAY_ADDRESS.fullmatch(value):
+                raise fail_at(
+                    f"expected a Ray cluster address like ray://host:10001, host:6379 or "
+                    f"auto, got {value!r}"
+                )
+        elif not _ADDRESS.fullmatch(value):
             raise fail_at(f"expected a scheduler address like tcp://host:8786, got {value!r}")
         return value
 

@@ -1,5 +1,6 @@
-"""A Dask client for the ``dask`` backend: a scheduler address, or a local cluster; and the
-check that a cluster's workers on other machines can reach the sweep's store and artifacts."""
+"""The clusters of the ``dask`` and ``ray`` backends (an existing one at ``address``, or one
+started on this machine for the sweep), and the check that workers on other machines can
+reach the sweep's store and artifacts."""
 
 from __future__ import annotations
 
@@ -39,19 +40,43 @@ def dask_client(address: str | None, n_jobs: int) -> Iterator[object]:
         yield client
 
 
-def check_workers_reach(client: Any, tracking_uri: str, artifact_uri: str) -> None:
+@contextlib.contextmanager
+def ray_session(address: str | None, n_jobs: int) -> Iterator[list[str]]:
+    """Connect to the Ray cluster at ``address``, or start a local one of ``n_jobs`` CPUs,
+    for the sweep (a session the caller started already is used as it is); yields the
+    hosts of its nodes. Ray's joblib backend is registered."""
+    try:
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError:
+        raise ConfigError("parallel.backend ray needs ray: pip install 'tunetrack[ray]'") from None
+    register_ray()
+    ours = not ray.is_initialized()
+    if ours:
+        cpus = None if address is not None or n_jobs < 0 else n_jobs
+        ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        yield [node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")]
+    finally:
+        if ours:
+            ray.shutdown()
+
+
+def dask_hosts(client: Any) -> list[str]:
+    """The hosts of a Dask cluster's workers."""
+    found = (urlparse(a).hostname for a in client.scheduler_info()["workers"])
+    return [host for host in found if host]
+
+
+def check_workers_reach(hosts: list[str], tracking_uri: str, artifact_uri: str) -> None:
     """Refuse (ConfigError) a SQLite store, or an artifact root on this machine's own disk
-    (not a network filesystem), when some of the cluster's workers run on other machines:
-    each would write a database or artifact folder of its own there, and the sweep would
-    not see its trials' records."""
-    remote = sorted(
-        host
-        for host in {urlparse(a).hostname for a in client.scheduler_info()["workers"]}
-        if host and not _is_this_machine(host)
-    )
+    (not a network filesystem), when some workers run on other ``hosts``: each would write
+    a database or artifact folder of its own there, and the sweep would not see its trials'
+    records."""
+    remote = sorted({host for host in hosts if not _is_this_machine(host)})
     if not remote:
         return
-    where = f"Dask workers on {', '.join(remote[:3])}{' …' if len(remote) > 3 else ''}"
+    where = f"workers on {', '.join(remote[:3])}{' …' if len(remote) > 3 else ''}"
     if tracking_uri.startswith("sqlite:"):
         raise ConfigError(
             f"{where} cannot open this machine's SQLite store ({tracking_uri}): give the "

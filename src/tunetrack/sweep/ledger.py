@@ -7,9 +7,9 @@ draw define-by-run parameters from (:class:`~tunetrack.sweep.strategies.TrialHan
   schema :data:`SCHEMA` (apart from the store's tables, and from its ``alembic_version``,
   which optuna would otherwise share), so workers on any machine that reaches the store
   reach the ledger too;
-* a tunetrack server as the store, with trials on a Dask scheduler's workers (``address``:
-  other machines), keeps it on the server when workers use it (pruning, define-by-run):
-  :class:`~tunetrack.sweep.ledger_client.ServedLedger` reaches it through
+* a tunetrack server as the store, with trials on a Dask or Ray cluster's workers
+  (``address``: other machines), keeps it on the server when workers use it (pruning,
+  define-by-run): :class:`~tunetrack.sweep.ledger_client.ServedLedger` reaches it through
   ``/api/ledger/call``, and the server holds it where :func:`served_storage` says;
 * otherwise the study is a journal file in the orchestrator's temporary directory, which
   only processes on the orchestrator's machine open.
@@ -45,7 +45,7 @@ def ledger_url(config: SweepConfig, tracking_uri: str, tmp_dir: str, sweep_id: s
     if _is_postgres(tracking_uri):
         return _in_schema(tracking_uri)
     scheme = tracking_uri.partition(":")[0].lower()
-    remote = config.parallel.backend == "dask" and config.parallel.address is not None
+    remote = config.parallel.address is not None  # a Dask or Ray cluster: other machines
     if remote and scheme in ("http", "https") and _workers_use_ledger(config):
         from tunetrack.sweep.ledger_client import served_ledger_url
 

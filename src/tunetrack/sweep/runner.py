@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from tunetrack.entities import Param, Run, RunStatus
-from tunetrack.errors import ConfigError, InvalidInput
+from tunetrack.errors import InvalidInput
 from tunetrack.sweep import ledger
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig
@@ -336,27 +336,29 @@ class _SweepRun:
 
         backend = self.config.parallel.backend
         if backend == "dask":
-            from tunetrack.sweep.cluster import check_workers_reach, dask_client
+            from tunetrack.sweep.cluster import dask_client, dask_hosts
 
             with dask_client(self.config.parallel.address, self.n_jobs) as cluster:
-                check_workers_reach(
-                    cluster, self.client.tracking_uri, self.parent.info.artifact_uri
-                )
+                self._check_workers_reach(dask_hosts(cluster))
                 with parallel_config(backend="dask"):
                     yield
         elif backend == "ray":
-            try:
-                from ray.util.joblib import register_ray
-            except ImportError:
-                raise ConfigError("parallel.backend ray needs ray: pip install 'ray'") from None
-            register_ray()
-            with parallel_config(backend="ray"):
-                yield
+            from tunetrack.sweep.cluster import ray_session
+
+            with ray_session(self.config.parallel.address, self.n_jobs) as hosts:
+                self._check_workers_reach(hosts)
+                with parallel_config(backend="ray"):
+                    yield
         elif backend in ("loky", "threading"):
             with parallel_config(backend=backend):
                 yield
         else:
             yield
+
+    def _check_workers_reach(self, hosts: list[str]) -> None:
+        from tunetrack.sweep.cluster import check_workers_reach
+
+        check_workers_reach(hosts, self.client.tracking_uri, self.parent.info.artifact_uri)
 
     def _tasks(self) -> Iterator[TrialTask]:
         """The trials to dispatch, asked for one at a time (joblib pulls them from its
