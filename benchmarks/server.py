@@ -535,10 +535,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _short_durability(text: str) -> str:
-    """The settings in a table cell: ``WAL/NORMAL`` or ``fsync=on/sync_commit=on``."""
+    """The settings in a table cell: ``wal/NORMAL/10000 pages`` or
+    ``fsync=on/sync_commit=on``."""
     if text.startswith("journal_mode="):
-        journal, sync = (part.split("=")[1] for part in text.split(" (")[0].split(", "))
-        return f"{journal}/{sync}"
+        return "/".join(part.split("=")[1] for part in text.split(" (")[0].split(", "))
     return text.split(" (")[0].replace("synchronous_commit", "sync_commit").replace(", ", "/")
 
 
