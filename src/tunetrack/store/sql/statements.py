@@ -83,11 +83,11 @@ class BulkSql:
         # WITH ORDINALITY ... ORDER BY: ids (the tie-break of equal steps) follow row order
         return cls(
             metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-            "SELECT r, k, s, t, v FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-            "%s::bigint[], %s::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
+            "SELECT r, k, s, t, v FROM unnest(%b::text[], %b::text[], %b::bigint[], "
+            "%b::bigint[], %b::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
             latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-            "experiment_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-            f"%s::bigint[], %s::float8[], %s::bigint[]) {latest_upsert}",
+            "experiment_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], "
+            f"%b::bigint[], %b::float8[], %b::bigint[]) {latest_upsert}",
             claim=claim.format("%s"),
             forget=forget.format("%s"),
             # rows share-locked to the end of the transaction: a concurrent delete waits
