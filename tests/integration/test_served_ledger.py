@@ -157,7 +157,7 @@ def test_a_study_made_again_by_another_server_process_is_found_afresh(tmp_path: 
     other deletes the study and makes it again (a resumed sweep); the first goes on."""
     store = SqlStore(f"sqlite:///{tmp_path}/s.db")
     run_id = store.create_run(store.create_experiment("e"), start_time=1).info.run_id
-    first, second = LedgerHost(store), LedgerHost(store)
+    first, second = LedgerHost(store, remembered=2), LedgerHost(store)  # first forgets often
 
     def call(host: LedgerHost, method: str, **fields: Any) -> Any:
         return host.call(LedgerCall(run_id=run_id, method=method, **fields))  # type: ignore[arg-type]
@@ -171,5 +171,7 @@ def test_a_study_made_again_by_another_server_process_is_found_afresh(tmp_path: 
     assert call(first, "create_new_trial") == 0
     call(first, "set_trial_intermediate_value", number=0, step=3, intermediate_value=0.25)
     assert call(second, "get_trial", number=0)["intermediate_values"] == [[3, 0.25]]
+    assert [call(first, "create_new_trial") for _ in range(4)] == [1, 2, 3, 4]
+    assert len(call(second, "get_all_trials")) == 5
     assert (tmp_path / "s.db.ledger.log").is_file()  # the journal beside the SQLite file
     store.close()

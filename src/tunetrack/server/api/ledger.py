@@ -40,8 +40,9 @@ class LedgerHost:
     Study ids and trial ids are remembered; a study that another server process deleted and
     made again (a resumed sweep) is looked up afresh when its remembered id fails."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, remembered: int = 100_000) -> None:
         self._store = store
+        self._remembered = remembered  # ids kept before they are all forgotten
         self._lock = threading.Lock()
         self._storage: BaseStorage | None = None
         self._runs: set[str] = set()
@@ -61,6 +62,10 @@ class LedgerHost:
         """Carry out ``body`` on its sweep's study; optuna's refusals as tunetrack errors."""
         from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 
+        if len(self._runs) + len(self._trial_ids) > self._remembered:
+            self._runs.clear()
+            self._study_ids.clear()
+            self._trial_ids.clear()
         if body.run_id not in self._runs:
             self._store.get_run(body.run_id)  # NotFound for a run that is not there
             self._runs.add(body.run_id)
@@ -100,7 +105,7 @@ class LedgerHost:
         trial = self._trial_id
         operations: dict[str, Callable[[], Any]] = {
             "create_new_study": lambda: self._create_study(body),
-            "delete_study": lambda: storage.delete_study(study(run_id)),
+            "delete_study": lambda: self._delete_study(run_id),
             "set_study_user_attr": lambda: storage.set_study_user_attr(
                 study(run_id), _needed(body.key, "key"), body.value
             ),
@@ -153,6 +158,11 @@ class LedgerHost:
         study_id = self.storage().create_new_study(directions, name)
         self._study_ids[body.run_id] = study_id
         return study_id
+
+    def _delete_study(self, run_id: str) -> None:
+        study_id = self._study_id(run_id)
+        self._study_ids.pop(run_id, None)
+        self.storage().delete_study(study_id)
 
     def _create_trial(self, body: s.LedgerCall) -> int:
         storage, study_id = self.storage(), self._study_id(body.run_id)
