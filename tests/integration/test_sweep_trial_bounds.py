@@ -7,6 +7,7 @@ of ``tests/sweeps_data/bounded_objectives.py`` copied next to each sweep file.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -209,11 +210,23 @@ def test_trial_timeout_with_an_in_memory_store_is_refused_before_any_trial(
         run_sweep(load_sweep_config(path), tracking_uri="sqlite:///:memory:", progress=False)
 
 
-@pytest.mark.parametrize("backend", ["loky", "dask"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "loky",
+        "dask",
+        pytest.param(
+            "ray",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("ray") is None, reason="ray is not installed"
+            ),
+        ),
+    ],
+)
 def test_a_trial_that_kills_its_worker_process_fails_alone(backend: str, tmp_path: Path) -> None:
     """x=0 SIGKILLs its own process (as the OOM killer would) while x=1 runs in the other
     worker; x=1 goes on until x=0 has ended, then finishes: only x=0 fails, with the reason,
-    on loky's workers and on a Dask cluster's alike."""
+    on loky's workers and on a Dask or Ray cluster's alike."""
     parallel = {"n_jobs": 2, "backend": backend}
     path = write_sweep(tmp_path, "dies_beside_an_innocent", [0, 1], parallel=parallel)
     uri = f"sqlite:///{tmp_path}/t.db"

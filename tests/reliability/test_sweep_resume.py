@@ -40,11 +40,12 @@ import sys
 from tunetrack.sweep.config import load_sweep_config
 from tunetrack.sweep.runner import run_sweep
 
-signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
-try:
-    run_sweep(load_sweep_config(sys.argv[1]), tracking_uri=sys.argv[2], progress=False)
-except KeyboardInterrupt:
-    sys.exit(130)
+if __name__ == "__main__":  # Dask's local workers start by importing this module again
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if SIGINT was ignored
+    try:
+        run_sweep(load_sweep_config(sys.argv[1]), tracking_uri=sys.argv[2], progress=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
 """
 
 
@@ -222,7 +223,7 @@ def check_resumed(client: Client, sweep_id: str, budget: int) -> list[Run]:
     return trials
 
 
-@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky")])
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "sequential"), (2, "loky"), (2, "dask")])
 def test_resume_after_sigkill_finishes_the_budget(
     start_sweep: Callable[..., SweepProcess], tracking_uri: str, n_jobs: int, backend: str
 ) -> None:

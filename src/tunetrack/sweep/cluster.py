@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -44,13 +44,11 @@ def dask_client(address: str | None, n_jobs: int) -> Iterator[object]:
 def ray_session(address: str | None, n_jobs: int) -> Iterator[list[str]]:
     """Connect to the Ray cluster at ``address``, or start a local one of ``n_jobs`` CPUs,
     for the sweep (a session the caller started already is used as it is); yields the
-    hosts of its nodes. Ray's joblib backend is registered."""
+    hosts of its nodes."""
     try:
         import ray
-        from ray.util.joblib import register_ray
     except ImportError:
         raise ConfigError("parallel.backend ray needs ray: pip install 'tunetrack[ray]'") from None
-    register_ray()
     ours = not ray.is_initialized()
     if ours:
         cpus = None if address is not None or n_jobs < 0 else n_jobs
@@ -60,6 +58,37 @@ def ray_session(address: str | None, n_jobs: int) -> Iterator[list[str]]:
     finally:
         if ours:
             ray.shutdown()
+
+
+def ray_unordered(
+    calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]], n_jobs: int
+) -> Iterator[Any]:
+    """Run joblib-style ``delayed`` calls as Ray tasks, at most ``n_jobs`` at a time (-1: the
+    cluster's CPUs), pulling the next call as one finishes and yielding results in the order
+    they finish (what joblib's ``return_as="generator_unordered"`` does, which Ray's joblib
+    backend lacks). A task whose worker died raises Ray's WorkerCrashedError; the tasks still
+    running are then cancelled, as a broken loky pool ends its other workers."""
+    import ray
+
+    width = n_jobs if n_jobs > 0 else max(1, int(ray.cluster_resources().get("CPU", 1)))
+    remotes: dict[Callable[..., Any], Any] = {}
+    pending: set[Any] = set()
+    calls = iter(calls)
+    try:
+        while True:
+            while len(pending) < width and (call := next(calls, None)) is not None:
+                fn, args, kwargs = call
+                if fn not in remotes:
+                    remotes[fn] = ray.remote(num_cpus=1, max_retries=0)(fn)
+                pending.add(remotes[fn].remote(*args, **kwargs))
+            if not pending:
+                return
+            [done], _ = ray.wait(list(pending), num_returns=1)
+            pending.discard(done)
+            yield ray.get(done)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
 
 
 def dask_hosts(client: Any) -> list[str]:

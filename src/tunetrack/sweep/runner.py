@@ -46,7 +46,7 @@ from tunetrack.sweep.worker import (
 )
 from tunetrack.tracking.client import Client
 
-_CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
+_CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker", "WorkerCrashedError")
 _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
 _log = logging.getLogger(__name__)
@@ -306,21 +306,27 @@ class _SweepRun:
     def _dispatch(self) -> None:
         from joblib import Parallel, delayed
 
+        from tunetrack.sweep.cluster import ray_unordered
+
         with self._backend():
             while self.stop_reason is None:
-                parallel = Parallel(
-                    n_jobs=self.n_jobs,
-                    return_as="generator_unordered",
-                    pre_dispatch="n_jobs",
-                    batch_size=1,
-                )
                 if self.in_processes:  # each trial in a child process of its own
                     timeout = self.config.budget.trial_timeout
                     calls = (delayed(execute_in_child)(t, timeout) for t in self._tasks())
                 else:
                     calls = (delayed(execute_trial)(t) for t in self._tasks())
+                if self.config.parallel.backend == "ray":
+                    results = ray_unordered(calls, self.n_jobs)
+                else:
+                    parallel = Parallel(
+                        n_jobs=self.n_jobs,
+                        return_as="generator_unordered",
+                        pre_dispatch="n_jobs",
+                        batch_size=1,
+                    )
+                    results = parallel(calls)
                 try:
-                    for result in parallel(calls):
+                    for result in results:
                         self._finish(result)
                 except Exception as exc:
                     if type(exc).__name__ not in _CRASH_ERRORS:
@@ -347,8 +353,7 @@ class _SweepRun:
 
             with ray_session(self.config.parallel.address, self.n_jobs) as hosts:
                 self._check_workers_reach(hosts)
-                with parallel_config(backend="ray"):
-                    yield
+                yield  # trials go to Ray's own tasks (cluster.ray_unordered)
         elif backend in ("loky", "threading"):
             with parallel_config(backend=backend):
                 yield
