@@ -127,11 +127,11 @@ def _is_this_machine(host: str) -> bool:
     import psutil
 
     try:
-        address = socket.gethostbyname(host)
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
-    own = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    return address.startswith("127.") or address in own
+    own = {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs}
+    return any(a.startswith("127.") or a == "::1" or a in own for a in addresses)
 
 
 _NETWORK_FILESYSTEMS = ("nfs", "cifs", "smb", "fuse", "ceph", "gluster", "lustre", "gpfs", "9p")
