@@ -250,7 +250,7 @@ def test_workers_on_another_machine_are_not_given_this_machines_files(
         (sqlite_uri, "cannot open this machine's SQLite store"),
         (fresh_postgres_uri, "cannot write to this machine's artifact folder"),
     ]:
-        with pytest.raises(ConfigError, match=r"Dask workers on 192\.0\.2\.10") as caught:
+        with pytest.raises(ConfigError, match=r"^workers on 192\.0\.2\.10 ") as caught:
             run_sweep(config, tracking_uri=uri, progress=False)
         assert says in str(caught.value)
         client = Client(uri)
