@@ -69,6 +69,18 @@ def _dask(*args: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the dask processes, workers before the scheduler."""
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, set[int], list[Path]]]:
     """A scheduler and two single-thread workers: the address, the workers' process ids
@@ -99,14 +111,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, set[int], list[Path]]]:
             pids = set(client.run(os.getpid).values())
         yield address, pids, dirs
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(procs)
 
 
 def _worker_pid(run: Run) -> int:
@@ -214,13 +219,7 @@ def far_worker(tmp_path: Path) -> Iterator[str]:
             client.wait_for_workers(1, timeout=STARTUP_S)
         yield address
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(procs)
 
 
 def test_workers_on_another_machine_are_not_given_this_machines_files(

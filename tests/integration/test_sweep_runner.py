@@ -194,14 +194,15 @@ def test_threading_sweep_of_many_quick_trials_counts_every_trial_exactly_once(
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_sweep(tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
+@pytest.mark.parametrize("backend", ["dask", pytest.param("ray", marks=NEEDS_RAY)])
+def test_local_cluster_sweep(tmp_path: Path, backend: str) -> None:
+    """A Dask or Ray cluster started on this machine for the sweep, and stopped after it."""
     result, client, parent, trials = sweep(
         tmp_path,
         "quadratic",
         parameters=XK,
         budget={"trials": 4},
-        parallel={"n_jobs": 2, "backend": "dask"},
+        parallel={"n_jobs": 2, "backend": backend},
         seed=5,
     )
     check_complete_sweep(client, parent, trials, 4)
@@ -209,26 +210,10 @@ def test_dask_local_cluster_sweep(tmp_path: Path) -> None:
     workers = {run.data.tags[T.TRIAL_WORKER] for run in trials}  # "<host> pid <pid>"
     assert {w.rpartition(" pid ")[0] for w in workers} == {socket.gethostname()}
     assert str(os.getpid()) not in {w.rpartition(" pid ")[2] for w in workers}
+    if backend == "ray":
+        import ray
 
-
-@pytest.mark.slow
-@NEEDS_RAY
-def test_ray_local_cluster_sweep(tmp_path: Path) -> None:
-    import ray
-
-    _, client, parent, trials = sweep(
-        tmp_path,
-        "quadratic",
-        parameters=XK,
-        budget={"trials": 4},
-        parallel={"n_jobs": 2, "backend": "ray"},
-        seed=5,
-    )
-    check_complete_sweep(client, parent, trials, 4)
-    workers = {run.data.tags[T.TRIAL_WORKER] for run in trials}  # "<host> pid <pid>"
-    assert {w.rpartition(" pid ")[0] for w in workers} == {socket.gethostname()}
-    assert str(os.getpid()) not in {w.rpartition(" pid ")[2] for w in workers}
-    assert not ray.is_initialized()  # the sweep's own Ray session ended with it
+        assert not ray.is_initialized()  # the sweep's own Ray session ended with it
 
 
 @pytest.mark.parametrize("method", ["tpe", "random"])
