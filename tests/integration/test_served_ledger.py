@@ -4,10 +4,12 @@ optuna's own storages do: a real server process over SQLite or PostgreSQL, optun
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import optuna
 import pytest
 
@@ -175,3 +177,21 @@ def test_a_study_made_again_by_another_server_process_is_found_afresh(tmp_path: 
     assert len(call(second, "get_all_trials")) == 5
     assert (tmp_path / "s.db.ledger.log").is_file()  # the journal beside the SQLite file
     store.close()
+
+
+def test_bad_calls_are_400s_naming_what_is_wrong(server: TrackingServer) -> None:
+    """Nothing a client sends makes the server fail (500): a missing field, a template that
+    is no trial, text the database cannot hold."""
+    run_id = _sweep_run(server.url)
+    post = functools.partial(httpx.post, f"{server.url}/api/ledger/call", timeout=30)
+    made = post(json={"run_id": run_id, "method": "create_new_study",
+                      "study_name": f"sweep-{run_id}", "directions": [1]})  # fmt: skip
+    assert made.status_code == 200, made.text
+    for body, says in [
+        ({"method": "set_study_user_attr", "value": 1}, "needs key"),
+        ({"method": "create_new_trial", "template": {"number": "x"}}, "template is not a trial"),
+        ({"method": "set_study_user_attr", "key": "a\x00b", "value": 1}, "key contains a NUL"),
+    ]:
+        answer = post(json={"run_id": run_id, **body})
+        assert answer.status_code == 400, answer.text
+        assert says in answer.json()["message"]

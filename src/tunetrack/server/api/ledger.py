@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pydantic_core
 from fastapi import APIRouter, Request, Response
 
+from tunetrack._validation import validate_text
 from tunetrack.errors import Conflict, InvalidInput, NotFound
 from tunetrack.server.api import schemas as s
 from tunetrack.sweep import ledger_wire as wire
@@ -66,6 +67,9 @@ class LedgerHost:
             self._runs.clear()
             self._study_ids.clear()
             self._trial_ids.clear()
+        for field in ("study_name", "key", "param_name", "distribution"):
+            if (text := getattr(body, field)) is not None:
+                validate_text(text, f"{body.method}: {field}")  # stored as it is
         if body.run_id not in self._runs:
             self._store.get_run(body.run_id)  # NotFound for a run that is not there
             self._runs.add(body.run_id)
@@ -166,7 +170,14 @@ class LedgerHost:
 
     def _create_trial(self, body: s.LedgerCall) -> int:
         storage, study_id = self.storage(), self._study_id(body.run_id)
-        template = None if body.template is None else wire.decode_trial(body.template)
+        template = None
+        if body.template is not None:
+            try:
+                template = wire.decode_trial(body.template)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise InvalidInput(
+                    f"template is not a trial: {type(exc).__name__}: {exc}"
+                ) from None
         trial_id = storage.create_new_trial(study_id, template)
         number = storage.get_trial_number_from_id(trial_id)
         self._trial_ids[study_id, number] = trial_id
