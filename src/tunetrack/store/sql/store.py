@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import os
 import re
 import uuid
@@ -42,9 +41,9 @@ from tunetrack.entities import (
     ViewType,
 )
 from tunetrack.errors import Conflict, InvalidInput, NotFound, StoreError
-from tunetrack.store._rows import checked_acked_below, checked_batch_id, checked_metric_rows
+from tunetrack.store._rows import checked_batch_id
 from tunetrack.store.artifacts import ArtifactRepository
-from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, MetricRow, Store
+from tunetrack.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import (
     SCHEMA_HEAD,
@@ -60,6 +59,7 @@ from tunetrack.store.sql.engine import (
     write_transaction,
 )
 from tunetrack.store.sql.experiments import ExperimentsMixin, deleted_time
+from tunetrack.store.sql.metric_batches import MetricBatchesMixin
 from tunetrack.store.sql.naming import random_run_name
 from tunetrack.store.sql.own_batch_ids import OwnBatchIds
 from tunetrack.store.sql.paging import PageToken
@@ -82,9 +82,6 @@ _UPDATE_RUN = (  # the values to set are the parameters besides which_run
 )
 
 
-_STEP_TIME = operator.itemgetter(2, 3)
-
-
 def _float(value: float | None) -> float:
     return float("nan") if value is None else value
 
@@ -99,7 +96,7 @@ def _param_values(params: Mapping[str, object]) -> list[tuple[str, str]]:
     ]
 
 
-class SqlStore(ExperimentsMixin, RegistryMixin, Store):
+class SqlStore(ExperimentsMixin, MetricBatchesMixin, RegistryMixin, Store):
     """A :class:`~tunetrack.store.base.Store` on a SQLAlchemy database URI.
 
     The schema is created on first use of an empty database; an older schema must be
@@ -555,105 +552,6 @@ class SqlStore(ExperimentsMixin, RegistryMixin, Store):
                 bad = clashes()
         if bad:
             raise Conflict(f"params of run {run_id!r} cannot change once logged: " + "; ".join(bad))
-
-    def log_metric_rows(
-        self,
-        rows: Sequence[MetricRow],
-        *,
-        validated: bool = False,
-        batch_id: tuple[str, int] | None = None,
-        acked_below: int | None = None,
-    ) -> None:
-        """Bulk path of the batched writer: insert points of any runs, update latest values.
-
-        Every run is checked in the writing transaction: a run that another process deleted
-        is refused here exactly as :meth:`log_batch` refuses it. A ``batch_id`` is recorded
-        first in the same transaction; one recorded before marks a replay, which writes
-        nothing. ``acked_below`` (with a ``batch_id``) forgets the writer's ids below it.
-        """
-        if not rows:
-            return
-        if not validated:
-            rows = checked_metric_rows(rows)
-        batch = None if batch_id is None else checked_batch_id(batch_id)
-        floor = checked_acked_below(acked_below, batch)
-        run_ids = sorted({r[0] for r in rows})
-
-        def txn(batch: tuple[str, int] | None, floor: int | None) -> None:
-            with write_transaction(self._engine) as conn:
-                if not self._claim_batch(conn, batch, floor):
-                    return  # written before: the sender retried after a lost response
-                experiment_of = self._live_runs(conn, run_ids)
-                self._write_metric_rows(conn, rows, experiment_of)
-
-        self._write_once(txn, batch, floor)
-
-    def _write_once(
-        self,
-        txn: Callable[[tuple[str, int] | None, int | None], None],
-        batch: tuple[str, int] | None,
-        floor: int | None,
-    ) -> None:
-        """Run a metric write ``txn(batch, floor)`` with retries: under the caller's batch
-        id, else on PostgreSQL under one of the store's own (:mod:`.own_batch_ids`)."""
-        if batch is not None or self._own_ids is None:
-            with_retry(lambda: txn(batch, floor))
-            return
-        with self._own_ids.claim() as (own, own_floor):
-            with_retry(lambda: txn(own, own_floor))
-
-    def _claim_batch(
-        self, conn: Connection, batch: tuple[str, int] | None, floor: int | None = None
-    ) -> bool:
-        """Record a batch id (if any) and forget its writer's ids below ``floor``; False when
-        it was recorded before (on PostgreSQL a concurrent claim of the same id waits for
-        the first transaction to end)."""
-        if batch is None:
-            return True
-        # RETURNING, not rowcount: psycopg reports -1 for this statement
-        if conn.exec_driver_sql(self._bulk.claim, (*batch, now_ms())).first() is None:
-            return False
-        if floor:
-            conn.exec_driver_sql(self._bulk.forget, (batch[0], floor))
-        return True
-
-    def _live_runs(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
-        """Experiment of each run; NotFound/InvalidInput unless every run is live.
-
-        On PostgreSQL the rows are share-locked until the transaction ends, so a concurrent
-        delete waits for the points being written instead of racing them.
-        """
-        found: dict[str, int] = {}
-        for chunk in chunks(run_ids):
-            params: tuple[object, ...]
-            if self._bulk.columns:
-                sql, params = self._bulk.runs, (list(chunk),)
-            else:
-                sql, params = self._bulk.runs.format(", ".join("?" * len(chunk))), tuple(chunk)
-            for run_id, experiment_id, stage in conn.exec_driver_sql(sql, params):
-                if stage != LifecycleStage.ACTIVE.value:
-                    raise InvalidInput(f"run {run_id!r} is deleted: restore it to log to it")
-                found[run_id] = experiment_id
-        unknown = [r for r in run_ids if r not in found]
-        if unknown:
-            raise NotFound(f"no run with id {unknown[0]!r}")
-        return found
-
-    def _write_metric_rows(
-        self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
-    ) -> None:
-        # latest point per (run, key): highest step, then timestamp; later rows win ties.
-        # Rows usually arrive in step order, where this stable sort costs one C-level pass.
-        ordered = sorted(rows, key=_STEP_TIME)
-        latest = [(*r, experiment_of[r[0]]) for r in {(r[0], r[1]): r for r in ordered}.values()]
-        if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
-            run_driver_sql(conn, self._bulk.metrics, rows, many=True)
-            run_driver_sql(conn, self._bulk.latest, latest, many=True)
-            return
-        for sql, table in ((self._bulk.metrics, rows), (self._bulk.latest, latest)):
-            columns = [list(column) for column in zip(*table, strict=True)]
-            columns[4] = [x if x == x else None for x in columns[4]]  # NaN is stored as NULL
-            run_driver_sql(conn, sql, tuple(columns))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag from a run."""
