@@ -9,15 +9,15 @@ answer on.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from answer_proxy import LosingPipe
 from tunetrack.entities import Metric, RunStatus, RunTag
 from tunetrack.errors import Conflict
 from tunetrack.store.sql.store import SqlStore
@@ -27,57 +27,28 @@ pytestmark = pytest.mark.postgres
 _COMMIT = b"COMMIT\x00"  # the statement text as it travels in a query message
 
 
-class AnswerLosingProxy:
-    """127.0.0.1:``port`` -> the PostgreSQL server; :meth:`lose_next_commit_answer` arms it."""
+class AnswerLosingProxy(LosingPipe):
+    """A proxy in front of PostgreSQL at ``target``; :meth:`lose_next_commit_answer` arms
+    it."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
         self._armed = threading.Event()
         self.lost = 0  # COMMIT answers swallowed
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target)
 
     def lose_next_commit_answer(self) -> None:
         self._armed.set()
 
-    def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.close()
+    def request(self, data: bytes, state: dict[str, Any]) -> None:
+        if _COMMIT in data and self._armed.is_set():
+            self._armed.clear()
+            state["doomed"] = True  # this connection's COMMIT went through armed
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self._target)
-            self._sockets += [client, server]
-            doomed = threading.Event()  # this connection's COMMIT went through armed
-            threading.Thread(target=self._up, args=(client, server, doomed), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client, doomed), daemon=True).start()
-
-    def _up(self, client: socket.socket, server: socket.socket, doomed: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while data := client.recv(65536):
-                if _COMMIT in data and self._armed.is_set():
-                    self._armed.clear()
-                    doomed.set()
-                server.sendall(data)
-
-    def _down(self, server: socket.socket, client: socket.socket, doomed: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while data := server.recv(65536):
-                if doomed.is_set():  # PostgreSQL answered the COMMIT: it is done
-                    self.lost += 1
-                    break
-                client.sendall(data)
-        for sock in (client, server):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+    def lose(self, data: bytes, state: dict[str, Any]) -> bool:
+        if state.get("doomed"):  # PostgreSQL answered the COMMIT: it is done
+            self.lost += 1
+            return True
+        return False
 
 
 @pytest.fixture

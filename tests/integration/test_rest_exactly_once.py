@@ -4,17 +4,16 @@ stays out of reach for longer than RestStore retries."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
 
+from answer_proxy import LosingPipe
 from rest_servers import RestServers, stop_server
 from tunetrack.errors import StoreError
 from tunetrack.store.rest import RestStore
@@ -29,55 +28,25 @@ T0 = 1_700_000_000_000
 LOG_ROWS = b"POST /api/metrics/log-rows "
 
 
-class AnswerEater:
-    """A TCP proxy in front of a server that passes every request on but, while
-    :attr:`eating` is set, swallows the answer to each metric batch and drops the connection
-    (the server has written the batch; the client never hears so)."""
+class AnswerEater(LosingPipe):
+    """A proxy in front of a server on ``port`` that, while :attr:`eating` is set, swallows
+    the answer to each metric batch and drops the connection (the server has written the
+    batch; the client never hears so)."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
         self.eating = True
         self.eaten = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(("127.0.0.1", port))
 
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                client, _ = self._listener.accept()
-                server = socket.create_connection(("127.0.0.1", self.port))
-                batch = threading.Event()  # the request on this connection is a batch
-                threading.Thread(target=self._up, args=(client, server, batch), daemon=True).start()
-                threading.Thread(
-                    target=self._down, args=(server, client, batch), daemon=True
-                ).start()
+    def request(self, data: bytes, state: dict[str, Any]) -> None:
+        if data.startswith(b"POST "):
+            state["batch"] = data.startswith(LOG_ROWS)
 
-    @staticmethod
-    def _up(client: socket.socket, server: socket.socket, batch: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while data := client.recv(65536):
-                if data.startswith(b"POST "):
-                    if data.startswith(LOG_ROWS):
-                        batch.set()
-                    else:
-                        batch.clear()
-                server.sendall(data)
-
-    def _down(self, server: socket.socket, client: socket.socket, batch: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while data := server.recv(65536):
-                if batch.is_set() and self.eating:
-                    self.eaten += 1
-                    break
-                client.sendall(data)
-        for sock in (client, server):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def close(self) -> None:
-        self._listener.close()
+    def lose(self, data: bytes, state: dict[str, Any]) -> bool:
+        if state.get("batch") and self.eating:
+            self.eaten += 1
+            return True
+        return False
 
 
 @pytest.fixture
