@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from starlette.types import Scope
@@ -32,6 +33,7 @@ from tunetrack.server.guards import DEFAULT_ALLOWED_HOSTS, Guard
 from tunetrack.server.ui.routes import mount_ui
 from tunetrack.store.artifacts import ArtifactRepository
 from tunetrack.store.artifacts_http import ARTIFACTS_API, PROXY_ROOT
+from tunetrack.store.sql.engine import POOL_SIZE
 from tunetrack.store.uri import open_artifacts
 
 if TYPE_CHECKING:
@@ -121,6 +123,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # routes reach the store in worker threads: no more of them at once than the
+        # store's pool keeps connections for (the rest wait their turn in the event loop)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
         yield
         store.close()
 

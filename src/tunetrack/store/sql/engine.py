@@ -122,6 +122,12 @@ class _TakeTurnsPool(StaticPool):
 _write_gates: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionary()
 
 
+#: Connections an engine keeps open between uses, and how many more it opens when busier.
+#: Kept ones stay: a pool smaller than the concurrency it serves closes and reopens
+#: connections all the time (a new PostgreSQL backend costs more than the batch it writes).
+POOL_SIZE = 16
+
+
 def make_engine(uri: str) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN handling.
 
@@ -133,7 +139,11 @@ def make_engine(uri: str) -> Engine:
     engine = create_engine(
         uri,
         connect_args={"timeout": 60, "check_same_thread": False, "isolation_level": None},
-        **({"poolclass": _TakeTurnsPool} if memory else {}),
+        **(
+            {"poolclass": _TakeTurnsPool}
+            if memory
+            else {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
+        ),
     )
 
     if not memory and engine.url.database:
@@ -165,7 +175,9 @@ def make_engine(uri: str) -> Engine:
 def _server_engine(uri: str) -> Engine:
     """An engine for a database server; a missing driver says which extra installs it."""
     try:
-        return create_engine(uri, pool_pre_ping=True, future=True)
+        return create_engine(
+            uri, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, future=True
+        )
     except ImportError as exc:
         missing = f"the {exc.name} package" if exc.name else f"its driver ({exc})"
         raise ConfigError(
