@@ -3,7 +3,10 @@ and both backends enforce its foreign keys the same way."""
 
 from __future__ import annotations
 
+import queue
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, delete, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKeyConstraint,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from tunetrack.entities import Metric
@@ -67,14 +80,27 @@ def test_the_hot_path_names_every_runs_column_in_order() -> None:
     assert tuple(c.name for c in m.runs.c) == RUN_COLUMNS
 
 
+def _is_metrics_run_fk(change: tuple[object, ...]) -> bool:
+    kind, constraint = change[0], change[1]
+    return (
+        kind == "add_fk"
+        and isinstance(constraint, ForeignKeyConstraint)
+        and constraint.table.name == "metrics"
+        and constraint.referred_table.name == "runs"
+    )
+
+
 def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
+    """The same on SQLite; on PostgreSQL but for metrics.run_id's foreign key, which
+    statement triggers replace there (migration 0009)."""
     SqlStore(db_uri, default_artifact_root=str(tmp_path)).close()
     engine = create_engine(db_uri)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        postgresql = conn.dialect.name == "postgresql"
     engine.dispose()
-    assert diff == []
+    assert [_is_metrics_run_fk(change) for change in diff] == ([True] if postgresql else [])
     assert version == [sql_engine.SCHEMA_HEAD]
 
 
@@ -155,3 +181,81 @@ def test_a_migration_that_leaves_an_orphan_row_is_rolled_back(
         assert revision == sql_engine.SCHEMA_HEAD
         assert conn.execute(text("SELECT count(*) FROM params")).scalar() == 1
     engine.dispose()
+
+
+def _metric_count(conn: Connection, run_id: str) -> int:
+    query = select(func.count()).select_from(m.metrics).where(m.metrics.c.run_id == run_id)
+    return conn.execute(query).scalar_one()
+
+
+def test_metric_rows_need_their_run_and_go_with_it(sql_store: SqlStore) -> None:
+    """metrics.run_id is a foreign key on SQLite, statement triggers on PostgreSQL (0009):
+    the same refusal, the same cascade."""
+    eid = sql_store.create_experiment("e")
+    kept, dropped = (sql_store.create_run(eid, start_time=1).info.run_id for _ in range(2))
+    sql_store.log_metric_rows([(r, "m", s, 0, 0.5) for r in (kept, dropped) for s in range(3)])
+    rows = [{"run_id": r, "key": "m", "step": 9, "timestamp": 0} for r in (kept, "missing-run")]
+    with pytest.raises(IntegrityError) as refused, sql_store._engine.begin() as conn:
+        conn.execute(insert(m.metrics), rows)
+    if sql_store._engine.dialect.name == "postgresql":
+        assert "run missing-run, which does not exist" in str(refused.value)
+    with sql_store._engine.begin() as conn:
+        assert _metric_count(conn, kept) == 3  # the whole statement was refused
+        conn.execute(delete(m.runs).where(m.runs.c.run_id == dropped))
+        assert (_metric_count(conn, kept), _metric_count(conn, dropped)) == (3, 0)
+
+
+def _wait_until_blocked(engine: Engine, pid: int) -> None:
+    """Return once PostgreSQL backend ``pid`` waits for a lock (fail after 30 s)."""
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            wait = conn.execute(
+                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar()
+            if wait == "Lock":
+                return
+            time.sleep(0.01)
+    pytest.fail(f"backend {pid} never waited for a lock")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("first", ["points written", "run deleted"])
+def test_points_and_a_concurrent_delete_of_their_run_leave_no_orphan(
+    fresh_postgres_uri: str, tmp_path: Path, first: str
+) -> None:
+    """As with a foreign key, whichever transaction comes first makes the other wait: a delete
+    after the points takes them too; points after a delete are refused."""
+    store = SqlStore(fresh_postgres_uri, default_artifact_root=str(tmp_path))
+    run_id = store.create_run(store.create_experiment("e"), start_time=1).info.run_id
+    write = insert(m.metrics).values(run_id=run_id, key="m", step=0, timestamp=0, value=1.0)
+    remove = delete(m.runs).where(m.runs.c.run_id == run_id)
+    statements = (write, remove) if first == "points written" else (remove, write)
+    engine = store._engine
+    second_pid: queue.Queue[int] = queue.Queue()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with engine.begin() as conn:
+                second_pid.put(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                conn.execute(statements[1])
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(statements[0])
+            thread = threading.Thread(target=second)
+            thread.start()
+            _wait_until_blocked(engine, second_pid.get(timeout=30))
+        thread.join(timeout=30)
+        if first == "points written":
+            assert errors == []
+        else:
+            assert [type(e) for e in errors] == [IntegrityError]
+            assert "does not exist" in str(errors[0])
+        with engine.connect() as conn:
+            assert _metric_count(conn, run_id) == 0
+    finally:
+        store.close()

@@ -22,7 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from tunetrack.errors import ConfigError, InvalidInput, StoreError, TunetrackError
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
 _WAL_CHECKPOINT_PAGES = 10_000  # 40 MB of write-ahead log at SQLite's 4 KB pages

@@ -104,7 +104,9 @@ tags = Table(
 )
 
 # Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. A history
-# is read from its index alone (it holds every column the reads need).
+# is read from its index alone (it holds every column the reads need). On PostgreSQL the run_id
+# foreign key is kept by statement triggers instead, checked once per insert, not per point
+# (migration 0009).
 metrics = Table(
     "metrics",
     metadata,
