@@ -52,8 +52,6 @@ from pathlib import Path
 
 from _sqlite_durability import SqliteEngines, read_settings
 
-from tunetrack.store.sql.wal_checkpoints import CHECKPOINT_PAGES
-
 KEYS = ("loss", "accuracy", "learning_rate", "grad_norm")
 BATCH = 1000  # points per log_batch call (mlflow's limit per request is 1000 metrics)
 PER_CALL_SAMPLE = 100_000  # calls timed one by one for the latency percentiles
@@ -461,10 +459,6 @@ def print_durability(contenders: list[Contender], raw: Contender, ours: Contende
         print(f"  {c.name:<42} {' | '.join(settings) or '-'}")
     if {s.durability for s in raw.samples} != {s.durability for s in ours.samples}:
         print("  WARNING: the limit did not run with tunetrack's settings; its ratio is unfair")
-    print(
-        f"  (tunetrack's writers also checkpoint every {CHECKPOINT_PAGES:,} pages after their "
-        "write, outside the write gate; wal_autocheckpoint is their backstop, and the limit's)"
-    )
     print(
         "  (WAL + synchronous=NORMAL: a commit survives a process crash but may be lost on "
         "power failure; delete + FULL syncs the disk on every commit)"
