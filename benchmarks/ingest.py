@@ -52,6 +52,8 @@ from pathlib import Path
 
 from _sqlite_durability import SqliteEngines, read_settings
 
+from tunetrack.store.sql.wal_checkpoints import CHECKPOINT_POINTS
+
 KEYS = ("loss", "accuracy", "learning_rate", "grad_norm")
 BATCH = 1000  # points per log_batch call (mlflow's limit per request is 1000 metrics)
 PER_CALL_SAMPLE = 100_000  # calls timed one by one for the latency percentiles
@@ -459,6 +461,10 @@ def print_durability(contenders: list[Contender], raw: Contender, ours: Contende
         print(f"  {c.name:<42} {' | '.join(settings) or '-'}")
     if {s.durability for s in raw.samples} != {s.durability for s in ours.samples}:
         print("  WARNING: the limit did not run with tunetrack's settings; its ratio is unfair")
+    print(
+        f"  (tunetrack's bulk metric path also checkpoints every {CHECKPOINT_POINTS:,} points, "
+        "after its write; wal_autocheckpoint is the backstop, for it and the limit)"
+    )
     print(
         "  (WAL + synchronous=NORMAL: a commit survives a process crash but may be lost on "
         "power failure; delete + FULL syncs the disk on every commit)"

@@ -20,12 +20,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from tunetrack.errors import ConfigError, InvalidInput, StoreError, TunetrackError
+from tunetrack.store.sql.wal_checkpoints import AUTOCHECKPOINT_PAGES
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
 SCHEMA_HEAD = "0009"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
-_WAL_CHECKPOINT_PAGES = 10_000  # 40 MB of write-ahead log at SQLite's 4 KB pages
 _WAIT_S = 60.0  # how long a caller waits for the one connection of an in-memory database
 _T = TypeVar("_T")
 _IN_CHUNK = 500  # items per IN (...) list
@@ -154,9 +154,10 @@ def make_engine(uri: str) -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-            # Copy the log into the database (two fsyncs) every 10,000 pages, not SQLite's
-            # 1,000: a sweep's per-trial writes then pay a tenth of those fsyncs.
-            cur.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}")
+            # Copy the log into the database (two fsyncs) every 20,000 pages, not SQLite's
+            # 1,000: a sweep's per-trial writes then pay a twentieth of those fsyncs. The
+            # bulk metric path checkpoints more often, outside the write gate (WalCheckpoints).
+            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL: refuse orphans, cascade deletes
@@ -241,6 +242,11 @@ def with_retry_again(fn: Callable[[bool], _T]) -> _T:
     the answer of a COMMIT that happened."""
     attempts = itertools.count()
     return with_retry(lambda: fn(next(attempts) > 0))
+
+
+def is_sqlite_file(engine: Engine) -> bool:
+    """Whether ``engine`` is on a SQLite file (whose writers take turns at a write gate)."""
+    return engine in _write_gates
 
 
 @contextlib.contextmanager

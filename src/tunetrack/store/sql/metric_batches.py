@@ -23,6 +23,7 @@ from tunetrack.store.base import MetricRow
 from tunetrack.store.sql.engine import chunks, run_driver_sql, with_retry, write_transaction
 from tunetrack.store.sql.own_batch_ids import OwnBatchIds
 from tunetrack.store.sql.statements import BulkSql
+from tunetrack.store.sql.wal_checkpoints import WalCheckpoints
 
 _STEP_TIME = operator.itemgetter(2, 3)
 
@@ -33,6 +34,7 @@ class MetricBatchesMixin:
     _engine: Engine
     _bulk: BulkSql
     _own_ids: OwnBatchIds | None
+    _checkpoints: WalCheckpoints | None
 
     def log_metric_rows(
         self,
@@ -65,6 +67,8 @@ class MetricBatchesMixin:
                 self._write_metric_rows(conn, rows, experiment_of)
 
         self._write_once(txn, batch, floor)
+        if self._checkpoints is not None:  # after the transaction: outside the write gate
+            self._checkpoints.wrote(self._engine, len(rows))
 
     def _write_once(
         self,

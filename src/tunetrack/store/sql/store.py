@@ -48,6 +48,7 @@ from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import (
     SCHEMA_HEAD,
     chunks,
+    is_sqlite_file,
     lock_schema,
     make_engine,
     run_driver_sql,
@@ -74,6 +75,7 @@ from tunetrack.store.sql.settings import (
     write_setting,
 )
 from tunetrack.store.sql.statements import BulkSql, RunSql
+from tunetrack.store.sql.wal_checkpoints import WalCheckpoints
 
 _RUN_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 # Built once: SQLAlchemy then only looks it up in its compiled cache.
@@ -122,6 +124,7 @@ class SqlStore(ExperimentsMixin, MetricBatchesMixin, RegistryMixin, Store):
         self._bulk = BulkSql.for_dialect(self._dialect)
         self._run_sql = RunSql.for_dialect(self._dialect)
         self._own_ids = OwnBatchIds() if self._dialect == "postgresql" else None
+        self._checkpoints = WalCheckpoints() if is_sqlite_file(self._engine) else None
         new_root = default_artifact_root if migrate else None
         with_retry(lambda: self._ensure_schema(migrate, new_root))
         self.artifact_root = with_retry(self._recorded_artifact_root)
