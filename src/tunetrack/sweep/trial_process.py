@@ -14,6 +14,7 @@ on Linux it dies with the thread that forked it, so no trial outlives its worker
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import pickle
 import select
@@ -56,6 +57,7 @@ _forking = threading.Lock()
 def execute_in_child(task: TrialTask, timeout: float | None = None) -> TrialResult:
     """Run ``task`` in a forked child process and return its result; after ``timeout``
     seconds, kill the child and what it started and record the trial FAILED."""
+    _quiet_interrupts_in_worker_process()
     with _forking:
         _prepare(task)
         started = time.monotonic()
@@ -80,6 +82,26 @@ def execute_in_child(task: TrialTask, timeout: float | None = None) -> TrialResu
     client = worker_client(task.tracking_uri)
     run_id = task.run.info.run_id
     return end_failed(client, task.number, run_id, task.goals, error, time.monotonic() - started)
+
+
+def _quiet_interrupts_in_worker_process() -> None:
+    """In a worker process (loky's), make Ctrl-C raise SystemExit, not KeyboardInterrupt.
+
+    Ctrl-C reaches the sweep's whole process group. During a trial either one ends the wait
+    and kills the child; between trials KeyboardInterrupt would end the worker's loop with a
+    traceback on the sweep's terminal, SystemExit ends it quietly (the sweep reports the
+    interrupt). Threads, and the sweep's own process, keep their handlers.
+    """
+    if multiprocessing.parent_process() is None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _exit_on_interrupt)
+
+
+def _exit_on_interrupt(signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
 
 
 def _prepare(task: TrialTask) -> None:

@@ -1,0 +1,33 @@
+"""Ctrl-C reaches a sweep's whole process group: a loky worker between two trials must end
+quietly, not print loky's KeyboardInterrupt traceback on the sweep's terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+from joblib.externals.loky import get_reusable_executor
+
+from tunetrack.sweep import trial_process
+
+
+def _after_a_trial() -> int:
+    """What a worker process keeps from running a trial: its interrupt handling."""
+    trial_process._quiet_interrupts_in_worker_process()
+    return os.getpid()
+
+
+def test_an_idle_loky_worker_ends_quietly_on_ctrl_c(capfd: pytest.CaptureFixture[str]) -> None:
+    executor = get_reusable_executor(max_workers=1, reuse=False)
+    try:
+        pid = executor.submit(_after_a_trial).result(timeout=120)
+        worker = psutil.Process(pid)
+        os.kill(pid, signal.SIGINT)  # idle: waiting for its next call
+        assert worker.wait(timeout=60) == 128 + signal.SIGINT
+    finally:
+        executor.shutdown(wait=True, kill_workers=True)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
