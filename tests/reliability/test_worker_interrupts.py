@@ -25,7 +25,9 @@ def test_an_idle_loky_worker_ends_quietly_on_ctrl_c(capfd: pytest.CaptureFixture
         pid = executor.submit(_after_a_trial).result(timeout=120)
         worker = psutil.Process(pid)
         os.kill(pid, signal.SIGINT)  # idle: waiting for its next call
-        assert worker.wait(timeout=60) == 128 + signal.SIGINT
+        # loky's own thread may reap it first: only that it ended is certain here
+        _, alive = psutil.wait_procs([worker], timeout=60)
+        assert alive == []
     finally:
         executor.shutdown(wait=True, kill_workers=True)
     err = capfd.readouterr().err
