@@ -3,6 +3,7 @@ making the server open a new backend for a request (that costs more than a 500-p
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from tunetrack.store.rest import RestStore
 from tunetrack.store.sql.engine import POOL_SIZE
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
-    from conftest import StartServer
+    from conftest import Race, StartServer
 
 pytestmark = pytest.mark.postgres
 
@@ -24,26 +25,17 @@ BATCHES = 15
 POINTS = 200
 
 
-def _send_batches(store: RestStore, run_ids: list[str], first_step: int) -> None:
+def _send_batches(race: Race, store: RestStore, run_ids: list[str], first_step: int) -> None:
     """Every run gets BATCHES metric batches from a thread of its own, all at once."""
-    errors: list[BaseException] = []
 
     def client(run_id: str) -> None:
-        try:
-            for b in range(BATCHES):
-                step = first_step + b * POINTS
-                store.log_metric_rows(
-                    [(run_id, "loss", s, T0 + s, 1.0 / (1 + s)) for s in range(step, step + POINTS)]
-                )
-        except BaseException as exc:
-            errors.append(exc)
+        for b in range(BATCHES):
+            step = first_step + b * POINTS
+            store.log_metric_rows(
+                [(run_id, "loss", s, T0 + s, 1.0 / (1 + s)) for s in range(step, step + POINTS)]
+            )
 
-    threads = [threading.Thread(target=client, args=(run_id,)) for run_id in run_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert errors == []
+    assert race(*(functools.partial(client, run_id) for run_id in run_ids)) == [None] * len(run_ids)
 
 
 def _backends(conn: sa.Connection, database: str) -> set[tuple[int, datetime]]:
@@ -58,7 +50,7 @@ def _backends(conn: sa.Connection, database: str) -> set[tuple[int, datetime]]:
 
 
 def test_concurrent_clients_reuse_the_servers_database_connections(
-    tracking_server: StartServer, fresh_postgres_uri: str
+    tracking_server: StartServer, fresh_postgres_uri: str, race: Race
 ) -> None:
     server = tracking_server("--backend-store-uri", fresh_postgres_uri, "--workers", "1")
     store = RestStore(server.url)
@@ -67,7 +59,7 @@ def test_concurrent_clients_reuse_the_servers_database_connections(
         store.create_run(experiment_id, start_time=T0, run_name=f"c{i}").info.run_id
         for i in range(CLIENTS)
     ]
-    _send_batches(store, run_ids, first_step=0)  # the server opens what it needs
+    _send_batches(race, store, run_ids, first_step=0)  # the server opens what it needs
 
     database = sa.make_url(fresh_postgres_uri).database
     assert database is not None
@@ -85,7 +77,7 @@ def test_concurrent_clients_reuse_the_servers_database_connections(
             watcher = threading.Thread(target=watch)
             watcher.start()
             try:
-                _send_batches(store, run_ids, first_step=BATCHES * POINTS)
+                _send_batches(race, store, run_ids, first_step=BATCHES * POINTS)
             finally:
                 done.set()
                 watcher.join()
