@@ -176,7 +176,7 @@ def make_engine(uri: str) -> Engine:
 def _server_engine(uri: str) -> Engine:
     """An engine for a database server; a missing driver says which extra installs it."""
     try:
-        return create_engine(
+        engine = create_engine(
             uri, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, future=True
         )
     except ImportError as exc:
@@ -185,6 +185,13 @@ def _server_engine(uri: str) -> Engine:
             f"a PostgreSQL tracking URI needs {missing}, which is not installed: "
             "pip install 'tunetrack[postgres]'"
         ) from None
+    from tunetrack.store.sql import pg_arrays
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        pg_arrays.register(dbapi_conn.adapters)  # the bulk metric path sends packed arrays
+
+    return engine
 
 
 def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:

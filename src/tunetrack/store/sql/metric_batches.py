@@ -132,7 +132,22 @@ class MetricBatchesMixin:
             run_driver_sql(conn, self._bulk.metrics, rows, many=True)
             run_driver_sql(conn, self._bulk.latest, latest, many=True)
             return
-        for sql, table in ((self._bulk.metrics, rows), (self._bulk.latest, latest)):
-            columns = [list(column) for column in zip(*table, strict=True)]
-            columns[4] = [x if x == x else None for x in columns[4]]  # NaN is stored as NULL
-            run_driver_sql(conn, sql, tuple(columns))
+        run_driver_sql(conn, self._bulk.metrics, _packed_columns(rows))
+        run_driver_sql(conn, self._bulk.latest, _packed_columns(latest))
+
+
+def _packed_columns(table: Sequence[tuple[object, ...]]) -> tuple[object, ...]:
+    """Rows ``(run_id, key, step, timestamp, value[, experiment_id])`` as the parameters of
+    PostgreSQL's bulk statements: the distinct run ids and keys, each row's (1-based) index
+    into them, then one packed array per column of numbers."""
+    from tunetrack.store.sql.pg_arrays import Float8Array, Int4Array, Int8Array  # needs psycopg
+
+    runs: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    run_index = [runs.setdefault(r[0], len(runs) + 1) for r in table]
+    key_index = [keys.setdefault(r[1], len(keys) + 1) for r in table]
+    numbers = [Int8Array.of([r[2] for r in table]), Int8Array.of([r[3] for r in table])]
+    numbers.append(Float8Array.of([r[4] for r in table]))
+    if len(table[0]) > 5:
+        numbers.append(Int8Array.of([r[5] for r in table]))
+    return (list(runs), list(keys), Int4Array.of(run_index), Int4Array.of(key_index), *numbers)

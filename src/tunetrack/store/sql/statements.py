@@ -80,14 +80,22 @@ class BulkSql:
                 runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs WHERE run_id IN ({})",
                 columns=False,
             )
-        # WITH ORDINALITY ... ORDER BY: ids (the tie-break of equal steps) follow row order
+        # Each table comes as its distinct run ids and keys, each row's index into them, and
+        # a packed array per column of numbers (metric_batches._packed_columns); NaN is stored
+        # as NULL (PostgreSQL's NaN equals NaN). WITH ORDINALITY ... ORDER BY: ids (the
+        # tie-break of equal steps) follow row order.
+        unpack = (
+            "SELECT (%b::text[])[r], (%b::text[])[k], s, t, NULLIF(v, 'NaN'){} FROM unnest("
+            "%b::int4[], %b::int4[], %b::bigint[], %b::bigint[], %b::float8[]{}) "
+        )
         return cls(
             metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-            "SELECT r, k, s, t, v FROM unnest(%b::text[], %b::text[], %b::bigint[], "
-            "%b::bigint[], %b::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
+            + unpack.format("", "")
+            + "WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
             latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-            "experiment_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], "
-            f"%b::bigint[], %b::float8[], %b::bigint[]) {latest_upsert}",
+            "experiment_id) "
+            + unpack.format(", e", ", %b::bigint[]")
+            + f"AS u(r, k, s, t, v, e) {latest_upsert}",
             claim=claim.format("%s"),
             forget=forget.format("%s"),
             # rows share-locked to the end of the transaction: a concurrent delete waits
