@@ -283,6 +283,32 @@ def test_a_metric_batch_sent_again_with_its_batch_id_is_stored_once(
     assert _history(store, run_id, "m") == [(0, T0, 1.0), (1, T0 + 1, 2.0)]
 
 
+def test_a_metric_batch_sent_again_after_its_run_was_deleted_is_skipped_quietly(
+    store: Store, run_id: str
+) -> None:
+    """The first attempt was written: its retry is answered as done, not refused."""
+    rows = [(run_id, "m", 0, T0, 1.0)]
+    store.log_metric_rows(rows, batch_id=("writer-a", 3))
+    store.delete_run(run_id)
+    store.log_metric_rows(rows, batch_id=("writer-a", 3))
+    store.restore_run(run_id)
+    assert _history(store, run_id, "m") == [(0, T0, 1.0)]
+
+
+def test_a_metric_batch_with_one_deleted_run_writes_none_of_its_runs(
+    store: Store, make_run
+) -> None:
+    live, deleted = make_run().info.run_id, make_run().info.run_id
+    store.delete_run(deleted)
+    rows = [(live, "m", 0, T0, 1.0), (deleted, "m", 0, T0, 2.0), (live, "m", 1, T0, 3.0)]
+    with pytest.raises(InvalidInput, match=deleted):
+        store.log_metric_rows(rows, batch_id=("writer-a", 1))
+    assert _history(store, live, "m") == []
+    assert dict(store.get_run(live).data.metrics) == {}
+    store.log_metric_rows(rows[:1], batch_id=("writer-a", 1))  # the id was not used up
+    assert _history(store, live, "m") == [(0, T0, 1.0)]
+
+
 def test_metric_batches_with_other_batch_ids_are_all_stored(store: Store, run_id: str) -> None:
     row = (run_id, "m", 0, T0, 1.0)
     for batch_id in [("writer-a", 1), ("writer-a", 2), ("writer-b", 1)]:
