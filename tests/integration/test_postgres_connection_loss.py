@@ -44,16 +44,25 @@ def end_sessions(admin: sa.Engine, pids: list[int] | None = None) -> int:
 
 
 def end_after_next_begin(store: SqlStore, admin: sa.Engine) -> list[int]:
-    """Once: when the store's next transaction has begun, end its session (the statements
-    that follow meet a dead connection). Returns the ended backends' pids."""
+    """Once: when the store's next transaction has begun, or its next connection in
+    autocommit (a metric batch's one statement) is taken from the pool, end its session (the
+    statements that follow meet a dead connection). Returns the ended backends' pids."""
     ended: list[int] = []
 
-    def on_begin(conn: sa.Connection) -> None:
+    def end(dbapi_conn: Any) -> None:
         if not ended:
-            ended.append(conn.connection.driver_connection.info.backend_pid)  # type: ignore[union-attr]
+            ended.append(dbapi_conn.info.backend_pid)
             end_sessions(admin, ended)
 
+    def on_begin(conn: sa.Connection) -> None:
+        end(conn.connection.driver_connection)
+
+    def on_options(conn: sa.Connection, options: dict[str, Any]) -> None:
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            end(conn.connection.driver_connection)
+
     sa.event.listen(store.engine, "begin", on_begin)
+    sa.event.listen(store.engine, "set_connection_execution_options", on_options)
     return ended
 
 

@@ -3,8 +3,8 @@ went away at that moment): the store retries on a new connection, and the write 
 made is recognised, not refused as a duplicate nor made twice.
 
 The store connects through a TCP proxy on 127.0.0.1 that, once armed, forwards the next
-COMMIT, reads PostgreSQL's answer to it and closes the connection instead of passing the
-answer on.
+COMMIT (or the next metric batch's one statement, which commits by itself), reads
+PostgreSQL's answer to it and closes the connection instead of passing the answer on.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from answer_proxy import LosingPipe
 from tunetrack.entities import Metric, RunStatus, RunTag
 from tunetrack.errors import Conflict
+from tunetrack.store.sql.statements import BulkSql
 from tunetrack.store.sql.store import SqlStore
 
 pytestmark = pytest.mark.postgres
 
 _COMMIT = b"COMMIT\x00"  # the statement text as it travels in a query message
+_ONE_STATEMENT = BulkSql.for_dialect("postgresql").points_once or ""
+_POINTS_ONCE = _ONE_STATEMENT[: _ONE_STATEMENT.index("%")].encode()  # before a placeholder
 
 
 class AnswerLosingProxy(LosingPipe):
@@ -40,7 +43,7 @@ class AnswerLosingProxy(LosingPipe):
         self._armed.set()
 
     def request(self, data: bytes, state: dict[str, Any]) -> None:
-        if _COMMIT in data and self._armed.is_set():
+        if (_COMMIT in data or _POINTS_ONCE in data) and self._armed.is_set():
             self._armed.clear()
             state["doomed"] = True  # this connection's COMMIT went through armed
 

@@ -62,9 +62,9 @@ class MetricBatchesMixin:
         run_ids = sorted({r[0] for r in rows})
 
         def txn(batch: tuple[str, int] | None, floor: int | None) -> None:
+            if batch is not None and self._write_points_once(rows, batch, floor or 0):
+                return  # written, or a replay
             with write_transaction(self._engine) as conn:
-                if batch is not None and self._write_points_once(conn, rows, batch, floor or 0):
-                    return  # written, or a replay
                 if not self._claim_batch(conn, batch, floor):
                     return  # written before: the sender retried after a lost response
                 experiment_of = self._live_runs(conn, run_ids)
@@ -143,11 +143,12 @@ class MetricBatchesMixin:
             run_driver_sql(conn, sql, (list(runs), list(keys), *columns))
 
     def _write_points_once(
-        self, conn: Connection, rows: Sequence[MetricRow], batch: tuple[str, int], floor: int
+        self, rows: Sequence[MetricRow], batch: tuple[str, int], floor: int
     ) -> bool:
         """PostgreSQL's one round trip for a batch: claim its id, check its runs, write it
-        (:attr:`BulkSql.points_once`). False when that statement wrote nothing because a run
-        is missing or deleted, or on SQLite: the caller takes the general path, which says
+        (:attr:`BulkSql.points_once`), one statement in a transaction of its own (no BEGIN
+        and COMMIT to wait for). False when that statement wrote nothing because a run is
+        missing or deleted, or on SQLite: the caller takes the general path, which says
         which run."""
         if not self._bulk.points_once:
             return False
@@ -160,7 +161,9 @@ class MetricBatchesMixin:
         params.update(seq=batch[1], now=now_ms(), floor=floor)
         params.update(zip(("pr", "pk", "ps", "pt", "pv"), points, strict=True))
         params.update(zip(("lr", "lk", "ls", "lt", "lv"), latest, strict=True))
-        row = run_driver_sql(conn, self._bulk.points_once, params)
+        with self._engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            row = run_driver_sql(conn, self._bulk.points_once, params)
         return bool(row and row[0])
 
 
