@@ -10,9 +10,9 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -268,7 +268,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def run_driver_sql(
-    conn: Connection, statement: str, params: Sequence[Any], *, many: bool = False
+    conn: Connection,
+    statement: str,
+    params: Sequence[Any] | Mapping[str, Any],
+    *,
+    many: bool = False,
 ) -> tuple[Any, ...] | None:
     """Run driver-level SQL on ``conn``'s own DBAPI cursor, inside its transaction; the
     first row it returns, if any.
@@ -281,8 +285,8 @@ def run_driver_sql(
     dbapi_conn = conn.connection
     cursor = dbapi_conn.cursor()
     try:
-        if many:
-            cursor.executemany(statement, params)
+        if many:  # rows: a sequence of sequences
+            cursor.executemany(statement, cast(Sequence[Any], params))
         else:
             cursor.execute(statement, params)
         return cursor.fetchone() if cursor.description else None

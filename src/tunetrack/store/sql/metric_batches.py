@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -128,10 +129,7 @@ class MetricBatchesMixin:
     def _write_metric_rows(
         self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
     ) -> None:
-        # latest point per (run, key): highest step, then timestamp; later rows win ties.
-        # Rows usually arrive in step order, where this stable sort costs one C-level pass.
-        ordered = sorted(rows, key=_STEP_TIME)
-        latest = [(*r, experiment_of[r[0]]) for r in {(r[0], r[1]): r for r in ordered}.values()]
+        latest = [(*r, experiment_of[r[0]]) for r in _latest_points(rows)]
         if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
             run_driver_sql(conn, self._bulk.metrics, rows, many=True)
             run_driver_sql(conn, self._bulk.latest, latest, many=True)
@@ -155,9 +153,8 @@ class MetricBatchesMixin:
         runs: dict[str, int] = {}
         keys: dict[str, int] = {}
         points = _packed_columns(rows, runs, keys)
-        ordered = sorted(rows, key=_STEP_TIME)
-        latest = _packed_columns(list({(r[0], r[1]): r for r in ordered}.values()), runs, keys)
-        params = {"runs": list(runs), "keys": list(keys), "writer": batch[0]}
+        latest = _packed_columns(_latest_points(rows), runs, keys)
+        params: dict[str, object] = {"runs": list(runs), "keys": list(keys), "writer": batch[0]}
         params.update(seq=batch[1], now=now_ms(), floor=floor)
         params.update(zip(("pr", "pk", "ps", "pt", "pv"), points, strict=True))
         params.update(zip(("lr", "lk", "ls", "lt", "lv"), latest, strict=True))
@@ -167,8 +164,14 @@ class MetricBatchesMixin:
         return bool(row and row[0])
 
 
+def _latest_points(rows: Sequence[MetricRow]) -> list[MetricRow]:
+    """The latest point of each run and key: highest step, then timestamp; later rows win
+    ties. Rows usually arrive in step order, where this stable sort is one C-level pass."""
+    return list({(r[0], r[1]): r for r in sorted(rows, key=_STEP_TIME)}.values())
+
+
 def _packed_columns(
-    table: Sequence[tuple[object, ...]], runs: dict[str, int], keys: dict[str, int]
+    table: Sequence[tuple[Any, ...]], runs: dict[str, int], keys: dict[str, int]
 ) -> tuple[object, ...]:
     """Rows ``(run_id, key, step, timestamp, value[, experiment_id])`` as the parameters of
     PostgreSQL's bulk statements: each row's (1-based) index into ``runs`` and ``keys`` (the
@@ -176,9 +179,12 @@ def _packed_columns(
     numbers."""
     from tunetrack.store.sql.pg_arrays import Float8Array, Int4Array, Int8Array  # needs psycopg
 
-    run_index = [runs.setdefault(r[0], len(runs) + 1) for r in table]  # type: ignore[arg-type]
-    key_index = [keys.setdefault(r[1], len(keys) + 1) for r in table]  # type: ignore[arg-type]
-    numbers = [Int8Array.of([r[2] for r in table]), Int8Array.of([r[3] for r in table])]
+    run_index = [runs.setdefault(r[0], len(runs) + 1) for r in table]
+    key_index = [keys.setdefault(r[1], len(keys) + 1) for r in table]
+    numbers: list[bytes] = [
+        Int8Array.of([r[2] for r in table]),
+        Int8Array.of([r[3] for r in table]),
+    ]
     numbers.append(Float8Array.of([r[4] for r in table]))
     if len(table[0]) > 5:
         numbers.append(Int8Array.of([r[5] for r in table]))

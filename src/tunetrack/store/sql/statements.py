@@ -110,9 +110,9 @@ class BulkSql:
 # A batch with an id in one statement (one round trip, where the general path takes five):
 # the runs share-locked if all are live, then only if they are, the id claimed, the
 # writer's ids below ``floor`` forgotten, the points inserted and the latest values upserted
-# (each only if the claim is new). Answers (all runs live, claimed now): all live and not
-# claimed is a replay; not all live wrote nothing. Rows come as in BulkSql.metrics, points
-# as p*, latest values as l*, indexes into the shared ``runs`` and ``keys``.
+# (each only if the claim is new). Answers whether all runs were live: if so the batch is
+# written now or was before (a replay); if not nothing was written. Rows come as in
+# BulkSql.metrics, points as p*, latest values as l*, indexes into the shared runs and keys.
 _POINTS_ONCE = """
 WITH live AS (
     SELECT run_id, experiment_id FROM runs
@@ -141,5 +141,5 @@ WITH live AS (
     WHERE EXISTS (SELECT FROM claim)
     {latest_upsert}
 )
-SELECT ok, EXISTS (SELECT FROM claim) FROM ready
+SELECT ok FROM ready
 """
