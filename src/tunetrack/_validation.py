@@ -19,6 +19,7 @@ MAX_SEARCH_RESULTS = 50_000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _KEY_RE = re.compile(r"[\w\-./ :]+")  # letters, digits, _, -, ., /, space, colon
+_ID_RE = re.compile(r"[0-9a-zA-Z_-]{1,64}")
 _valid_keys: set[str] = set()  # keys already checked: log_metric in a loop checks once
 
 
@@ -101,6 +102,13 @@ def int64(number: int, what: str) -> int:
     if not INT64_MIN <= number <= INT64_MAX:
         raise InvalidInput(f"{what} {number} is outside the 64-bit integer range")
     return number
+
+
+def validate_id(value: object, what: str) -> str:
+    """Check a caller's id of a writer or a request: 1-64 letters, digits, '-' or '_'."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise InvalidInput(f"{what} must be 1-64 letters, digits, '-' or '_': {value!r}")
+    return value
 
 
 def validate_name(name: object, what: str, limit: int) -> str:

@@ -167,6 +167,27 @@ def test_metric_points_whose_commit_answer_was_lost_are_written_once(
     assert _count(fresh_postgres_uri, "SELECT count(*) FROM metric_batches") == 1
 
 
+def test_a_model_version_whose_commit_answer_was_lost_is_registered_once(
+    proxied: tuple[str, AnswerLosingProxy], fresh_postgres_uri: str, tmp_path: Path
+) -> None:
+    """The retry finds the version under the call's request id: the model gets one
+    version, not two (before revision 0010 it got versions 1 and 2)."""
+    uri, proxy = proxied
+    store = SqlStore(uri, default_artifact_root=str(tmp_path))
+    run_id = store.create_run(store.create_experiment("models"), start_time=1).info.run_id
+    store.create_registered_model("best")
+    proxy.lose_next_commit_answer()
+    try:
+        version = store.create_model_version("best", f"runs:/{run_id}/model", run_id=run_id)
+        latest = store.get_latest_version("best")
+    finally:
+        store.close()
+    assert proxy.lost == 1
+    assert version.version == latest.version == 1
+    assert _count(fresh_postgres_uri, "SELECT count(*) FROM model_versions") == 1
+    assert _count(fresh_postgres_uri, "SELECT last_version FROM registered_models") == 1
+
+
 def test_a_run_id_taken_by_another_run_is_still_a_conflict_after_a_lost_answer(
     proxied: tuple[str, AnswerLosingProxy], tmp_path: Path
 ) -> None:

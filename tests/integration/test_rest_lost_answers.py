@@ -38,6 +38,8 @@ def test_calls_whose_first_answer_is_lost_are_done_once(proxy: AnswerDropper) ->
     store.log_batch(run_id, tags=[RunTag("t", "1")])
     store.delete_tag(run_id, "t")
     model = store.create_registered_model("m")
+    store.create_registered_model("kept")
+    version = store.create_model_version("kept", f"runs:/{run_id}/model", run_id=run_id)
     store.delete_registered_model("m")
 
     assert [e.name for e in store.search_experiments()] == ["Default", "renamed"]
@@ -47,12 +49,15 @@ def test_calls_whose_first_answer_is_lost_are_done_once(proxy: AnswerDropper) ->
     assert model.name == "m"
     with pytest.raises(NotFound):
         store.get_registered_model("m")
+    assert version.version == 1
+    assert [v.version for v in store.search_model_versions("name = 'kept'")] == [1]
     assert {
         "POST /api/experiments/create",
         "POST /api/experiments/rename",
         "POST /api/runs/create",
         "POST /api/runs/delete-tag",
         "POST /api/registered-models/create",
+        "POST /api/model-versions/create",
         "POST /api/registered-models/delete",
     } <= set(proxy.dropped)
     # a real conflict or a missing thing is still an error when no answer was lost

@@ -115,6 +115,7 @@ def test_db_upgrade_migrates_an_old_store_keeps_its_data_and_records_its_artifac
         assert [row.pop("manifest_sha256", None) for row in rows["model_versions"]] == [None]
     for table in ("experiments", "runs"):  # 0007: nothing was deleted
         assert {row.pop("deleted_time") for row in after[table]} == {None}
+    assert [row.pop("request_id") for row in after["model_versions"]] == [None]  # 0010
     assert after == before
     store = SqlStore(uri)  # its default would be tmp_path/tunetrack-artifacts
     store.close()

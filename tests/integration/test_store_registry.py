@@ -253,6 +253,31 @@ def test_a_version_keeps_the_sha256_of_its_manifest(store: Store) -> None:
             store.create_model_version("iris", "runs:/r/m", manifest_sha256=bad)
 
 
+def test_a_registration_repeated_under_its_request_id_returns_its_version(
+    store: Store,
+) -> None:
+    """A retry after a lost answer registers nothing new; another id, or the same id for
+    another model, registers anew."""
+    store.create_registered_model("m")
+    store.create_registered_model("other")
+    first = store.create_model_version("m", "runs:/r/model", run_id="r", request_id="req-1")
+    again = store.create_model_version("m", "runs:/r/model", run_id="r", request_id="req-1")
+    assert again == first
+    assert first.version == 1
+    assert store.create_model_version("m", "runs:/r/model", request_id="req-2").version == 2
+    assert store.create_model_version("other", "runs:/r/model", request_id="req-1").version == 1
+    assert [v.version for v in store.search_model_versions("name = 'm'")] == [2, 1]
+
+
+@pytest.mark.parametrize("request_id", ["", "has space", "x" * 65, "ü"])
+def test_a_bad_request_id_is_invalid_and_registers_nothing(store: Store, request_id: str) -> None:
+    store.create_registered_model("m")
+    with pytest.raises(InvalidInput, match="request_id"):
+        store.create_model_version("m", "runs:/r/model", request_id=request_id)
+    with pytest.raises(NotFound):
+        store.get_latest_version("m")
+
+
 def test_get_model_version_and_latest(store: Store) -> None:
     _register(store, "iris", 3)
     assert store.get_model_version("iris", 2).version == 2

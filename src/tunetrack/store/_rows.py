@@ -3,14 +3,11 @@ stores."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from tunetrack import _validation as v
 from tunetrack.errors import InvalidInput
 from tunetrack.store.base import MetricRow
-
-_WRITER_ID = re.compile(r"[0-9a-zA-Z_-]{1,64}")
 
 
 def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
@@ -42,8 +39,7 @@ def checked_batch_id(batch_id: object) -> tuple[str, int]:
     if not isinstance(batch_id, tuple | list) or len(batch_id) != 2:
         raise InvalidInput(f"batch_id must be (writer_id, seq), got {batch_id!r}")
     writer_id, seq = batch_id
-    if not isinstance(writer_id, str) or not _WRITER_ID.fullmatch(writer_id):
-        raise InvalidInput(f"writer_id must be 1-64 letters, digits, '-' or '_': {writer_id!r}")
+    v.validate_id(writer_id, "writer_id")
     if type(seq) is not int or not 0 <= seq < 2**63:
         raise InvalidInput(f"batch seq must be a non-negative integer, got {seq!r}")
     return writer_id, seq

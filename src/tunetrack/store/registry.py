@@ -56,11 +56,14 @@ class ModelRegistry(abc.ABC):
         description: str = "",
         tags: Mapping[str, str] | None = None,
         manifest_sha256: str | None = None,
+        request_id: str | None = None,
     ) -> ModelVersion:
         """Register ``source`` as the next version of an existing model.
 
         ``manifest_sha256`` is the sha256 of the model's ``model.yaml``; loading the version
-        refuses a manifest that no longer matches it.
+        refuses a manifest that no longer matches it. A call repeated with the same
+        ``request_id`` (1-64 letters, digits, '-' or '_') returns the version the first
+        registered, as a retry after a lost answer must.
         """
 
     @abc.abstractmethod

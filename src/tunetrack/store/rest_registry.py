@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar, overload
@@ -137,8 +138,10 @@ class RestRegistryMixin(ModelRegistry):
         description: str = "",
         tags: Mapping[str, str] | None = None,
         manifest_sha256: str | None = None,
+        request_id: str | None = None,
     ) -> ModelVersion:
-        """Register ``source`` as the next version of an existing model."""
+        """Register ``source`` as the next version of an existing model, once per
+        ``request_id`` (this call's own when not given, so its retries register once)."""
         body = {
             "name": name,
             "source": url_to_proxied(source, self.base_url),
@@ -146,8 +149,9 @@ class RestRegistryMixin(ModelRegistry):
             "description": description,
             "tags": checked_tags(tags),
             "manifest_sha256": manifest_sha256,
+            "request_id": uuid.uuid4().hex if request_id is None else request_id,
         }
-        created = self._post(f"{_VERSIONS}/create", s.ModelVersionResponse, body, idempotent=False)
+        created = self._post(f"{_VERSIONS}/create", s.ModelVersionResponse, body, idempotent=True)
         return self._version(created.model_version)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:

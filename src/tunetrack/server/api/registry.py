@@ -93,6 +93,7 @@ def create_model_version(
         description=body.description,
         tags=body.tags,
         manifest_sha256=body.manifest_sha256,
+        request_id=body.request_id,
     )
     return s.ModelVersionResponse(model_version=version)
 

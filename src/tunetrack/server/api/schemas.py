@@ -233,6 +233,9 @@ class CreateModelVersion(ModelRef):
     description: str = ""
     tags: dict[str, str] | None = None
     manifest_sha256: str | None = None
+    request_id: str | None = Field(
+        None, description="sending the same id again returns the version it registered"
+    )
 
 
 class UpdateModelVersion(VersionRef):

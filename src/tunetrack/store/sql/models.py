@@ -183,8 +183,12 @@ model_versions = Table(
     Column("last_updated_time", BigInteger, nullable=False),
     # sha256 of the version's model.yaml when it was registered; NULL before revision 0003
     Column("manifest_sha256", String(64), nullable=True),
+    # the id of the call that registered the version: its retry after a lost answer finds
+    # the version instead of registering another; NULL before revision 0010
+    Column("request_id", String(64), nullable=True),
     PrimaryKeyConstraint("name", "version"),
     Index("ix_model_versions_run", "run_id"),
+    Index("ux_model_versions_request", "name", "request_id", unique=True),
 )
 
 _version_fk = ForeignKeyConstraint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -252,8 +253,14 @@ class RegistryMixin:
         description: str = "",
         tags: Mapping[str, str] | None = None,
         manifest_sha256: str | None = None,
+        request_id: str | None = None,
     ) -> ModelVersion:
-        """Register ``source`` as the next version of an existing model."""
+        """Register ``source`` as the next version of an existing model, once per
+        ``request_id`` (without one, once per call: a retry after a lost COMMIT answer finds
+        the version it registered)."""
+        request_id = (
+            uuid.uuid4().hex if request_id is None else v.validate_id(request_id, "request_id")
+        )
         if not source:
             raise InvalidInput("a model version needs a source (where its files are)")
         v.validate_text(source, "model version source")
@@ -265,6 +272,11 @@ class RegistryMixin:
         tag_rows = self._tag_values(tags or {})
 
         def txn(conn: Connection) -> ModelVersion:
+            done = conn.execute(
+                select(_mv.version).where(_mv.name == name, _mv.request_id == request_id)
+            ).scalar()
+            if done is not None:  # registered by this call's first attempt
+                return self._versions(conn, [self._version_row(conn, name, done)])[0]
             # the row update takes the model's row lock: concurrent registrations queue here
             number = conn.execute(
                 update(m.registered_models)
@@ -287,6 +299,7 @@ class RegistryMixin:
                     creation_time=now,
                     last_updated_time=now,
                     manifest_sha256=manifest_sha256,
+                    request_id=request_id,
                 )
             )
             if tag_rows:
