@@ -3,6 +3,7 @@ quietly, not print loky's KeyboardInterrupt traceback on the sweep's terminal.""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 
@@ -33,3 +34,16 @@ def test_an_idle_loky_worker_ends_quietly_on_ctrl_c(capfd: pytest.CaptureFixture
     err = capfd.readouterr().err
     assert "Traceback" not in err
     assert "KeyboardInterrupt" not in err
+
+
+def _keeps_keyboard_interrupt() -> bool:
+    trial_process._quiet_interrupts_in_worker_process()
+    return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_sweep_run_from_another_multiprocessing_child_keeps_its_ctrl_c() -> None:
+    """A sweep with trial timeouts run in a process that multiprocessing started (not a
+    loky worker) must still see Ctrl-C as KeyboardInterrupt and end interrupted."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_keeps_keyboard_interrupt, ()) is True
+    assert _keeps_keyboard_interrupt() is True  # and the test's own process

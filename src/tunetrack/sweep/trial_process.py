@@ -90,9 +90,10 @@ def _quiet_interrupts_in_worker_process() -> None:
     Ctrl-C reaches the sweep's whole process group. During a trial either one ends the wait
     and kills the child; between trials KeyboardInterrupt would end the worker's loop with a
     traceback on the sweep's terminal, SystemExit ends it quietly (the sweep reports the
-    interrupt). Threads, and the sweep's own process, keep their handlers.
+    interrupt). Threads, and any other process (the sweep's own, even when something else
+    started it with multiprocessing), keep their handlers.
     """
-    if multiprocessing.parent_process() is None:
+    if type(multiprocessing.current_process()).__name__ != "LokyProcess":
         return
     if threading.current_thread() is not threading.main_thread():
         return
