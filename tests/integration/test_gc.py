@@ -5,6 +5,8 @@ files, PostgreSQL and a real ``tunetrack server`` (with and without ``--auth``).
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -402,3 +404,87 @@ def test_a_run_restored_while_gc_runs_is_either_kept_whole_or_gone(
                 assert isinstance(restore, NotFound), restore
                 assert not files.parent.parent.exists()
     store.close()
+
+
+def test_a_version_registered_while_gc_runs_keeps_its_run_or_is_refused(
+    db_uri: str, tmp_path: Path, race: Race
+) -> None:
+    """Registering a version of a deleted run races gc: either the version is there with its
+    run and files kept, or gc went first and the registration was refused; never a version
+    whose files are gone."""
+    store = SqlStore(db_uri, default_artifact_root=str(tmp_path / "artifacts"))
+    store.create_registered_model("m")
+    with Client(store=store) as c:
+        eid = c.create_experiment("racing")
+        for attempt in range(8):
+            run_id = _run(c, eid, f"r{attempt}")
+            c.delete_run(run_id)
+            register = partial(
+                store.create_model_version, "m", f"runs:/{run_id}/notes", run_id=run_id
+            )
+            registered, gc = race(register, partial(store.gc))
+            assert gc is None
+            files = tmp_path / "artifacts" / eid / run_id / "notes" / "readme.txt"
+            versions = store.search_model_versions(f"run_id = '{run_id}'")
+            if registered is None:
+                assert len(versions) == 1
+                assert files.read_text() == f"notes of r{attempt}"
+            else:
+                assert isinstance(registered, NotFound), registered
+                assert versions == []
+                assert not files.parent.parent.exists()
+    store.close()
+
+
+def _wait_for_a_lock_wait(engine: Any, timeout: float = 30.0) -> None:
+    """Until a session of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            if waiting:
+                return
+            time.sleep(0.01)
+    pytest.fail("no session ever waited for a lock")
+
+
+@pytest.mark.postgres
+def test_a_registration_that_finds_gc_removing_its_run_waits_and_is_refused(
+    fresh_postgres_uri: str, tmp_path: Path
+) -> None:
+    """gc's transaction holds the deleted run's row (its plan locks it) and removes it: the
+    registration waits for it, then says NotFound instead of registering files gc deletes."""
+    store = SqlStore(fresh_postgres_uri, default_artifact_root=str(tmp_path / "artifacts"))
+    store.create_registered_model("m")
+    with Client(store=store) as c:
+        run_id = _run(c, c.create_experiment("e"), "source")
+        c.delete_run(run_id)
+    outcome: queue.Queue[object] = queue.Queue()
+
+    def register() -> None:
+        try:
+            outcome.put(store.create_model_version("m", f"runs:/{run_id}/m", run_id=run_id))
+        except BaseException as exc:  # handed to the test
+            outcome.put(exc)
+
+    admin = create_engine(fresh_postgres_uri)
+    try:
+        with admin.begin() as gc:  # what store.gc's transaction does to the run
+            gc.execute(text("SELECT 1 FROM runs WHERE run_id = :r FOR UPDATE"), {"r": run_id})
+            thread = threading.Thread(target=register)
+            thread.start()
+            _wait_for_a_lock_wait(admin)
+            gc.execute(text("DELETE FROM runs WHERE run_id = :r"), {"r": run_id})
+        thread.join(30)
+        result = outcome.get(timeout=5)
+        assert isinstance(result, NotFound), result
+        assert "tunetrack gc" in str(result)
+        assert store.search_model_versions("name = 'm'") == []
+    finally:
+        admin.dispose()
+        store.close()

@@ -254,19 +254,28 @@ def test_a_version_keeps_the_sha256_of_its_manifest(store: Store) -> None:
 
 
 def test_a_registration_repeated_under_its_request_id_returns_its_version(
-    store: Store,
+    store: Store, make_run: Callable[..., Run]
 ) -> None:
     """A retry after a lost answer registers nothing new; another id, or the same id for
     another model, registers anew."""
     store.create_registered_model("m")
     store.create_registered_model("other")
-    first = store.create_model_version("m", "runs:/r/model", run_id="r", request_id="req-1")
-    again = store.create_model_version("m", "runs:/r/model", run_id="r", request_id="req-1")
+    r = make_run().info.run_id
+    first = store.create_model_version("m", f"runs:/{r}/model", run_id=r, request_id="req-1")
+    again = store.create_model_version("m", f"runs:/{r}/model", run_id=r, request_id="req-1")
     assert again == first
     assert first.version == 1
     assert store.create_model_version("m", "runs:/r/model", request_id="req-2").version == 2
     assert store.create_model_version("other", "runs:/r/model", request_id="req-1").version == 1
     assert [v.version for v in store.search_model_versions("name = 'm'")] == [2, 1]
+
+
+def test_a_version_of_a_run_that_does_not_exist_is_not_found(store: Store) -> None:
+    store.create_registered_model("m")
+    with pytest.raises(NotFound, match="no run with id 'nope'"):
+        store.create_model_version("m", "runs:/nope/model", run_id="nope")
+    with pytest.raises(NotFound):
+        store.get_latest_version("m")
 
 
 @pytest.mark.parametrize("request_id", ["", "has space", "x" * 65, "ü"])

@@ -277,6 +277,8 @@ class RegistryMixin:
             ).scalar()
             if done is not None:  # registered by this call's first attempt
                 return self._versions(conn, [self._version_row(conn, name, done)])[0]
+            if run_id is not None:
+                _hold_source_run(conn, run_id)
             # the row update takes the model's row lock: concurrent registrations queue here
             number = conn.execute(
                 update(m.registered_models)
@@ -487,3 +489,19 @@ class RegistryMixin:
             return self._versions(conn, [self._version_row(conn, name, number)])[0]
 
         return self._read(read)
+
+
+def _hold_source_run(conn: Connection, run_id: str) -> None:
+    """Check that a version's run exists and keep it from ``tunetrack gc`` until the
+    version is committed (gc keeps the runs that versions come from, and their files).
+
+    On PostgreSQL the run's row is share-locked: gc, which locks the runs it removes for
+    update, waits for the version and then keeps the run; a registration that finds gc
+    holding the row waits, and if gc removed the run it is refused like any missing run.
+    SQLite's write transactions exclude gc already.
+    """
+    row = select(m.runs.c.run_id).where(m.runs.c.run_id == run_id)
+    if conn.dialect.name == "postgresql":
+        row = row.with_for_update(read=True)
+    if conn.execute(row).first() is None:
+        raise NotFound(f"no run with id {run_id!r} (a deleted run is kept only until tunetrack gc)")
