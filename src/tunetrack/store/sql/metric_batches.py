@@ -60,7 +60,6 @@ class MetricBatchesMixin:
             rows = checked_metric_rows(rows)
         batch = None if batch_id is None else checked_batch_id(batch_id)
         floor = checked_acked_below(acked_below, batch)
-        run_ids = sorted({r[0] for r in rows})
 
         def txn(batch: tuple[str, int] | None, floor: int | None) -> None:
             if batch is not None and self._write_points_once(rows, batch, floor or 0):
@@ -68,7 +67,7 @@ class MetricBatchesMixin:
             with write_transaction(self._engine) as conn:
                 if not self._claim_batch(conn, batch, floor):
                     return  # written before: the sender retried after a lost response
-                experiment_of = self._live_runs(conn, run_ids)
+                experiment_of = self._live_runs(conn, sorted({r[0] for r in rows}))
                 self._write_metric_rows(conn, rows, experiment_of)
 
         self._write_once(txn, batch, floor)

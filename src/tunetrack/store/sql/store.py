@@ -194,6 +194,8 @@ class SqlStore(ExperimentsMixin, RunDataMixin, RegistryMixin, Store):
             self._engine.dispose(close=False)
         if self._own_ids is not None:
             self._own_ids.renew()
+        if self._checkpoints is not None:
+            self._checkpoints.renew()
 
     # -- runs --------------------------------------------------------------------------
     def create_run(

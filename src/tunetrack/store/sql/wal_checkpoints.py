@@ -14,7 +14,6 @@ SQLite locks would drop its POSIX locks when closed.
 
 from __future__ import annotations
 
-import os
 import threading
 
 from sqlalchemy import Engine
@@ -31,18 +30,16 @@ class WalCheckpoints:
 
     def __init__(self, points: int = CHECKPOINT_POINTS) -> None:
         self._every = points
-        self._reset()
+        self.renew()
 
-    def _reset(self) -> None:
-        self._pid = os.getpid()
+    def renew(self) -> None:
+        """Start counting afresh (a forked child must not use its parent's count and lock)."""
         self._lock = threading.Lock()
         self._written = 0
 
     def wrote(self, engine: Engine, points: int) -> None:
         """Count ``points`` just committed; past the threshold run a PASSIVE checkpoint on
         ``engine`` (the caller has left the write gate)."""
-        if self._pid != os.getpid():  # forked: the parent's count and lock are the parent's
-            self._reset()
         with self._lock:
             self._written += points
             if self._written < self._every:
