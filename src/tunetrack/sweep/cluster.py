@@ -1,6 +1,7 @@
-"""The clusters of the ``dask`` and ``ray`` backends (an existing one at ``address``, or one
-started on this machine for the sweep), and the check that workers on other machines can
-reach the sweep's store and artifacts."""
+"""Where a sweep's trials run: joblib's backend for them, the clusters of the ``dask`` and
+``ray`` backends (an existing one at ``address``, or one started on this machine for the
+sweep), the check that workers on other machines can reach the sweep's store and
+artifacts, and how a worker pool that broke says so."""
 
 from __future__ import annotations
 
@@ -12,6 +13,44 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tunetrack.errors import ConfigError
+
+_CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker", "WorkerCrashedError")
+
+
+@contextlib.contextmanager
+def parallel_backend(
+    backend: str, address: str | None, n_jobs: int, tracking_uri: str, artifact_uri: str
+) -> Iterator[None]:
+    """Run the block with joblib set to ``backend``; for ``dask`` and ``ray`` inside their
+    cluster, once its workers are found to reach the store and the artifacts."""
+    from joblib import parallel_config
+
+    if backend == "dask":
+        with dask_client(address, n_jobs) as cluster:
+            check_workers_reach(dask_hosts(cluster), tracking_uri, artifact_uri)
+            with parallel_config(backend="dask"):
+                yield
+    elif backend == "ray":
+        with ray_session(address, n_jobs) as hosts:
+            check_workers_reach(hosts, tracking_uri, artifact_uri)
+            yield  # trials go to Ray's own tasks (ray_unordered)
+    elif backend in ("loky", "threading"):
+        with parallel_config(backend=backend):
+            yield
+    else:
+        yield
+
+
+def is_pool_crash(error: Exception) -> bool:
+    """Whether ``error`` says a process of the worker pool died (killed from outside)."""
+    return type(error).__name__ in _CRASH_ERRORS
+
+
+def pool_error(error: Exception) -> str:
+    """A broken worker pool's error in one line: its type, and loky's exit codes if given."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    codes = next((line for line in lines if "exit codes" in line), None)
+    return type(error).__name__ + (f": {codes}" if codes else "")
 
 
 @contextlib.contextmanager

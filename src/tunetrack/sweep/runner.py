@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from tunetrack.entities import Param, Run, RunStatus
+from tunetrack.entities import Run, RunStatus
 from tunetrack.errors import InvalidInput
 from tunetrack.sweep import ledger
 from tunetrack.sweep import tags as T
+from tunetrack.sweep.cluster import is_pool_crash, parallel_backend, pool_error, ray_unordered
 from tunetrack.sweep.config import SweepConfig
 from tunetrack.sweep.heartbeat import TIMEOUT_S, Heartbeat, check_orchestrator_gone
 from tunetrack.sweep.ledger_wire import study_name
@@ -32,7 +33,12 @@ from tunetrack.sweep.outcomes import trial_counts
 from tunetrack.sweep.progress import SweepProgress
 from tunetrack.sweep.results import SweepResult
 from tunetrack.sweep.space import SearchSpace
-from tunetrack.sweep.stored import load_stored_config, sweep_context_tags, trial_runs
+from tunetrack.sweep.stored import (
+    config_params,
+    load_stored_config,
+    sweep_context_tags,
+    trial_runs,
+)
 from tunetrack.sweep.strategies import Proposal, Strategy, make_strategy
 from tunetrack.sweep.trial_process import end_failed, execute_in_child
 from tunetrack.sweep.worker import (
@@ -46,7 +52,6 @@ from tunetrack.sweep.worker import (
 )
 from tunetrack.tracking.client import Client
 
-_CRASH_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker", "WorkerCrashedError")
 _PROCESS_BACKENDS = ("loky", "dask", "ray")
 
 _log = logging.getLogger(__name__)
@@ -94,7 +99,7 @@ def run_sweep(
     client.set_tag(sweep_id, T.SWEEP_ID, sweep_id)
     client.log_text(sweep_id, config.source_text, "sweep.yaml")
     client.log_text(sweep_id, config.space.to_json(), "space.json")
-    client.log_batch(sweep_id, params=_config_params(config))
+    client.log_batch(sweep_id, params=config_params(config))
     return _start(config, client, parent, context=context).run(progress)
 
 
@@ -136,25 +141,6 @@ def resume_sweep(
     client.update_run(sweep_id, status=RunStatus.RUNNING)
     context = sweep_context_tags(config, parent)
     return _start(config, client, parent, resuming=True, context=context).run(progress)
-
-
-def _config_params(config: SweepConfig) -> list[Param]:
-    values = {
-        "objective": str(config.objective),
-        "method": config.method,
-        "metric": ",".join(f"{g.name}:{g.direction}" for g in config.metrics),
-        "budget.trials": config.budget.trials,
-        "budget.timeout": config.budget.timeout,
-        "budget.trial_timeout": config.budget.trial_timeout,
-        "budget.target": config.budget.target,
-        "parallel.n_jobs": config.parallel.n_jobs,
-        "parallel.backend": config.parallel.backend,
-        "early_terminate": config.early_terminate.type if config.early_terminate else None,
-        "seed": config.seed,
-    }
-    params = [Param(k, str(v)) for k, v in values.items() if v is not None]
-    params += [Param(f"space.{k}", json.dumps(v)) for k, v in config.parameters_raw.items()]
-    return params
 
 
 class _SweepRun:
@@ -306,64 +292,39 @@ class _SweepRun:
     def _dispatch(self) -> None:
         from joblib import Parallel, delayed
 
-        from tunetrack.sweep.cluster import ray_unordered
-
-        with self._backend():
+        parallel = self.config.parallel
+        with parallel_backend(
+            parallel.backend,
+            parallel.address,
+            self.n_jobs,
+            self.client.tracking_uri,
+            self.parent.info.artifact_uri,
+        ):
             while self.stop_reason is None:
                 if self.in_processes:  # each trial in a child process of its own
                     timeout = self.config.budget.trial_timeout
                     calls = (delayed(execute_in_child)(t, timeout) for t in self._tasks())
                 else:
                     calls = (delayed(execute_trial)(t) for t in self._tasks())
-                if self.config.parallel.backend == "ray":
+                if parallel.backend == "ray":
                     results = ray_unordered(calls, self.n_jobs)
                 else:
-                    parallel = Parallel(
+                    results = Parallel(
                         n_jobs=self.n_jobs,
                         return_as="generator_unordered",
                         pre_dispatch="n_jobs",
                         batch_size=1,
-                    )
-                    results = parallel(calls)
+                    )(calls)
                 try:
                     for result in results:
                         self._finish(result)
                 except Exception as exc:
-                    if type(exc).__name__ not in _CRASH_ERRORS:
+                    if not is_pool_crash(exc):
                         raise
                     self._run_again_in_flight(exc)
                     continue
                 if self.stop_reason is None:
                     self.stop_reason = "budget"
-
-    @contextlib.contextmanager
-    def _backend(self) -> Iterator[None]:
-        from joblib import parallel_config
-
-        backend = self.config.parallel.backend
-        if backend == "dask":
-            from tunetrack.sweep.cluster import dask_client, dask_hosts
-
-            with dask_client(self.config.parallel.address, self.n_jobs) as cluster:
-                self._check_workers_reach(dask_hosts(cluster))
-                with parallel_config(backend="dask"):
-                    yield
-        elif backend == "ray":
-            from tunetrack.sweep.cluster import ray_session
-
-            with ray_session(self.config.parallel.address, self.n_jobs) as hosts:
-                self._check_workers_reach(hosts)
-                yield  # trials go to Ray's own tasks (cluster.ray_unordered)
-        elif backend in ("loky", "threading"):
-            with parallel_config(backend=backend):
-                yield
-        else:
-            yield
-
-    def _check_workers_reach(self, hosts: list[str]) -> None:
-        from tunetrack.sweep.cluster import check_workers_reach
-
-        check_workers_reach(hosts, self.client.tracking_uri, self.parent.info.artifact_uri)
 
     def _tasks(self) -> Iterator[TrialTask]:
         """The trials to dispatch, asked for one at a time (joblib pulls them from its
@@ -530,7 +491,7 @@ class _SweepRun:
         kills its own process ends alone, in a child of the worker), and the pool killed
         the others. A trial in flight whose run ended counts as it ended; every other one
         runs again as a new trial, its run KILLED and uncounted; a rerun lost too fails."""
-        why = _pool_error(error)
+        why = pool_error(error)
         with self._lock:
             for optuna_number, run_id in list(self.in_flight.items()):
                 number = optuna_number + self.offset
@@ -630,10 +591,3 @@ def _memory_dir() -> str | None:
     """A folder in memory for temporary files (``/dev/shm``), else None (the default)."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-
-
-def _pool_error(error: Exception) -> str:
-    """A broken worker pool's error in one line: its type, and loky's exit codes if given."""
-    lines = [line.strip() for line in str(error).splitlines()]
-    codes = next((line for line in lines if "exit codes" in line), None)
-    return type(error).__name__ + (f": {codes}" if codes else "")

@@ -1,5 +1,5 @@
-"""A sweep as its parent run stores it: its trial runs, its sweep file (with overrides),
-and the context tags its runs carry. Read by the runner when resuming, by the summary,
+"""A sweep as its parent run stores it: its settings as params, its trial runs, its sweep
+file (with overrides), and the context tags its runs carry. Read by the runner when resuming, by the summary,
 the results, retraining and the CLI.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunetrack.entities import Run, ViewType
+from tunetrack.entities import Param, Run, ViewType
 from tunetrack.sweep import tags as T
 from tunetrack.sweep.config import SweepConfig, parse_sweep_config
 from tunetrack.tracking.client import Client
@@ -62,3 +62,23 @@ def sweep_context_tags(config: SweepConfig, parent: Run | None = None) -> dict[s
     stored = parent.data.tags.get(T.SWEEP_SOURCE) if parent is not None else None
     source = config.source_path or stored or config.objective.path
     return source_context_tags(source) if source else run_context_tags()
+
+
+def config_params(config: SweepConfig) -> list[Param]:
+    """The sweep run's params: its settings, and each parameter's space as JSON."""
+    values = {
+        "objective": str(config.objective),
+        "method": config.method,
+        "metric": ",".join(f"{g.name}:{g.direction}" for g in config.metrics),
+        "budget.trials": config.budget.trials,
+        "budget.timeout": config.budget.timeout,
+        "budget.trial_timeout": config.budget.trial_timeout,
+        "budget.target": config.budget.target,
+        "parallel.n_jobs": config.parallel.n_jobs,
+        "parallel.backend": config.parallel.backend,
+        "early_terminate": config.early_terminate.type if config.early_terminate else None,
+        "seed": config.seed,
+    }
+    params = [Param(k, str(v)) for k, v in values.items() if v is not None]
+    params += [Param(f"space.{k}", json.dumps(v)) for k, v in config.parameters_raw.items()]
+    return params
