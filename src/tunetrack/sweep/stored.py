@@ -1,6 +1,6 @@
 """A sweep as its parent run stores it: its settings as params, its trial runs, its sweep
-file (with overrides), and the context tags its runs carry. Read by the runner when resuming, by the summary,
-the results, retraining and the CLI.
+file (with overrides), and the context tags its runs carry. Read by the runner when
+resuming, by the summary, the results, retraining and the CLI.
 """
 
 from __future__ import annotations
