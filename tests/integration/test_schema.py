@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -23,6 +24,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -92,7 +94,8 @@ def _is_metrics_run_fk(change: tuple[object, ...]) -> bool:
 
 def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
     """The same on SQLite; on PostgreSQL but for metrics.run_id's foreign key, which
-    statement triggers replace there (migration 0009)."""
+    statement triggers replace there (migration 0009). (alembic does not compare primary
+    keys: metrics.id's, gone on PostgreSQL since 0011, is checked below.)"""
     SqlStore(db_uri, default_artifact_root=str(tmp_path)).close()
     engine = create_engine(db_uri)
     with engine.connect() as conn:
@@ -102,6 +105,29 @@ def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
     engine.dispose()
     assert [_is_metrics_run_fk(change) for change in diff] == ([True] if postgresql else [])
     assert version == [sql_engine.SCHEMA_HEAD]
+
+
+def _metrics_primary_key(engine: Engine) -> list[str]:
+    return inspect(engine).get_pk_constraint("metrics")["constrained_columns"]
+
+
+def test_metrics_id_is_a_primary_key_on_sqlite_only(sql_store: SqlStore) -> None:
+    """SQLite's id is the rowid; PostgreSQL drops the unique index no query uses (0011),
+    and a downgrade to 0010 puts it back."""
+    engine = sql_store._engine
+    if engine.dialect.name == "sqlite":
+        assert _metrics_primary_key(engine) == ["id"]
+        return
+    assert _metrics_primary_key(engine) == []
+    cfg = Config()
+    cfg.set_main_option("script_location", str(sql_engine._MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    assert _metrics_primary_key(engine) == ["id"]
+    with engine.begin() as conn:
+        sql_engine.run_migrations(conn)
+    assert _metrics_primary_key(engine) == []
 
 
 def test_old_schema_needs_db_upgrade(tmp_path) -> None:

@@ -189,6 +189,15 @@ def test_history_returns_every_point_ordered_by_step_then_timestamp(
     ]
 
 
+def test_points_of_one_step_and_time_come_back_in_logged_order(store: Store, run_id: str) -> None:
+    """Equal step and timestamp: the order of logging decides (not the values), within a
+    batch and across batches, on both write paths."""
+    store.log_batch(run_id, metrics=[Metric("m", v, T0, 7) for v in (0.5, 0.1)])
+    store.log_metric_rows([(run_id, "m", 7, T0, v) for v in (0.9, 0.3)])
+    store.log_batch(run_id, metrics=[Metric("m", 0.2, T0, 7)])
+    assert [m.value for m in store.get_metric_history(run_id, "m")] == [0.5, 0.1, 0.9, 0.3, 0.2]
+
+
 def test_history_points_carry_key_and_are_metrics(store: Store, run_id: str) -> None:
     store.log_metric(run_id, Metric("acc", 0.5, T0 + 7, 4))
     assert store.get_metric_history(run_id, "acc") == [Metric("acc", 0.5, T0 + 7, 4)]

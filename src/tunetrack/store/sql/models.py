@@ -103,10 +103,12 @@ tags = Table(
     Index("ix_tags_key", "key"),
 )
 
-# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. A history
-# is read from its index alone (it holds every column the reads need). On PostgreSQL the run_id
+# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. Reads find
+# a series through ix_metrics_history, the UI's charts from that index alone (a history read on
+# PostgreSQL also fetches id, to order ties, from the table). On PostgreSQL the run_id
 # foreign key is kept by statement triggers instead, checked once per insert, not per point
-# (migration 0009).
+# (migration 0009), and id, which only orders points of equal step and timestamp as they were
+# logged, has no index (0011): no query looks a point up by it.
 metrics = Table(
     "metrics",
     metadata,
