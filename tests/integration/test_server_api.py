@@ -16,8 +16,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.routing import Match
 
 from rest_servers import RestServers, stop_server
+from tunetrack.server.api import runs
+from tunetrack.server.app import create_app
 from tunetrack.store.base import Store
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
@@ -260,3 +264,25 @@ def test_an_unexpected_failure_is_a_generic_500_and_the_traceback_stays_in_the_l
     while "Traceback" not in server.stderr.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "NotADirectoryError" in server.stderr.read_text()
+
+
+def _routes_tried(app: FastAPI, method: str, path: str) -> int:
+    """How many of the app's top-level routes a request is matched against before its own."""
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+    for tried, route in enumerate(app.router.routes, start=1):
+        if route.matches(scope)[0] is Match.FULL:
+            return tried
+    raise AssertionError(f"no route matches {method} {path}")
+
+
+def test_the_batched_writers_route_and_health_are_matched_before_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Routes are tried one by one, each costing Python calls: the route of every metric
+    batch (and a load balancer's health check) come before the dozens of others."""
+    app = create_app(f"sqlite:///{tmp_path}/store.db", str(tmp_path / "artifacts"))
+    docs = _routes_tried(app, "GET", "/api/docs")
+    assert _routes_tried(app, "GET", "/health") == docs + 2  # after the docs' oauth2 redirect
+    assert _routes_tried(app, "POST", "/api/metrics/log-rows") == docs + 3
+    assert runs.router.routes[0].path == "/api/metrics/log-rows"  # first in its router too
+    assert _routes_tried(app, "POST", "/api/2.0/mlflow/runs/log-batch") > docs + 3

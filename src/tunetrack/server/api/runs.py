@@ -18,6 +18,45 @@ router = APIRouter(prefix="/api", tags=["runs"])
 SELF_PARSED_BODIES = (s.LogMetricRows,)
 
 
+# The batched writer's route first: routes are matched in order, one by one.
+async def metric_rows_body(request: Request) -> s.LogMetricRows:
+    """The body of a metric batch, parsed and checked in one pass (pydantic's JSON parser
+    straight into the model: the hot path skips building Python JSON objects first)."""
+    try:
+        return s.LogMetricRows.model_validate_json(await request.body())
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+@router.post(
+    "/metrics/log-rows",
+    response_model=s.Empty,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LogMetricRows"}}
+            },
+        }
+    },
+)
+async def log_metric_rows(
+    body: Annotated[s.LogMetricRows, Depends(metric_rows_body)], store: StoreDep
+) -> Response:
+    """Write a bulk batch of metric points of any runs. With ``writer_id`` and ``seq`` the
+    batch is written at most once: sending it again is answered without writing; with
+    ``acked_below`` too, the server forgets the writer's batch ids below it."""
+    # the one hop to a worker thread on this path (the answer needs no validation)
+    await run_in_threadpool(
+        store.log_metric_rows,
+        body.rows,
+        batch_id=_batch_id(body.writer_id, body.seq),
+        acked_below=body.acked_below,
+    )
+    return Response(b"{}", media_type="application/json")
+
+
 @router.post("/runs/create")
 def create_run(body: s.CreateRun, store: StoreDep) -> s.RunResponse:
     """Create a run (nested under ``parent_run_id`` if given) with its first tags and params."""
@@ -99,44 +138,6 @@ def search_runs(body: s.SearchRuns, store: StoreDep) -> s.RunsPage:
         body.page_token,
     )
     return s.RunsPage(runs=page, next_page_token=page.token)
-
-
-async def metric_rows_body(request: Request) -> s.LogMetricRows:
-    """The body of a metric batch, parsed and checked in one pass (pydantic's JSON parser
-    straight into the model: the hot path skips building Python JSON objects first)."""
-    try:
-        return s.LogMetricRows.model_validate_json(await request.body())
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-
-
-@router.post(
-    "/metrics/log-rows",
-    response_model=s.Empty,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/LogMetricRows"}}
-            },
-        }
-    },
-)
-async def log_metric_rows(
-    body: Annotated[s.LogMetricRows, Depends(metric_rows_body)], store: StoreDep
-) -> Response:
-    """Write a bulk batch of metric points of any runs. With ``writer_id`` and ``seq`` the
-    batch is written at most once: sending it again is answered without writing; with
-    ``acked_below`` too, the server forgets the writer's batch ids below it."""
-    # the one hop to a worker thread on this path (the answer needs no validation)
-    await run_in_threadpool(
-        store.log_metric_rows,
-        body.rows,
-        batch_id=_batch_id(body.writer_id, body.seq),
-        acked_below=body.acked_below,
-    )
-    return Response(b"{}", media_type="application/json")
 
 
 @router.get("/metrics/get-history")
