@@ -144,11 +144,17 @@ def time_each_call(call: Callable[[str, float, int], object], pts: Points) -> li
     return out
 
 
-def count_metric_rows(db: Path, run_id: str, run_column: str = "run_id") -> int:
+# tunetrack's points with their runs: a point names its series (run and key)
+OUR_POINTS = "metrics p JOIN latest_metrics l USING (series_id)"
+
+
+def count_metric_rows(
+    db: Path, run_id: str, points: str = OUR_POINTS, run_column: str = "l.run_id"
+) -> int:
     """Points stored for one run, read back with plain sqlite3 (outside every timing)."""
     con = sqlite3.connect(db)
     try:
-        sql = f"SELECT COUNT(*) FROM metrics WHERE {run_column} = ?"
+        sql = f"SELECT COUNT(*) FROM {points} WHERE {run_column} = ?"
         return con.execute(sql, (run_id,)).fetchone()[0]
     finally:
         con.close()
@@ -203,9 +209,17 @@ def bench_raw_sqlite(db: Path, pts: Points) -> Sample:
     gc.collect()
     t0 = time.perf_counter()
     con.execute("BEGIN")
+    series = {  # a series per key, as the points' latest values
+        key: con.execute(
+            "INSERT INTO latest_metrics(run_id, key, experiment_id, step, timestamp, value)"
+            " VALUES (?, ?, 1, 0, ?, 0.0)",
+            (run_id, key, now),
+        ).lastrowid
+        for key in dict.fromkeys(pts.keys)
+    }
     con.executemany(
-        "INSERT INTO metrics(run_id, key, step, timestamp, value) VALUES (?, ?, ?, ?, ?)",
-        zip(repeat(run_id), pts.keys, pts.steps, repeat(now), pts.values),
+        "INSERT INTO metrics(series_id, step, timestamp, value) VALUES (?, ?, ?, ?)",
+        zip(map(series.__getitem__, pts.keys), pts.steps, repeat(now), pts.values),
     )
     con.execute("COMMIT")
     seconds = time.perf_counter() - t0
@@ -314,7 +328,7 @@ def open_mlflow(template: Path, db: Path) -> str:
 
 
 def mlflow_rows(db: Path, run_id: str) -> int:
-    return count_metric_rows(db, run_id, run_column="run_uuid")
+    return count_metric_rows(db, run_id, points="metrics", run_column="run_uuid")
 
 
 def bench_mlflow_sync(template: Path, db: Path, pts: Points) -> Sample:

@@ -68,7 +68,7 @@ from typing import Any, Protocol
 
 import httpx
 from _sqlite_durability import SqliteEngines, read_settings
-from ingest import make_points
+from ingest import OUR_POINTS, make_points
 from search import FILTER, ORDER_BY, make_runs, raw_search, time_query
 from server import (
     PUBLISHED,
@@ -94,14 +94,15 @@ TARGET_INGEST_RATIO = 0.3  # 8 writers >= 0.3x raw COPY (issue 13)
 RAW_ROW = "  limit: hand-written SQL, same page"
 CHECKED_RUNS = 200  # runs whose latest_metrics are compared with their history
 
-COLUMNS_OF = {
+COLUMNS_OF = {  # parents first: a series (latest_metrics) before its points
     "runs": RUN_COLUMNS,
     "params": ("run_id", "key", "value"),
     "tags": ("run_id", "key", "value"),
-    "metrics": ("run_id", "key", "step", "timestamp", "value"),
-    "latest_metrics": ("run_id", "key", "experiment_id", "step", "timestamp", "value"),
-}
-CHILD_TABLES = ("params", "tags", "metrics", "latest_metrics")
+    "latest_metrics": ("series_id", "run_id", "key", "experiment_id", "step", "timestamp",
+                       "value"),
+    "metrics": ("series_id", "step", "timestamp", "value"),
+}  # fmt: skip
+RUN_CHILD_TABLES = ("params", "tags", "latest_metrics")
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -152,13 +153,14 @@ def chunk_rows(
         rows["runs"].append(tuple(values[c] for c in RUN_COLUMNS))
         rows["params"] += [(run_id, k, v) for k, v in spec.params.items()]
         rows["tags"] += [(run_id, k, v) for k, v in spec.tags.items()]
-        for key in METRIC_KEYS:
+        for j, key in enumerate(METRIC_KEYS):
             final = spec.metrics[key]
+            series = (first + i) * len(METRIC_KEYS) + j + 1
             rows["metrics"] += [
-                (run_id, key, step, start + step, final + (last - step) * 0.01)
+                (series, step, start + step, final + (last - step) * 0.01)
                 for step in range(layout.steps)
             ]
-            rows["latest_metrics"].append((run_id, key, exp, last, start + last, final))
+            rows["latest_metrics"].append((series, run_id, key, exp, last, start + last, final))
     return rows
 
 
@@ -231,16 +233,22 @@ class PostgresBulk:
         self.seconds += time.perf_counter() - t0
 
     def finish(self) -> None:
-        """Check every child row has its run, then VACUUM ANALYZE."""
+        """Check every child row has its run (every point its series), then VACUUM
+        ANALYZE; move the series ids' sequence past the ids given."""
         t0 = time.perf_counter()
         self.conn.execute("SET session_replication_role = origin")
-        for table in CHILD_TABLES:
+        checks = [(t, "runs r WHERE r.run_id = c.run_id") for t in RUN_CHILD_TABLES]
+        checks.append(("metrics", "latest_metrics l WHERE l.series_id = c.series_id"))
+        for table, parent in checks:
             orphans = self.conn.execute(
-                f"SELECT count(*) FROM {table} c WHERE NOT EXISTS "
-                "(SELECT 1 FROM runs r WHERE r.run_id = c.run_id)"
+                f"SELECT count(*) FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {parent})"
             ).fetchone()
             if orphans is None or orphans[0]:
-                raise RuntimeError(f"{table}: rows without a run after the build: {orphans}")
+                raise RuntimeError(f"{table}: rows without a parent after the build: {orphans}")
+        self.conn.execute(
+            "SELECT setval(pg_get_serial_sequence('latest_metrics', 'series_id'), "
+            "(SELECT COALESCE(MAX(series_id), 0) + 1 FROM latest_metrics), false)"
+        )
         self.conn.commit()
         self.conn.autocommit = True
         self.conn.execute("VACUUM ANALYZE")
@@ -488,12 +496,20 @@ def copy_main(uri: str, run_id: str, points: int, barrier: Any, out: Any) -> Non
         with psycopg.connect(psycopg_conninfo(uri)) as conn:
             barrier.wait(timeout=600)
             start = time.monotonic()
-            with (
-                conn.cursor() as cur,
-                cur.copy("COPY metrics (run_id, key, step, timestamp, value) FROM STDIN") as copy,
-            ):
-                for k, v, s in zip(pts.keys, pts.values, pts.steps, strict=True):
-                    copy.write_row((run_id, k, s, now, v))
+            with conn.cursor() as cur:
+                series = {  # a series per key, as the points' latest values
+                    key: cur.execute(
+                        "INSERT INTO latest_metrics (run_id, key, experiment_id, step, timestamp,"
+                        " value) SELECT %s, %s, experiment_id, 0, %s, 0.0 FROM runs "
+                        "WHERE run_id = %s RETURNING series_id",
+                        (run_id, key, now, run_id),
+                    ).fetchone()[0]
+                    for key in dict.fromkeys(pts.keys)
+                }
+                copy_points = "COPY metrics (series_id, step, timestamp, value) FROM STDIN"
+                with cur.copy(copy_points) as copy:
+                    for k, v, s in zip(pts.keys, pts.values, pts.steps, strict=True):
+                        copy.write_row((series[k], s, now, v))
             conn.commit()
         out.put((run_id, start, time.monotonic(), None))
     except BaseException as exc:
@@ -532,7 +548,7 @@ def summarize(result: IngestResult, results: list[tuple], uri: str, per_run: int
         result.note = f"{len(errors)} process(es) failed: {errors[0]}"
         return
     result.seconds = max(r[2] for r in results) - min(r[1] for r in results)
-    stored = stored_per_run(uri, "run_id")
+    stored = stored_per_run(uri, OUR_POINTS, "l.run_id")
     wrong = [rid for rid, *_ in results if stored.get(rid, 0) != per_run]
     total = sum(stored.get(rid, 0) for rid, *_ in results)
     lost = result.points - total

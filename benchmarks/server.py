@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from _sqlite_durability import SqliteEngines
+from ingest import OUR_POINTS
 from search import FILTER, ORDER_BY, QueryTiming, RunSpec, make_runs, names_of_runs, time_query
 
 BATCH = 500  # points per request
@@ -139,10 +140,10 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
-def stored_per_run(uri: str, run_column: str) -> dict[str, int]:
+def stored_per_run(uri: str, points: str, run_column: str) -> dict[str, int]:
     """Metric rows per run, counted in the database after the server stopped (a SQLite file
     through sqlite3, so no SQLAlchemy engine of ours is taken for a contender's)."""
-    sql = f"SELECT {run_column}, COUNT(*) FROM metrics GROUP BY {run_column}"
+    sql = f"SELECT {run_column}, COUNT(*) FROM {points} GROUP BY {run_column}"
     path = sqlite_path(uri)
     if path is not None:
         with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -396,12 +397,13 @@ class Side:
     command: Callable[[str, Path, int, int], list[str]]
     make_runs: Callable[[str, Path, int], tuple[str, list[str]]]
     load: Callable[[str, Path, list[RunSpec]], str]
+    points: str  # the table of metric points, with its runs
     run_column: str
 
 
 SIDES = (
-    Side("tunetrack", tunetrack_command, tunetrack_runs, load_tunetrack, "run_id"),
-    Side("mlflow", mlflow_command, mlflow_runs, load_mlflow, "run_uuid"),
+    Side("tunetrack", tunetrack_command, tunetrack_runs, load_tunetrack, OUR_POINTS, "l.run_id"),
+    Side("mlflow", mlflow_command, mlflow_runs, load_mlflow, "metrics", "run_uuid"),
 )
 
 
@@ -489,7 +491,7 @@ def measure_ingest(row: Row, side: Side, uri: str, tmp: Path, args: argparse.Nam
         row.closed = run_clients(side, url, closed_runs, closed)
         progress(f"  paced: {args.clients} clients x {args.rate:g} batches/s x {args.seconds:g} s")
         row.paced = run_clients(side, url, paced_runs, paced)
-    stored = stored_per_run(uri, side.run_column)
+    stored = stored_per_run(uri, side.points, side.run_column)
     check_stored(row.closed, stored, closed_runs, BATCH * closed.batches)
     check_stored(row.paced, stored, paced_runs, BATCH * paced.batches)
     row.note = "; ".join(e for e in (row.closed.errors, row.paced.errors) if e)

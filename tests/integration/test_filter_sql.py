@@ -103,14 +103,6 @@ def _insert(engine: sa.Engine) -> None:
                     conn.execute(sa.insert(table), [{"run_id": rid, "key": key, "value": value}])
             for step, (key, value) in enumerate(metrics.items()):
                 stored = None if math.isnan(value) else value
-                # an older point in the history table; search must read latest_metrics only
-                conn.execute(
-                    sa.insert(m.metrics),
-                    [
-                        {"run_id": rid, "key": key, "step": 0, "timestamp": 1, "value": 12345.0},
-                        {"run_id": rid, "key": key, "step": 9, "timestamp": 2, "value": stored},
-                    ],
-                )
                 conn.execute(
                     sa.insert(m.latest_metrics),
                     [
@@ -122,6 +114,15 @@ def _insert(engine: sa.Engine) -> None:
                             "timestamp": 2,
                             "value": stored,
                         }
+                    ],
+                )
+                # an older point in the history table; search must read latest_metrics only
+                series = conn.execute(sa.select(m.series_of(rid, key))).scalar_one()
+                conn.execute(
+                    sa.insert(m.metrics),
+                    [
+                        {"series_id": series, "step": 0, "timestamp": 1, "value": 12345.0},
+                        {"series_id": series, "step": 9, "timestamp": 2, "value": stored},
                     ],
                 )
 

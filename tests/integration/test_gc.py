@@ -102,13 +102,15 @@ def _tables(uri: str) -> dict[str, list[dict[str, Any]]]:
 def _without(
     tables: dict[str, list[dict[str, Any]]], runs: set[str], experiments: set[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """``tables`` without the rows of ``runs`` and ``experiments``."""
+    """``tables`` without the rows of ``runs`` and ``experiments`` (and the points of their
+    series)."""
+
+    def gone(row: dict[str, Any]) -> bool:
+        return row.get("run_id") in runs or str(row.get("experiment_id")) in experiments
+
+    series = {row["series_id"] for row in tables["latest_metrics"] if gone(row)}
     return {
-        name: [
-            row
-            for row in rows
-            if row.get("run_id") not in runs and str(row.get("experiment_id")) not in experiments
-        ]
+        name: [row for row in rows if not gone(row) and row.get("series_id") not in series]
         for name, rows in tables.items()
     }
 

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import tunetrack
+from stored_points import RUN_POINTS
 from tunetrack.entities import Metric, RunStatus
 from tunetrack.store.sql.store import SqlStore
 from tunetrack.sweep.stored import trial_runs
@@ -112,7 +113,7 @@ def test_a_session_ended_mid_transaction_is_replaced_and_the_write_lands_once(
         store.close()
     assert len(ended) == 1  # the session really was ended under the write
     assert count(admin, "SELECT count(*) FROM runs") == (2 if run_id != parent else 1)
-    assert count(admin, "SELECT count(*) FROM metrics WHERE run_id = %s", run_id) == (
+    assert count(admin, f"SELECT count(*) FROM {RUN_POINTS} WHERE l.run_id = %s", run_id) == (
         0 if run_id != parent else 1
     )
     if run_id != parent:
@@ -156,7 +157,10 @@ def test_a_sweep_goes_on_when_its_database_sessions_are_ended(
         for t in trials:
             history = client.get_metric_history(t.info.run_id, "loss_curve")
             assert [m.step for m in history] == list(range(POINTS))
-        assert count(admin, "SELECT count(*) FROM metrics WHERE key = 'loss_curve'") == 6 * POINTS
+        assert (
+            count(admin, f"SELECT count(*) FROM {RUN_POINTS} WHERE l.key = 'loss_curve'")
+            == 6 * POINTS
+        )
         assert client.get_run(result.sweep_id).data.metrics["trials_finished"] == 6
     finally:
         client.close()

@@ -3,6 +3,7 @@ and both backends enforce its foreign keys the same way."""
 
 from __future__ import annotations
 
+import math
 import queue
 import shutil
 import threading
@@ -82,20 +83,20 @@ def test_the_hot_path_names_every_runs_column_in_order() -> None:
     assert tuple(c.name for c in m.runs.c) == RUN_COLUMNS
 
 
-def _is_metrics_run_fk(change: tuple[object, ...]) -> bool:
+def _is_metrics_series_fk(change: tuple[object, ...]) -> bool:
     kind, constraint = change[0], change[1]
     return (
         kind == "add_fk"
         and isinstance(constraint, ForeignKeyConstraint)
         and constraint.table.name == "metrics"
-        and constraint.referred_table.name == "runs"
+        and constraint.referred_table.name == "latest_metrics"
     )
 
 
 def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
-    """The same on SQLite; on PostgreSQL but for metrics.run_id's foreign key, which
-    statement triggers replace there (migration 0009). (alembic does not compare primary
-    keys: metrics.id's, gone on PostgreSQL since 0011, is checked below.)"""
+    """The same on SQLite; on PostgreSQL but for metrics.series_id's foreign key, which
+    statement triggers replace there (migrations 0009, 0012). (alembic does not compare
+    primary keys: metrics.id's, gone on PostgreSQL since 0011, is checked below.)"""
     SqlStore(db_uri, default_artifact_root=str(tmp_path)).close()
     engine = create_engine(db_uri)
     with engine.connect() as conn:
@@ -103,12 +104,25 @@ def test_migrated_schema_matches_models(db_uri: str, tmp_path: Path) -> None:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         postgresql = conn.dialect.name == "postgresql"
     engine.dispose()
-    assert [_is_metrics_run_fk(change) for change in diff] == ([True] if postgresql else [])
+    assert [_is_metrics_series_fk(change) for change in diff] == ([True] if postgresql else [])
     assert version == [sql_engine.SCHEMA_HEAD]
 
 
 def _metrics_primary_key(engine: Engine) -> list[str]:
     return inspect(engine).get_pk_constraint("metrics")["constrained_columns"]
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(sql_engine._MIGRATIONS))
+    with sql_engine.schema_transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def _upgrade(engine: Engine) -> None:
+    with sql_engine.schema_transaction(engine) as conn:
+        sql_engine.run_migrations(conn)
 
 
 def test_metrics_id_is_a_primary_key_on_sqlite_only(sql_store: SqlStore) -> None:
@@ -119,15 +133,46 @@ def test_metrics_id_is_a_primary_key_on_sqlite_only(sql_store: SqlStore) -> None
         assert _metrics_primary_key(engine) == ["id"]
         return
     assert _metrics_primary_key(engine) == []
-    cfg = Config()
-    cfg.set_main_option("script_location", str(sql_engine._MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
+    _downgrade(engine, "0010")
     assert _metrics_primary_key(engine) == ["id"]
-    with engine.begin() as conn:
-        sql_engine.run_migrations(conn)
+    _upgrade(engine)
     assert _metrics_primary_key(engine) == []
+
+
+def test_points_keep_their_run_key_and_order_through_0012_down_and_up(
+    sql_store: SqlStore,
+) -> None:
+    """Downgrading below 0012 gives every point its run id and key back; upgrading again
+    puts them under series ids: the same points, ties in logged order, NaN as NULL."""
+    eid = sql_store.create_experiment("e")
+    runs = [sql_store.create_run(eid, start_time=1).info.run_id for _ in range(2)]
+    logged = [(r, k, s, 5, v) for r in runs for k in ("a", "b") for s, v in enumerate((3.0, 1.0))]
+    logged += [(runs[0], "a", 1, 5, 0.5), (runs[1], "b", 0, 5, math.nan)]  # ties at the end
+    sql_store.log_metric_rows(logged)
+    expected = {
+        (r, k): [
+            (s, t, v)
+            for rr, kk, s, t, v in sorted(logged, key=lambda p: p[2])
+            if (rr, kk) == (r, k)
+        ]
+        for r in runs
+        for k in ("a", "b")
+    }
+    engine = sql_store._engine
+    _downgrade(engine, "0011")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT run_id, key, step, timestamp, value FROM metrics ORDER BY id")
+        ).all()
+    assert sorted(map(tuple, rows), key=repr) == sorted(
+        [(r, k, s, t, None if math.isnan(v) else v) for r, k, s, t, v in logged], key=repr
+    )
+    _upgrade(engine)
+    for (run_id, key), points in expected.items():
+        history = [
+            (p.step, p.timestamp, p.value) for p in sql_store.get_metric_history(run_id, key)
+        ]
+        assert repr(history) == repr(points)
 
 
 def test_old_schema_needs_db_upgrade(tmp_path) -> None:
@@ -209,26 +254,33 @@ def test_a_migration_that_leaves_an_orphan_row_is_rolled_back(
     engine.dispose()
 
 
-def _metric_count(conn: Connection, run_id: str) -> int:
-    query = select(func.count()).select_from(m.metrics).where(m.metrics.c.run_id == run_id)
+def _point_count(conn: Connection, series_id: int) -> int:
+    query = select(func.count()).select_from(m.metrics).where(m.metrics.c.series_id == series_id)
     return conn.execute(query).scalar_one()
 
 
-def test_metric_rows_need_their_run_and_go_with_it(sql_store: SqlStore) -> None:
-    """metrics.run_id is a foreign key on SQLite, statement triggers on PostgreSQL (0009):
-    the same refusal, the same cascade."""
+def _series_id(store: SqlStore, run_id: str, key: str) -> int:
+    with store._engine.connect() as conn:
+        return conn.execute(select(m.series_of(run_id, key))).scalar_one()
+
+
+def test_metric_rows_need_their_series_and_go_with_their_run(sql_store: SqlStore) -> None:
+    """metrics.series_id is a foreign key on SQLite, statement triggers on PostgreSQL (0012):
+    the same refusal, the same cascade from a deleted run through its series."""
     eid = sql_store.create_experiment("e")
     kept, dropped = (sql_store.create_run(eid, start_time=1).info.run_id for _ in range(2))
     sql_store.log_metric_rows([(r, "m", s, 0, 0.5) for r in (kept, dropped) for s in range(3)])
-    rows = [{"run_id": r, "key": "m", "step": 9, "timestamp": 0} for r in (kept, "missing-run")]
+    kept_series, dropped_series = (_series_id(sql_store, r, "m") for r in (kept, dropped))
+    missing = kept_series + dropped_series + 1
+    rows = [{"series_id": s, "step": 9, "timestamp": 0} for s in (kept_series, missing)]
     with pytest.raises(IntegrityError) as refused, sql_store._engine.begin() as conn:
         conn.execute(insert(m.metrics), rows)
     if sql_store._engine.dialect.name == "postgresql":
-        assert "run missing-run, which does not exist" in str(refused.value)
+        assert f"series {missing}, which does not exist" in str(refused.value)
     with sql_store._engine.begin() as conn:
-        assert _metric_count(conn, kept) == 3  # the whole statement was refused
+        assert _point_count(conn, kept_series) == 3  # the whole statement was refused
         conn.execute(delete(m.runs).where(m.runs.c.run_id == dropped))
-        assert (_metric_count(conn, kept), _metric_count(conn, dropped)) == (3, 0)
+        assert (_point_count(conn, kept_series), _point_count(conn, dropped_series)) == (3, 0)
 
 
 def _wait_until_blocked(engine: Engine, pid: int) -> None:
@@ -254,7 +306,9 @@ def test_points_and_a_concurrent_delete_of_their_run_leave_no_orphan(
     after the points takes them too; points after a delete are refused."""
     store = SqlStore(fresh_postgres_uri, default_artifact_root=str(tmp_path))
     run_id = store.create_run(store.create_experiment("e"), start_time=1).info.run_id
-    write = insert(m.metrics).values(run_id=run_id, key="m", step=0, timestamp=0, value=1.0)
+    store.log_metric_rows([(run_id, "m", 0, 0, 1.0)])
+    series_id = _series_id(store, run_id, "m")
+    write = insert(m.metrics).values(series_id=series_id, step=1, timestamp=0, value=1.0)
     remove = delete(m.runs).where(m.runs.c.run_id == run_id)
     statements = (write, remove) if first == "points written" else (remove, write)
     engine = store._engine
@@ -282,6 +336,6 @@ def test_points_and_a_concurrent_delete_of_their_run_leave_no_orphan(
             assert [type(e) for e in errors] == [IntegrityError]
             assert "does not exist" in str(errors[0])
         with engine.connect() as conn:
-            assert _metric_count(conn, run_id) == 0
+            assert _point_count(conn, series_id) == 0
     finally:
         store.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, insert, inspect, text
 
 import tunetrack
@@ -19,6 +20,14 @@ from tunetrack.store.sql.store import SqlStore
 
 if TYPE_CHECKING:  # the fixtures' types (tests/integration/conftest.py)
     from conftest import RunTunetrack
+
+
+# the metric tables as revisions before 0012 had them: each point with its run id and key
+_NUMBERS = ("step", "timestamp", "value")
+_METRICS_BEFORE_0012 = sa.table("metrics", *map(sa.column, ("run_id", "key", *_NUMBERS)))
+_LATEST_BEFORE_0012 = sa.table(
+    "latest_metrics", *map(sa.column, ("run_id", "key", "experiment_id", *_NUMBERS))
+)
 
 
 def _fill_old_store(uri: str, artifacts: Path, revision: str) -> tuple[Any, Any]:
@@ -43,9 +52,10 @@ def _fill_old_store(uri: str, artifacts: Path, revision: str) -> tuple[Any, Any]
                   "artifact_uri": artifact_uri}),
         (m.params, {"run_id": run_id, "key": "max_depth", "value": "2"}),
         (m.tags, {"run_id": run_id, "key": "team", "value": "x"}),
-        (m.metrics, {"run_id": run_id, "key": "acc", "step": 0, "timestamp": t, "value": 0.9}),
-        (m.latest_metrics, {"run_id": run_id, "key": "acc", "experiment_id": 1, "step": 0,
-                            "timestamp": t, "value": 0.9}),
+        (_METRICS_BEFORE_0012, {"run_id": run_id, "key": "acc", "step": 0, "timestamp": t,
+                                "value": 0.9}),
+        (_LATEST_BEFORE_0012, {"run_id": run_id, "key": "acc", "experiment_id": 1, "step": 0,
+                               "timestamp": t, "value": 0.9}),
         (m.registered_models, {"name": "old", "description": "", "creation_time": t,
                                "last_updated_time": t, "last_version": 1}),
         (m.model_versions, {**version, "source": f"runs:/{run_id}/model", "run_id": run_id,
@@ -116,6 +126,9 @@ def test_db_upgrade_migrates_an_old_store_keeps_its_data_and_records_its_artifac
     for table in ("experiments", "runs"):  # 0007: nothing was deleted
         assert {row.pop("deleted_time") for row in after[table]} == {None}
     assert [row.pop("request_id") for row in after["model_versions"]] == [None]  # 0010
+    series = {row.pop("series_id"): (row["run_id"], row["key"]) for row in after["latest_metrics"]}
+    for point in after["metrics"]:  # 0012: a point names its series, which names run and key
+        point["run_id"], point["key"] = series[point.pop("series_id")]
     assert after == before
     store = SqlStore(uri)  # its default would be tmp_path/tunetrack-artifacts
     store.close()

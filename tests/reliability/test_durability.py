@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from stored_points import RUN_POINTS
+
 TIMEOUT_S = 300  # a hang fails the test instead of blocking CI
 
 EXIT_SCRIPT = """\
@@ -147,7 +149,7 @@ def query(uri: str, sql: str, **params: object) -> list[tuple]:
 
 def run_state(uri: str, run_id: str) -> tuple[str, int]:
     ((status,),) = query(uri, "SELECT status FROM runs WHERE run_id = :r", r=run_id)
-    ((rows,),) = query(uri, "SELECT count(*) FROM metrics WHERE run_id = :r", r=run_id)
+    ((rows,),) = query(uri, f"SELECT count(*) FROM {RUN_POINTS} WHERE l.run_id = :r", r=run_id)
     return status, rows
 
 
@@ -244,12 +246,12 @@ def eight_writers(tmp_path: Path, uri: str) -> dict[str, object]:
     ]
     release(go, 8)
     results = finish(procs)
-    distinct = "SELECT count(*) FROM (SELECT DISTINCT run_id, step FROM metrics) AS points"
+    distinct = f"SELECT count(*) FROM (SELECT DISTINCT l.run_id, p.step FROM {RUN_POINTS}) AS d"
     return {
         "exit codes": [code for code, _, _ in results],
         "lock errors": [err for _, _, err in results if "locked" in err.lower()],
         "points per run": sorted(
-            n for _, n in query(uri, "SELECT run_id, count(*) FROM metrics GROUP BY run_id")
+            n for _, n in query(uri, f"SELECT l.run_id, count(*) FROM {RUN_POINTS} GROUP BY 1")
         ),
         "distinct points": query(uri, distinct)[0][0],
         "statuses": query(uri, "SELECT DISTINCT status FROM runs"),

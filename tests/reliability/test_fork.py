@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from test_durability import finish, query, spawn
 
+from stored_points import RUN_POINTS
+
 # The parent buffers 5 points (its writer would wait an hour), then forks. The child logs
 # 3 points of its own into the same run and leaves; the parent flushes after it.
 FORK_SCRIPT = """\
@@ -71,7 +73,9 @@ def test_a_forked_child_writes_only_its_own_points(
     assert code == 0, err
     run_id, status = out.split()
     assert status == "FINISHED"  # the child's exit did not end the parent's run
-    rows = query(uri, "SELECT key, count(*) FROM metrics WHERE run_id = :r GROUP BY key", r=run_id)
+    rows = query(
+        uri, f"SELECT l.key, count(*) FROM {RUN_POINTS} WHERE l.run_id = :r GROUP BY 1", r=run_id
+    )
     assert dict(rows) == {"parent": 5, "child": 3}
 
 
@@ -119,7 +123,7 @@ def test_points_kept_through_an_outage_are_written_at_exit(tmp_path: Path) -> No
     assert code == 0, err
     run_id, failed = out.split()
     assert failed == "True"  # the outage really met the background thread
-    ((rows,),) = query(uri, "SELECT count(*) FROM metrics WHERE run_id = :r", r=run_id)
+    ((rows,),) = query(uri, f"SELECT count(*) FROM {RUN_POINTS} WHERE l.run_id = :r", r=run_id)
     assert rows == 100, err
     ((status,),) = query(uri, "SELECT status FROM runs WHERE run_id = :r", r=run_id)
     assert status == "FINISHED"
@@ -189,7 +193,7 @@ def test_a_forked_child_opens_its_own_postgresql_connections(
     assert status == "FINISHED"
     rows = query(
         fresh_postgres_uri,
-        "SELECT key, count(*) FROM metrics WHERE run_id = :r GROUP BY key",
+        f"SELECT l.key, count(*) FROM {RUN_POINTS} WHERE l.run_id = :r GROUP BY 1",
         r=run_id,
     )
     assert dict(rows) == {"parent": 5, "child": 3}

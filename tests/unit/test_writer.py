@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from stored_points import RUN_POINTS
 from tunetrack.errors import InvalidInput, NotFound, StoreError
 from tunetrack.store.base import MetricRow
 from tunetrack.store.sql.store import SqlStore
@@ -121,7 +122,7 @@ def writers() -> Iterator[Callable[..., MetricWriter]]:
 
 def count(db_path: Path, where: str = "", args: tuple = ()) -> int:
     with sqlite3.connect(db_path) as conn:
-        return conn.execute(f"SELECT count(*) FROM metrics {where}", args).fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {RUN_POINTS} {where}", args).fetchone()[0]
 
 
 def wait_for(predicate: Callable[[], bool], deadline_s: float = 10.0) -> bool:
@@ -321,9 +322,9 @@ def test_flush_returns_once_its_own_points_are_written(db_path: Path, writers) -
     store.feed = None
     # Only the 25 points logged before flush() had to be written: three batches, not 200.
     assert store.calls <= 3
-    assert count(db_path, "WHERE key = 'm'") == 25
+    assert count(db_path, "WHERE l.key = 'm'") == 25
     writer.flush()
-    assert count(db_path, "WHERE key = 'busy'") == writer_points_fed(store)
+    assert count(db_path, "WHERE l.key = 'busy'") == writer_points_fed(store)
 
 
 def test_unknown_run_surfaces_as_not_found(store_run, writers, db_path: Path) -> None:
@@ -364,10 +365,10 @@ def test_an_error_belongs_to_the_run_whose_points_failed(db_path: Path) -> None:
         t.join(60)
     assert run_b not in errors, errors.get(run_b)
     assert store.get_run(run_b).info.status.value == "FINISHED"
-    assert count(db_path, "WHERE run_id = ?", (run_b,)) == 200
+    assert count(db_path, "WHERE l.run_id = ?", (run_b,)) == 200
     assert isinstance(errors.get(run_a), InvalidInput)
     assert "is deleted" in str(errors[run_a])
-    assert count(db_path, "WHERE run_id = ?", (run_a,)) == 1  # only the point from before
+    assert count(db_path, "WHERE l.run_id = ?", (run_a,)) == 1  # only the point from before
     client.close()
 
 
@@ -456,7 +457,8 @@ def test_four_threads_lose_nothing(store_run, writers, db_path: Path) -> None:
     assert count(db_path) == n * threads_n
     with sqlite3.connect(db_path) as conn:
         per_key = conn.execute(
-            "SELECT key, count(*), count(DISTINCT step) FROM metrics GROUP BY key ORDER BY key"
+            f"SELECT l.key, count(*), count(DISTINCT p.step) FROM {RUN_POINTS} "
+            "GROUP BY 1 ORDER BY 1"
         ).fetchall()
     assert per_key == [(f"t{t}", n, n) for t in range(threads_n)]
     metrics = store.get_run(run_id).data.metrics

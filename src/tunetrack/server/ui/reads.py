@@ -182,11 +182,12 @@ def run_counts(sql: SqlStore, experiment_ids: Sequence[str]) -> dict[str, tuple[
 
 def metric_ranges(sql: SqlStore, run_id: str) -> dict[str, tuple[float, float, int]]:
     """{metric key: (min, max, number of points)} of one run, in one query."""
-    t = m.metrics.c
+    t, series = m.metrics.c, m.latest_metrics.c
     query = (
-        select(t.key, func.min(t.value), func.max(t.value), func.count())
-        .where(t.run_id == run_id)
-        .group_by(t.key)
+        select(series.key, func.min(t.value), func.max(t.value), func.count())
+        .join_from(m.latest_metrics, m.metrics, t.series_id == series.series_id)
+        .where(series.run_id == run_id)
+        .group_by(series.key)
     )
     with sql.engine.connect() as conn:
         return {
@@ -217,14 +218,15 @@ def histories(
     """{run_id: (steps, values)} of metric ``key`` for many runs, a query per 500 runs
     (the sweep page's intermediate values: one read, not one per trial); NaN for a value
     stored as NULL."""
-    t = m.metrics.c
+    t, series = m.metrics.c, m.latest_metrics.c
     found: dict[str, tuple[list[int], list[float]]] = {}
     with sql.engine.connect() as conn:
         for chunk in _chunks(list(run_ids)):
             query = (
-                select(t.run_id, t.step, t.value)
-                .where(t.run_id.in_(chunk), t.key == key)
-                .order_by(t.run_id, t.step, t.timestamp)
+                select(series.run_id, t.step, t.value)
+                .join_from(m.latest_metrics, m.metrics, t.series_id == series.series_id)
+                .where(series.run_id.in_(chunk), series.key == key)
+                .order_by(series.run_id, t.step, t.timestamp)
             )
             for rid, step, value in conn.execute(query):
                 steps, values = found.setdefault(rid, ([], []))
@@ -254,10 +256,13 @@ def chart_series(
     if max_points < 2:
         raise ValueError(f"max_points must be at least 2, got {max_points}")
     t = m.metrics.c
-    series = (t.run_id == run_id) & (t.key == key)
     steps: list[int] = []
     values: list[float | None] = []
     with sql.engine.connect() as conn:
+        series_id = conn.execute(select(m.series_of(run_id, key))).scalar()
+        if series_id is None:
+            return [], []
+        series = t.series_id == series_id
         if points <= max_points:
             rows = conn.execute(select(t.step, t.value).where(series).order_by(t.step, t.timestamp))
             for step, value in rows:
@@ -269,7 +274,7 @@ def chart_series(
         first, last = conn.execute(select(lowest, highest)).one()
         if first is None:
             return [], []
-        kept = conn.execute(_bucket_extremes(run_id, key, first, last, max_points // 2)).all()
+        kept = conn.execute(_bucket_extremes(series_id, first, last, max_points // 2)).all()
     for start, low, low_step, high, high_step in kept:
         picks = [(start, None)] if low is None else sorted({(low_step, low), (high_step, high)})
         for step, value in picks:
@@ -278,10 +283,10 @@ def chart_series(
     return steps, values
 
 
-def _bucket_extremes(run_id: str, key: str, first: int, last: int, count: int) -> Any:
+def _bucket_extremes(series_id: int, first: int, last: int, count: int) -> Any:
     """(first step, min, its first step, max, its first step) of each non-empty bucket of
-    ``count`` equal step ranges from ``first`` to ``last``, in step order; min and max over
-    the finite values only (NULL when there is none)."""
+    ``count`` equal step ranges from ``first`` to ``last`` of one series, in step order; min
+    and max over the finite values only (NULL when there is none)."""
     width = (last - first) // count + 1
     numbers = select(literal(0, BigInteger).label("b")).cte("buckets", recursive=True)
     numbers = numbers.union_all(select(numbers.c.b + 1).where(numbers.c.b + 1 < count))
@@ -292,7 +297,7 @@ def _bucket_extremes(run_id: str, key: str, first: int, last: int, count: int) -
         start = first + bucket * width
         query = (
             select(fn(point.c[column]))
-            .where(point.c.run_id == run_id, point.c.key == key)
+            .where(point.c.series_id == series_id)
             .where(point.c.step >= start, point.c.step < start + width)
         )
         return (query if where is None else query.where(where(point))).scalar_subquery()

@@ -23,7 +23,7 @@ from tunetrack.errors import ConfigError, InvalidInput, StoreError, TunetrackErr
 from tunetrack.store.sql.wal_checkpoints import AUTOCHECKPOINT_PAGES
 
 #: The alembic revision this code expects; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0012"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x7475_6E65  # "tune": advisory lock that serialises schema migration
 _WAIT_S = 60.0  # how long a caller waits for the one connection of an in-memory database

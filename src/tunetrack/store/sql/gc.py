@@ -30,8 +30,9 @@ from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import chunks
 
 _DELETED = LifecycleStage.DELETED.value
-#: tables holding rows of a run, deleted before the run itself
-RUN_TABLES: tuple[Table, ...] = (m.metrics, m.latest_metrics, m.params, m.tags)
+#: tables holding rows of a run, deleted before the run itself (after its points, which
+#: belong to its series in latest_metrics)
+RUN_TABLES: tuple[Table, ...] = (m.latest_metrics, m.params, m.tags)
 #: tables holding rows of an experiment, deleted before the experiment itself
 EXPERIMENT_TABLES: tuple[Table, ...] = (m.experiment_tags, m.experiment_permissions)
 
@@ -165,6 +166,9 @@ def delete_rows(conn: Connection, todo: Plan) -> dict[str, int]:
         )
 
     run_ids = [run.run_id for run in todo.runs]  # children first
+    latest = m.latest_metrics.c
+    of_runs = [select(latest.series_id).where(latest.run_id.in_(c)) for c in chunks(run_ids)]
+    remove(m.metrics, "series_id", [s for q in of_runs for s in conn.execute(q).scalars()])
     for table in RUN_TABLES:
         remove(table, "run_id", run_ids)
     remove(m.runs, "run_id", run_ids)

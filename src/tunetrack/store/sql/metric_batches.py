@@ -1,9 +1,10 @@
 """The metric-batch path of the SQL store: the batched writer's bulk inserts, written once.
 
 A batch of points of any runs is checked against the runs in its writing transaction (a run
-another process deleted is refused as ``log_batch`` refuses it) and inserted in one
-statement per table: ``metrics``, and the latest value per run and key in
-``latest_metrics``. A batch id, the caller's or on PostgreSQL one of the store's own
+another process deleted is refused as ``log_batch`` refuses it) and written as the latest
+value of each series (run and key) in ``latest_metrics``, which names the series, then its
+points in ``metrics`` under their series ids (one statement on PostgreSQL, one per table
+on SQLite). A batch id, the caller's or on PostgreSQL one of the store's own
 (:mod:`.own_batch_ids`), is recorded first in the same transaction, so a batch sent or
 retried again writes nothing the second time. On PostgreSQL a batch under an id whose runs
 are all live takes one statement for all of this (one round trip instead of five); any other
@@ -128,16 +129,12 @@ class MetricBatchesMixin:
     def _write_metric_rows(
         self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
     ) -> None:
-        latest = [(*r, experiment_of[r[0]]) for r in _latest_points(rows)]
         if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
+            latest = [(*r, experiment_of[r[0]]) for r in _latest_points(rows)]
+            run_driver_sql(conn, self._bulk.latest, latest, many=True)  # makes new series
             run_driver_sql(conn, self._bulk.metrics, rows, many=True)
-            run_driver_sql(conn, self._bulk.latest, latest, many=True)
             return
-        runs: dict[str, int] = {}
-        keys: dict[str, int] = {}
-        for sql, table in ((self._bulk.metrics, rows), (self._bulk.latest, latest)):
-            columns = _packed_columns(table, runs, keys)
-            run_driver_sql(conn, sql, (list(runs), list(keys), *columns))
+        run_driver_sql(conn, self._bulk.metrics, _columns_of(rows))
 
     def _write_points_once(
         self, rows: Sequence[MetricRow], batch: tuple[str, int], floor: int
@@ -149,18 +146,25 @@ class MetricBatchesMixin:
         which run."""
         if not self._bulk.points_once:
             return False
-        runs: dict[str, int] = {}
-        keys: dict[str, int] = {}
-        points = _packed_columns(rows, runs, keys)
-        latest = _packed_columns(_latest_points(rows), runs, keys)
-        params: dict[str, object] = {"runs": list(runs), "keys": list(keys), "writer": batch[0]}
-        params.update(seq=batch[1], now=now_ms(), floor=floor)
-        params.update(zip(("pr", "pk", "ps", "pt", "pv"), points, strict=True))
-        params.update(zip(("lr", "lk", "ls", "lt", "lv"), latest, strict=True))
+        params = _columns_of(rows)
+        params.update(writer=batch[0], seq=batch[1], now=now_ms(), floor=floor)
         with self._engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             row = run_driver_sql(conn, self._bulk.points_once, params)
         return bool(row and row[0])
+
+
+def _columns_of(rows: Sequence[MetricRow]) -> dict[str, object]:
+    """A batch as the parameters of PostgreSQL's statements (statements._WRITE_POINTS): its
+    distinct runs and keys, its points as p* and the latest point of each series as l*."""
+    runs: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    points = _packed_columns(rows, runs, keys)
+    latest = _packed_columns(_latest_points(rows), runs, keys)
+    params: dict[str, object] = {"runs": list(runs), "keys": list(keys)}
+    params.update(zip(("pr", "pk", "ps", "pt", "pv"), points, strict=True))
+    params.update(zip(("lr", "lk", "ls", "lt", "lv"), latest, strict=True))
+    return params
 
 
 def _latest_points(rows: Sequence[MetricRow]) -> list[MetricRow]:
@@ -172,19 +176,17 @@ def _latest_points(rows: Sequence[MetricRow]) -> list[MetricRow]:
 def _packed_columns(
     table: Sequence[tuple[Any, ...]], runs: dict[str, int], keys: dict[str, int]
 ) -> tuple[object, ...]:
-    """Rows ``(run_id, key, step, timestamp, value[, experiment_id])`` as the parameters of
-    PostgreSQL's bulk statements: each row's (1-based) index into ``runs`` and ``keys`` (the
-    distinct values, in order, added to as needed), then a packed array per column of
-    numbers."""
+    """Rows ``(run_id, key, step, timestamp, value)`` as PostgreSQL's bulk statements take
+    them: each row's (1-based) index into ``runs`` and ``keys`` (the distinct values, in
+    order, added to as needed), then a packed array per column of numbers."""
     from tunetrack.store.sql.pg_arrays import Float8Array, Int4Array, Int8Array  # needs psycopg
 
     run_index = [runs.setdefault(r[0], len(runs) + 1) for r in table]
     key_index = [keys.setdefault(r[1], len(keys) + 1) for r in table]
-    numbers: list[bytes] = [
+    return (
+        Int4Array.of(run_index),
+        Int4Array.of(key_index),
         Int8Array.of([r[2] for r in table]),
         Int8Array.of([r[3] for r in table]),
-    ]
-    numbers.append(Float8Array.of([r[4] for r in table]))
-    if len(table[0]) > 5:
-        numbers.append(Int8Array.of([r[5] for r in table]))
-    return (Int4Array.of(run_index), Int4Array.of(key_index), *numbers)
+        Float8Array.of([r[4] for r in table]),
+    )

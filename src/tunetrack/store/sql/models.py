@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -15,7 +17,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    select,
 )
+from sqlalchemy.sql.selectable import ScalarSelect
 
 metadata = MetaData()
 
@@ -103,39 +108,55 @@ tags = Table(
     Index("ix_tags_key", "key"),
 )
 
-# Every logged point. NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. Reads find
-# a series through ix_metrics_history, the UI's charts from that index alone (a history read on
-# PostgreSQL also fetches id, to order ties, from the table). On PostgreSQL the run_id
-# foreign key is kept by statement triggers instead, checked once per insert, not per point
-# (migration 0009), and id, which only orders points of equal step and timestamp as they were
-# logged, has no index (0011): no query looks a point up by it.
-metrics = Table(
-    "metrics",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
-    Column("key", _Key, nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("value", _Double, nullable=True),
-    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value"),
-)
-
-# One row per (run, key): the point with the highest step (then timestamp). Search and
-# sort read this table; experiment_id is copied here so (experiment, key, value) is indexed
-# (with run_id: a filter's or a sort's runs come from the index alone).
+# One row per (run, key), its series: series_id names it in ``metrics``, and the row holds the
+# point with the highest step (then timestamp). Search and sort read this table;
+# experiment_id is copied here so (experiment, key, value) is indexed (with run_id: a
+# filter's or a sort's runs come from the index alone). Migration 0012 gave series ids.
 latest_metrics = Table(
     "latest_metrics",
     metadata,
+    Column("series_id", _BigId, primary_key=True, autoincrement=True),
     Column("run_id", _RunId, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", _Key, nullable=False),
     Column("experiment_id", _BigId, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", _Double, nullable=True),
-    PrimaryKeyConstraint("run_id", "key"),
+    UniqueConstraint("run_id", "key", name="ux_latest_metrics_run_key"),
     Index("ix_latest_metrics_exp_key_value_run", "experiment_id", "key", "value", "run_id"),
 )
+
+# Every logged point, under its series (run and key): four numbers a row, so a point costs
+# the database half the bytes and index work it did with the run id and key on every row.
+# NaN is stored as NULL (SQLite cannot store NaN); ±inf as is. id orders points of equal
+# step and timestamp as they were logged; on PostgreSQL it has no index (0011): no query
+# looks a point up by it. Reads find a series through ix_metrics_history (the UI's charts
+# from that index alone). On PostgreSQL the series_id foreign key is kept by statement
+# triggers instead, checked once per insert, not per point (migrations 0009, 0012).
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column(
+        "series_id",
+        _BigId,
+        ForeignKey("latest_metrics.series_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", _Double, nullable=True),
+    Index("ix_metrics_history", "series_id", "step", "timestamp", "value"),
+)
+
+
+def series_of(run_id: Any, key: Any) -> ScalarSelect[Any]:
+    """The series id of metric ``key`` of run ``run_id`` (values or columns), as a subquery:
+    NULL, so no point, for a series never logged."""
+    latest = latest_metrics.c
+    query = select(latest.series_id).where(latest.run_id == run_id, latest.key == key)
+    return query.scalar_subquery()
+
 
 # Metric batches written with a (writer_id, seq) id: a batch sent again (a client's retry
 # after a lost response) finds its id here and is skipped. One row per batch.

@@ -46,8 +46,8 @@ class RunSql:
 class BulkSql:
     """Driver SQL of the metric-batch path ."""
 
-    metrics: str  # insert points
-    latest: str  # upsert latest_metrics
+    latest: str  # upsert latest_metrics (SQLite; first: it makes the series)
+    metrics: str  # insert points (SQLite: under their series; PostgreSQL: latest values too)
     claim: str  # record a batch id; RETURNING says whether it is new
     forget: str  # drop a writer's batch ids below a seq
     runs: str  # experiment and stage of runs
@@ -58,13 +58,7 @@ class BulkSql:
     def for_dialect(cls, dialect: str) -> BulkSql:
         """The batched writer's statements as driver SQL: they run for every batch, so they
         skip SQLAlchemy's statement building. SQLite inserts row by row (executemany in C);
-        PostgreSQL gets each column as one array and inserts all rows in one statement."""
-        latest_upsert = (
-            "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
-            "timestamp = excluded.timestamp, value = excluded.value "
-            "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
-            "AND excluded.timestamp >= latest_metrics.timestamp)"
-        )
+        PostgreSQL gets each column as one array and writes all rows in one statement."""
         claim = (
             "INSERT INTO metric_batches (writer_id, seq, created_time) VALUES ({0}, {0}, {0}) "
             "ON CONFLICT (writer_id, seq) DO NOTHING RETURNING seq"
@@ -72,32 +66,28 @@ class BulkSql:
         forget = "DELETE FROM metric_batches WHERE writer_id = {0} AND seq < {0}"
         if dialect == "sqlite":
             return cls(
-                metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-                "VALUES (?, ?, ?, ?, ?)",
                 latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-                f"experiment_id) VALUES (?, ?, ?, ?, ?, ?) {latest_upsert}",
+                "experiment_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE "
+                "SET step = excluded.step, timestamp = excluded.timestamp, value = "
+                f"excluded.value WHERE {_NEWER}",
+                # a row (run_id, key, step, timestamp, value) under its series' id
+                metrics="INSERT INTO metrics (series_id, step, timestamp, value) "
+                "SELECT series_id, ?3, ?4, ?5 FROM latest_metrics WHERE run_id = ?1 AND key = ?2",
                 claim=claim.format("?"),
                 forget=forget.format("?"),
                 runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs WHERE run_id IN ({})",
                 columns=False,
             )
-        # Each table comes as its distinct run ids and keys, each row's index into them, and
-        # a packed array per column of numbers (metric_batches._packed_columns); NaN is stored
-        # as NULL (PostgreSQL's NaN equals NaN). WITH ORDINALITY ... ORDER BY: ids (the
-        # tie-break of equal steps) follow row order.
-        unpack = (
-            "SELECT (%b::text[])[r], (%b::text[])[k], s, t, NULLIF(v, 'NaN'){} FROM unnest("
-            "%b::int4[], %b::int4[], %b::bigint[], %b::bigint[], %b::float8[]{}) "
-        )
         return cls(
-            metrics="INSERT INTO metrics (run_id, key, step, timestamp, value) "
-            + unpack.format("", "")
-            + "WITH ORDINALITY AS u(r, k, s, t, v, n) ORDER BY n",
-            latest="INSERT INTO latest_metrics (run_id, key, step, timestamp, value, "
-            "experiment_id) "
-            + unpack.format(", e", ", %b::bigint[]")
-            + f"AS u(r, k, s, t, v, e) {latest_upsert}",
-            points_once=_POINTS_ONCE.format(latest_upsert=latest_upsert),
+            latest="",
+            # the general path has share-locked the runs (below) in its transaction
+            metrics="WITH live AS (SELECT run_id, experiment_id FROM runs "
+            "WHERE run_id = ANY(%(runs)b::text[])), "
+            + _WRITE_POINTS.format(written="true")
+            + "SELECT 1",
+            points_once=_POINTS_ONCE
+            + _WRITE_POINTS.format(written="EXISTS (SELECT FROM claim)")
+            + "SELECT ok FROM ready",
             claim=claim.format("%s"),
             forget=forget.format("%s"),
             # rows share-locked to the end of the transaction: a concurrent delete waits
@@ -107,12 +97,18 @@ class BulkSql:
         )
 
 
+# A point is newer than the latest one of its series: a higher step, or the same step and a
+# timestamp as high (the later of equal points wins).
+_NEWER = (
+    "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    "AND excluded.timestamp >= latest_metrics.timestamp))"
+)
+
 # A batch with an id in one statement (one round trip, where the general path takes five):
 # the runs share-locked if all are live, then only if they are, the id claimed, the
-# writer's ids below ``floor`` forgotten, the points inserted and the latest values upserted
-# (each only if the claim is new). Answers whether all runs were live: if so the batch is
-# written now or was before (a replay); if not nothing was written. Rows come as in
-# BulkSql.metrics, points as p*, latest values as l*, indexes into the shared runs and keys.
+# writer's ids below ``floor`` forgotten, and the batch written (_WRITE_POINTS, only if the
+# claim is new). Answers whether all runs were live: if so the batch is written now or was
+# before (a replay); if not nothing was written.
 _POINTS_ONCE = """
 WITH live AS (
     SELECT run_id, experiment_id FROM runs
@@ -126,20 +122,39 @@ WITH live AS (
 ), forget AS (
     DELETE FROM metric_batches
     WHERE writer_id = %(writer)s::text AND seq < %(floor)s::bigint AND EXISTS (SELECT FROM claim)
-), points AS (
-    INSERT INTO metrics (run_id, key, step, timestamp, value)
-    SELECT (%(runs)b::text[])[r], (%(keys)b::text[])[k], s, t, NULLIF(v, 'NaN')
-    FROM unnest(%(pr)b::int4[], %(pk)b::int4[], %(ps)b::bigint[], %(pt)b::bigint[],
-                %(pv)b::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n)
-    WHERE EXISTS (SELECT FROM claim) ORDER BY n
-), latest AS (
+), """
+
+# PostgreSQL writes a batch (if ``written``) in two CTEs after ``live`` (the runs' experiments):
+# the latest value of each series upserted, which names every series of the batch (made here
+# if new: the upsert always returns its row, keeping the stored value where it is newer),
+# then the points under those series ids. Rows come as the distinct runs and keys, each
+# row's 1-based index into them, and a packed array per column of numbers
+# (metric_batches._packed_columns): points as p*, latest values as l*. NaN is stored as NULL
+# (PostgreSQL's NaN equals NaN). WITH ORDINALITY ... ORDER BY: ids (the tie-break of equal
+# steps) follow row order.
+_WRITE_POINTS = (
+    """latest AS (
     INSERT INTO latest_metrics (run_id, key, step, timestamp, value, experiment_id)
-    SELECT live.run_id, (%(keys)b::text[])[k], s, t, NULLIF(v, 'NaN'), live.experiment_id
+    SELECT live.run_id, (%(keys)b::text[])[u.k], u.s, u.t, NULLIF(u.v, 'NaN'), live.experiment_id
     FROM unnest(%(lr)b::int4[], %(lk)b::int4[], %(ls)b::bigint[], %(lt)b::bigint[],
                 %(lv)b::float8[]) AS u(r, k, s, t, v)
     JOIN live ON live.run_id = (%(runs)b::text[])[u.r]
-    WHERE EXISTS (SELECT FROM claim)
-    {latest_upsert}
+    WHERE {written}
+    ON CONFLICT (run_id, key) DO UPDATE SET"""
+    + ",".join(
+        f"\n        {c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE latest_metrics.{c} END"
+        for c in ("step", "timestamp", "value")
+    )
+    + """
+    RETURNING series_id, run_id, key
+), points AS (
+    INSERT INTO metrics (series_id, step, timestamp, value)
+    SELECT latest.series_id, u.s, u.t, NULLIF(u.v, 'NaN')
+    FROM unnest(%(pr)b::int4[], %(pk)b::int4[], %(ps)b::bigint[], %(pt)b::bigint[],
+                %(pv)b::float8[]) WITH ORDINALITY AS u(r, k, s, t, v, n)
+    JOIN latest ON latest.run_id = (%(runs)b::text[])[u.r]
+               AND latest.key = (%(keys)b::text[])[u.k]
+    ORDER BY u.n
 )
-SELECT ok FROM ready
 """
+)

@@ -447,10 +447,11 @@ class SqlStore(ExperimentsMixin, RunDataMixin, RegistryMixin, Store):
         def read() -> list[Metric]:
             with self._engine.connect() as conn:
                 self._run_row(conn, run_id)
+                points = m.metrics.c
                 rows = conn.execute(
-                    select(m.metrics.c.step, m.metrics.c.timestamp, m.metrics.c.value)
-                    .where(m.metrics.c.run_id == run_id, m.metrics.c.key == key)
-                    .order_by(m.metrics.c.step, m.metrics.c.timestamp, m.metrics.c.id)
+                    select(points.step, points.timestamp, points.value)
+                    .where(points.series_id == m.series_of(run_id, key))
+                    .order_by(points.step, points.timestamp, points.id)
                 ).all()
             return [Metric(key, _float(val), ts, step) for step, ts, val in rows]
 
