@@ -175,6 +175,41 @@ def test_points_keep_their_run_key_and_order_through_0012_down_and_up(
         assert repr(history) == repr(points)
 
 
+def test_0012_gives_points_without_a_latest_row_their_series(db_uri: str, tmp_path: Path) -> None:
+    """A (run, key) with points but no latest_metrics row cannot be written, but should an
+    old store hold one, the upgrade makes its latest row (the highest step, then timestamp,
+    then the later point) instead of dropping its points."""
+    engine = sql_engine.make_engine(db_uri)
+    run = {c: None for c in RUN_COLUMNS} | {"run_id": "r" * 32, "experiment_id": 1}
+    run |= {"status": "FINISHED", "start_time": 1, "lifecycle_stage": "active"}
+    run |= {"run_name": "r", "user_id": "u", "artifact_uri": str(tmp_path)}
+    experiment = {"experiment_id": 1, "name": "e", "artifact_location": str(tmp_path)}
+    experiment |= {"lifecycle_stage": "active", "creation_time": 1, "last_update_time": 1}
+    points = [(0, 9, 0.5), (2, 1, 0.25), (2, 1, 0.125), (1, 50, 1.0)]  # step, timestamp, value
+    with sql_engine.write_transaction(engine) as conn:
+        sql_engine.run_migrations(conn, "0011")
+        conn.execute(insert(m.experiments).values(**experiment))
+        conn.execute(insert(m.runs).values(**run))
+        conn.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, timestamp, value) "
+                "VALUES (:r, 'm', :s, :t, :v)"
+            ),
+            [{"r": run["run_id"], "s": s, "t": t, "v": v} for s, t, v in points],
+        )
+    engine.dispose()
+    store = SqlStore(db_uri, migrate=True)
+    try:
+        latest = store.get_run(run["run_id"]).data.metrics
+        history = store.get_metric_history(run["run_id"], "m")
+    finally:
+        store.close()
+    assert latest == {"m": 0.125}
+    assert [(p.step, p.timestamp, p.value) for p in history] == sorted(
+        points, key=lambda p: (p[0], p[1])
+    )
+
+
 def test_old_schema_needs_db_upgrade(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path}/old.db"
     SqlStore(uri).close()

@@ -3,8 +3,8 @@
 Every point carried its run id (32 characters) and key on the table and again in
 ``ix_metrics_history``. They now live once per series, in ``latest_metrics``, whose rows
 get a ``series_id`` (the primary key; ``(run_id, key)`` stays unique), and each point
-names its series by that number. On PostgreSQL a 500-point batch writes about half the WAL
-and costs about 40% less CPU.
+names its series by that number. On PostgreSQL a 500-point batch writes 44% less WAL (237
+instead of 423 bytes a point) and costs the database about 30% less CPU.
 
 Integrity is kept as before: a point needs its series, and deleting a run deletes its
 series and their points. SQLite keeps real foreign keys. On PostgreSQL statement triggers
