@@ -129,12 +129,12 @@ class MetricBatchesMixin:
     def _write_metric_rows(
         self, conn: Connection, rows: Sequence[MetricRow], experiment_of: Mapping[str, int]
     ) -> None:
-        if not self._bulk.columns:  # SQLite binds NaN as NULL by itself
+        if self._bulk.latest is not None:  # SQLite binds NaN as NULL by itself
             latest = [(*r, experiment_of[r[0]]) for r in _latest_points(rows)]
             run_driver_sql(conn, self._bulk.latest, latest, many=True)  # makes new series
             run_driver_sql(conn, self._bulk.metrics, rows, many=True)
             return
-        run_driver_sql(conn, self._bulk.metrics, _columns_of(rows))
+        run_driver_sql(conn, self._bulk.metrics, _columns_of(rows, experiment_of))
 
     def _write_points_once(
         self, rows: Sequence[MetricRow], batch: tuple[str, int], floor: int
@@ -154,9 +154,14 @@ class MetricBatchesMixin:
         return bool(row and row[0])
 
 
-def _columns_of(rows: Sequence[MetricRow]) -> dict[str, object]:
+def _columns_of(
+    rows: Sequence[MetricRow], experiment_of: Mapping[str, int] | None = None
+) -> dict[str, object]:
     """A batch as the parameters of PostgreSQL's statements (statements._WRITE_POINTS): its
-    distinct runs and keys, its points as p* and the latest point of each series as l*."""
+    distinct runs and keys, its points as p* and the latest point of each series as l*;
+    with ``experiment_of``, each run's experiment as ``experiments``."""
+    from tunetrack.store.sql.pg_arrays import Int8Array  # needs psycopg
+
     runs: dict[str, int] = {}
     keys: dict[str, int] = {}
     points = _packed_columns(rows, runs, keys)
@@ -164,6 +169,8 @@ def _columns_of(rows: Sequence[MetricRow]) -> dict[str, object]:
     params: dict[str, object] = {"runs": list(runs), "keys": list(keys)}
     params.update(zip(("pr", "pk", "ps", "pt", "pv"), points, strict=True))
     params.update(zip(("lr", "lk", "ls", "lt", "lv"), latest, strict=True))
+    if experiment_of is not None:
+        params["experiments"] = Int8Array.of([experiment_of[r] for r in runs])
     return params
 
 

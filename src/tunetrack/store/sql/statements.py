@@ -46,12 +46,12 @@ class RunSql:
 class BulkSql:
     """Driver SQL of the metric-batch path ."""
 
-    latest: str  # upsert latest_metrics (SQLite; first: it makes the series)
     metrics: str  # insert points (SQLite: under their series; PostgreSQL: latest values too)
     claim: str  # record a batch id; RETURNING says whether it is new
     forget: str  # drop a writer's batch ids below a seq
     runs: str  # experiment and stage of runs
     columns: bool  # bind each column as one array (PostgreSQL) instead of row by row
+    latest: str | None = None  # SQLite: upsert latest_metrics (first: it makes the series)
     points_once: str | None = None  # PostgreSQL: all of a batch id's batch in one statement
 
     @classmethod
@@ -79,10 +79,10 @@ class BulkSql:
                 columns=False,
             )
         return cls(
-            latest="",
-            # the general path has share-locked the runs (below) in its transaction
-            metrics="WITH live AS (SELECT run_id, experiment_id FROM runs "
-            "WHERE run_id = ANY(%(runs)b::text[])), "
+            # the general path has checked and share-locked the runs (below) in its
+            # transaction: their experiments come along with them
+            metrics="WITH live AS (SELECT * FROM unnest(%(runs)b::text[], "
+            "%(experiments)b::bigint[]) AS live(run_id, experiment_id)), "
             + _WRITE_POINTS.format(written="true")
             + "SELECT 1",
             points_once=_POINTS_ONCE
