@@ -270,6 +270,28 @@ def test_log_metric_rows_updates_two_runs_in_one_call(store: Store, make_run) ->
     assert _history(store, b, "loss") == [(0, T0, 2.0), (1, T0 + 1, 1.5)]
 
 
+def test_a_batch_of_many_series_new_and_old_puts_each_point_under_its_own(
+    store: Store, make_run
+) -> None:
+    # 3 runs x 300 keys: more series than one lookup of their ids holds; half of them exist
+    # already with a higher step, so the batch leaves their latest values as they are
+    runs = [make_run().info.run_id for _ in range(3)]
+    pairs = [(run, f"k{i}") for run in runs for i in range(300)]
+    store.log_metric_rows([(r, k, 5, T0, -float(n)) for n, (r, k) in enumerate(pairs) if n % 2])
+    store.log_metric_rows(
+        [(r, k, s, T0 + s, n + s / 10) for n, (r, k) in enumerate(pairs) for s in (0, 1)]
+    )
+    for run in runs:
+        latest = store.get_run(run).data.metrics
+        expected = {k: n + 0.1 for n, (r, k) in enumerate(pairs) if r == run and not n % 2}
+        expected |= {k: -float(n) for n, (r, k) in enumerate(pairs) if r == run and n % 2}
+        assert dict(latest) == expected
+    for n in (0, 249, 250, 599, 899):
+        run, key = pairs[n]
+        points = [(0, T0, float(n)), (1, T0 + 1, n + 0.1)]
+        assert _history(store, run, key) == ([*points, (5, T0, -float(n))] if n % 2 else points)
+
+
 def test_log_metric_rows_does_not_lower_the_latest_step(store: Store, run_id: str) -> None:
     store.log_metric_rows([(run_id, "m", 10, T0, 10.0)])
     store.log_metric_rows([(run_id, "m", 4, T0 + 1, 4.0)])

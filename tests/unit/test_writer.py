@@ -163,11 +163,13 @@ def test_background_thread_flushes_by_itself(store_run, writers, db_path: Path) 
     assert writer.pending == 0
 
 
-def test_reaching_batch_size_triggers_a_write(store_run, writers, db_path: Path) -> None:
+def test_reaching_batch_size_triggers_a_write_each_time(store_run, writers, db_path: Path) -> None:
     store, run_id = store_run
     writer = writers(store, flush_interval=NEVER, batch_size=100)
-    add_points(writer, run_id, 100)
-    assert wait_for(lambda: count(db_path) == 100)
+    for written in (100, 200, 300):  # the writer wakes again for every full batch
+        for step in range(written - 100, written):
+            writer.add(run_id, "m", step, 1_000, float(step))
+        assert wait_for(lambda n=written: count(db_path) == n)
 
 
 def test_full_buffer_applies_backpressure(store_run, writers, db_path: Path) -> None:

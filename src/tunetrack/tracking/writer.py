@@ -84,7 +84,8 @@ class MetricWriter:
         buffer = self._buffer
         buffer.append((run_id, key, step, timestamp, value))
         if len(buffer) >= self.batch_size:
-            self._wake.set()
+            if not self._wake.is_set():  # setting it again costs a lock per point
+                self._wake.set()
             if len(buffer) >= self.max_buffer:
                 self._drain(keep=self.batch_size)  # backpressure: the caller helps
 

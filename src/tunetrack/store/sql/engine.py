@@ -194,10 +194,12 @@ def _server_engine(uri: str) -> Engine:
     return engine
 
 
-def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    """``items`` in slices short enough for one ``IN (...)`` list."""
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i : i + _IN_CHUNK]
+def chunks(items: Sequence[_T], params_each: int = 1) -> Iterator[Sequence[_T]]:
+    """``items`` in slices short enough for one ``IN (...)`` list (of ``params_each``
+    parameters per item)."""
+    size = _IN_CHUNK // params_each
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -52,6 +52,7 @@ class BulkSql:
     runs: str  # experiment and stage of runs
     columns: bool  # bind each column as one array (PostgreSQL) instead of row by row
     latest: str | None = None  # SQLite: upsert latest_metrics (first: it makes the series)
+    series: str | None = None  # SQLite: (run_id, key, series_id) of the pairs of VALUES {}
     points_once: str | None = None  # PostgreSQL: all of a batch id's batch in one statement
 
     @classmethod
@@ -70,9 +71,10 @@ class BulkSql:
                 "experiment_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE "
                 "SET step = excluded.step, timestamp = excluded.timestamp, value = "
                 f"excluded.value WHERE {_NEWER}",
-                # a row (run_id, key, step, timestamp, value) under its series' id
+                series="SELECT l.run_id, l.key, l.series_id FROM (VALUES {}) AS pair "
+                "JOIN latest_metrics AS l ON l.run_id = pair.column1 AND l.key = pair.column2",
                 metrics="INSERT INTO metrics (series_id, step, timestamp, value) "
-                "SELECT series_id, ?3, ?4, ?5 FROM latest_metrics WHERE run_id = ?1 AND key = ?2",
+                "VALUES (?, ?, ?, ?)",
                 claim=claim.format("?"),
                 forget=forget.format("?"),
                 runs="SELECT run_id, experiment_id, lifecycle_stage FROM runs WHERE run_id IN ({})",
