@@ -30,7 +30,7 @@ from tunetrack.store.sql.own_batch_ids import OwnBatchIds
 from tunetrack.store.sql.statements import BulkSql
 from tunetrack.store.sql.wal_checkpoints import WalCheckpoints
 
-_STEP_TIME = operator.itemgetter(2, 3)
+_STEP, _TIME = operator.itemgetter(2), operator.itemgetter(3)
 
 
 class MetricBatchesMixin:
@@ -134,7 +134,10 @@ class MetricBatchesMixin:
             latest = [(*r, experiment_of[r[0]]) for r in _latest_points(rows)]
             run_driver_sql(conn, self._bulk.latest, latest, many=True)  # makes new series
             series = self._series_ids(conn, latest)
-            points = [(series[r[0], r[1]], r[2], r[3], r[4]) for r in rows]
+            points = [
+                (series[run, key], step, timestamp, value)
+                for run, key, step, timestamp, value in rows
+            ]
             run_driver_sql(conn, self._bulk.metrics, points, many=True)
             return
         run_driver_sql(conn, self._bulk.metrics, _columns_of(rows, experiment_of))
@@ -193,8 +196,11 @@ def _columns_of(
 
 def _latest_points(rows: Sequence[MetricRow]) -> list[MetricRow]:
     """The latest point of each run and key: highest step, then timestamp; later rows win
-    ties. Rows usually arrive in step order, where this stable sort is one C-level pass."""
-    return list({(r[0], r[1]): r for r in sorted(rows, key=_STEP_TIME)}.values())
+    ties. Rows usually arrive in step order, where each stable sort is one C-level pass
+    (two sorts on plain numbers take half the time of one on (step, timestamp) pairs)."""
+    ordered = sorted(rows, key=_TIME)
+    ordered.sort(key=_STEP)
+    return list({(r[0], r[1]): r for r in ordered}.values())
 
 
 def _packed_columns(
