@@ -7,9 +7,9 @@ points in ``metrics`` under their series ids (one statement on PostgreSQL; on SQ
 upsert, one lookup of the batch's series ids, and the points as plain rows). A batch id,
 the caller's or on PostgreSQL one of the store's own (:mod:`.own_batch_ids`), is recorded
 first in the same transaction, so a batch sent or retried again writes nothing the second
-time. On PostgreSQL a batch under an id whose runs
-are all live takes one statement for all of this (one round trip instead of five); any other
-goes the general way, which says which run is missing or deleted.
+time. On PostgreSQL a batch under an id whose runs are all live takes one statement for all
+of this (one round trip instead of five); any other goes the general way, which says which
+run is missing or deleted.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ class MetricBatchesMixin:
         found: dict[tuple[str, str], int] = {}
         for chunk in chunks(latest, params_each=2):
             sql = self._bulk.series.format(", ".join(["(?, ?)"] * len(chunk)))
-            params = [value for row in chunk for value in row[:2]]
-            found.update(((r, k), i) for r, k, i in conn.exec_driver_sql(sql, tuple(params)))
+            pairs = tuple(value for row in chunk for value in row[:2])
+            found.update(((r, k), i) for r, k, i in conn.exec_driver_sql(sql, pairs))
         return found
 
     def _write_points_once(
