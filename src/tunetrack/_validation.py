@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 
@@ -88,13 +89,26 @@ def to_metric_value(value: object, key: str) -> float:
     )
 
 
-def to_step(step: object, key: str, what: str = "step") -> int:
-    """Check a metric step or timestamp (a 64-bit integer, numpy integers included)."""
+def to_step(step: object, key: str) -> int:
+    """Check a metric step (a 64-bit integer, numpy integers included)."""
     if type(step) is int and INT64_MIN <= step <= INT64_MAX:
         return step
     if isinstance(step, numbers.Integral):
-        return int64(int(step), f"metric {key!r} {what}")
-    raise InvalidInput(f"metric {key!r} {what} must be an integer, got {step!r}")
+        return int64(int(step), f"metric {key!r} step")
+    raise InvalidInput(f"metric {key!r} step must be an integer, got {step!r}")
+
+
+def to_timestamp(timestamp: object, key: str) -> int:
+    """Check a metric timestamp (epoch milliseconds, a 64-bit integer); a float such as
+    ``time.time() * 1000`` is truncated to whole milliseconds, as ``int()`` does."""
+    if type(timestamp) is int and INT64_MIN <= timestamp <= INT64_MAX:
+        return timestamp
+    what = f"metric {key!r} timestamp"
+    if isinstance(timestamp, numbers.Integral):
+        return int64(int(timestamp), what)
+    if isinstance(timestamp, numbers.Real) and math.isfinite(timestamp):
+        return int64(int(float(timestamp)), what)
+    raise InvalidInput(f"{what} must be a number of milliseconds, got {timestamp!r}")
 
 
 def int64(number: int, what: str) -> int:

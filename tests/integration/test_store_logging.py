@@ -505,6 +505,25 @@ def test_logging_to_a_deleted_run_is_invalid(store: Store, run_id: str) -> None:
     assert store.get_metric_history(run_id, "m") == []
 
 
+# -- timestamps ----------------------------------------------------------------------------------
+def test_a_float_timestamp_is_truncated_to_whole_milliseconds(store: Store, run_id: str) -> None:
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, T0 + 0.9, 0)])
+    store.log_metric_rows([(run_id, "r", 0, T0 + 1.5, 2.0)])  # type: ignore[list-item]
+    assert _history(store, run_id, "m") == [(0, T0, 1.0)]
+    assert _history(store, run_id, "r") == [(0, T0 + 1, 2.0)]
+
+
+@pytest.mark.parametrize("timestamp", [math.nan, INF, None, "12", 2**63])
+def test_a_bad_timestamp_is_invalid_and_writes_nothing(
+    store: Store, run_id: str, timestamp: object
+) -> None:
+    with pytest.raises(InvalidInput, match="timestamp"):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, timestamp, 0)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="timestamp"):
+        store.log_metric_rows([(run_id, "m", 0, timestamp, 1.0)])  # type: ignore[list-item]
+    assert store.get_metric_history(run_id, "m") == []
+
+
 # -- bad keys ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "batch",

@@ -354,6 +354,20 @@ def test_steps_must_be_integers() -> None:
     assert [(p.step, p.value) for p in history] == [(4, 1.0)]
 
 
+def test_timestamps_are_whole_milliseconds_and_bad_ones_are_refused() -> None:
+    with tunetrack.start_run() as run:
+        tunetrack.log_metric("t", 1.0, timestamp=1_700_000_000_000.7)  # type: ignore[arg-type]
+        tunetrack.log_metric("t", 2.0, step=1, timestamp=np.int64(1_700_000_000_001))
+        for bad in (math.nan, "soon"):
+            with pytest.raises(InvalidInput, match="'t' timestamp"):
+                tunetrack.log_metric("t", 3.0, step=2, timestamp=bad)  # type: ignore[arg-type]
+    history = Client().get_metric_history(run.info.run_id, "t")
+    assert [(p.timestamp, p.value) for p in history] == [
+        (1_700_000_000_000, 1.0),
+        (1_700_000_000_001, 2.0),
+    ]
+
+
 def test_length_limits_are_inclusive() -> None:
     key = "k" * 250
     with tunetrack.start_run() as run:

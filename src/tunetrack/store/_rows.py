@@ -13,12 +13,20 @@ from tunetrack.store.base import MetricRow
 def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
     """Validate bulk rows; the common all-clean batch costs one pass of type checks.
 
-    Steps and timestamps become ints and values floats (numpy scalars included); a bad key,
-    step, timestamp or value raises :class:`~tunetrack.errors.InvalidInput`.
+    Steps and timestamps become 64-bit ints (a float timestamp is truncated) and values
+    floats (numpy scalars included); a bad key, step, timestamp or value raises
+    :class:`~tunetrack.errors.InvalidInput`.
     """
     for key in {r[1] for r in rows}:
         v.validate_key(key, "metric")
-    clean = all(type(r[2]) is int and type(r[3]) is int and type(r[4]) is float for r in rows)
+    clean = all(
+        type(r[2]) is int
+        and type(r[3]) is int
+        and type(r[4]) is float
+        and v.INT64_MIN <= r[2] <= v.INT64_MAX
+        and v.INT64_MIN <= r[3] <= v.INT64_MAX
+        for r in rows
+    )
     if clean:
         return rows
     return [
@@ -26,7 +34,7 @@ def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
             r[0],
             r[1],
             v.to_step(r[2], r[1]),
-            v.to_step(r[3], r[1], "timestamp"),
+            v.to_timestamp(r[3], r[1]),
             v.to_metric_value(r[4], r[1]),
         )
         for r in rows

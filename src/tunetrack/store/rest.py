@@ -305,7 +305,7 @@ class RestStore(RestRegistryMixin, Store):
                 {
                     "key": v.validate_key(m.key, "metric"),
                     "value": v.to_metric_value(m.value, m.key),
-                    "timestamp": v.to_step(m.timestamp, m.key, "timestamp"),
+                    "timestamp": v.to_timestamp(m.timestamp, m.key),
                     "step": v.to_step(m.step, m.key),
                 }
                 for m in metrics

@@ -280,7 +280,7 @@ class Client(RegistryClientMixin):
         key = v.validate_key(key, "metric")
         value = v.to_metric_value(value, key)
         step = 0 if step is None else v.to_step(step, key)
-        timestamp = now_ms() if timestamp is None else int(timestamp)
+        timestamp = now_ms() if timestamp is None else v.to_timestamp(timestamp, key)
         if run_id not in self._checked_runs:
             self.store.get_run(run_id)  # NotFound now rather than at flush time
             self._checked_runs.add(run_id)

@@ -88,7 +88,7 @@ class RunDataMixin(MetricBatchesMixin):
                 run_id,
                 v.validate_key(x.key, "metric"),
                 v.to_step(x.step, x.key),
-                v.int64(int(x.timestamp), f"metric {x.key!r} timestamp"),
+                v.to_timestamp(x.timestamp, x.key),
                 v.to_metric_value(x.value, x.key),
             )
             for x in metrics
