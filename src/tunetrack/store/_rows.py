@@ -17,10 +17,11 @@ def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
     floats (numpy scalars included); a bad key, step, timestamp or value raises
     :class:`~tunetrack.errors.InvalidInput`.
     """
-    for key in {r[1] for r in rows}:
+    for key in {r[1] for r in rows if type(r[1]) is str}:
         v.validate_key(key, "metric")
     clean = all(
-        type(r[2]) is int
+        type(r[1]) is str
+        and type(r[2]) is int
         and type(r[3]) is int
         and type(r[4]) is float
         and v.INT64_MIN <= r[2] <= v.INT64_MAX
@@ -32,7 +33,7 @@ def checked_metric_rows(rows: Sequence[MetricRow]) -> Sequence[MetricRow]:
     return [
         (
             r[0],
-            r[1],
+            v.validate_key(r[1], "metric"),
             v.to_step(r[2], r[1]),
             v.to_timestamp(r[3], r[1]),
             v.to_metric_value(r[4], r[1]),

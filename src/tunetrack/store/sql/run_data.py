@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, delete, select
 from tunetrack import _validation as v
 from tunetrack.entities import Metric, Param, RunTag
 from tunetrack.errors import Conflict, InvalidInput, NotFound
-from tunetrack.store._rows import checked_batch_id
+from tunetrack.store._rows import checked_batch_id, checked_metric_rows
 from tunetrack.store.sql import models as m
 from tunetrack.store.sql.engine import with_retry, write_transaction
 from tunetrack.store.sql.metric_batches import MetricBatchesMixin
@@ -83,16 +83,7 @@ class RunDataMixin(MetricBatchesMixin):
             if new_params.setdefault(key, value) != value:
                 raise InvalidInput(f"param {key!r} is given twice with different values")
         tag_rows = self._tag_values({t.key: t.value for t in tags})
-        rows = [
-            (
-                run_id,
-                v.validate_key(x.key, "metric"),
-                v.to_step(x.step, x.key),
-                v.to_timestamp(x.timestamp, x.key),
-                v.to_metric_value(x.value, x.key),
-            )
-            for x in metrics
-        ]
+        rows = checked_metric_rows([(run_id, x.key, x.step, x.timestamp, x.value) for x in metrics])
 
         def write(conn: Connection, experiment_of: Mapping[str, int]) -> None:
             if new_params:
