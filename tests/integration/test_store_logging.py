@@ -434,8 +434,14 @@ def test_log_metric_rows_to_a_missing_run_is_not_found(store: Store, run_id: str
 
 @pytest.mark.parametrize(
     "row",
-    [("", 0, T0, 1.0), ("m", 0, T0, "high"), ("m", "first", T0, 1.0), ("k" * 251, 0, T0, 1.0)],
-    ids=["empty-key", "text-value", "text-step", "long-key"],
+    [
+        ("", 0, T0, 1.0),
+        ("m", 0, T0, "high"),
+        ("m", "first", T0, 1.0),
+        ("k" * 251, 0, T0, 1.0),
+        (["k"], 0, T0, 1.0),
+    ],
+    ids=["empty-key", "text-value", "text-step", "long-key", "unhashable-key"],
 )
 def test_log_metric_rows_rejects_a_bad_row(store: Store, run_id: str, row) -> None:
     with pytest.raises(InvalidInput):
@@ -533,8 +539,16 @@ def test_a_bad_timestamp_is_invalid_and_writes_nothing(
         {"tags": [RunTag("", "v")]},
         {"params": [Param("k" * 251, "v")]},
         {"metrics": [Metric("k" * 251, 1.0, T0)]},
+        {"metrics": [Metric(["k"], 1.0, T0)]},  # type: ignore[arg-type]
     ],
-    ids=["empty-metric", "empty-param", "empty-tag", "long-param-key", "long-metric-key"],
+    ids=[
+        "empty-metric",
+        "empty-param",
+        "empty-tag",
+        "long-param-key",
+        "long-metric-key",
+        "unhashable-metric",
+    ],
 )
 def test_a_bad_key_is_invalid(store: Store, run_id: str, batch: dict) -> None:
     with pytest.raises(InvalidInput):
