@@ -299,16 +299,12 @@ class RestStore(RestRegistryMixin, Store):
     ) -> None:
         """Write metrics, params and tags of one run in one transaction. Metrics go under a
         batch id (this store's unless ``batch_id``), so a retry never doubles them."""
+        rows = checked_metric_rows([(run_id, m.key, m.step, m.timestamp, m.value) for m in metrics])
         body: dict[str, Any] = {
             "run_id": run_id,
             "metrics": [
-                {
-                    "key": v.validate_key(m.key, "metric"),
-                    "value": v.to_metric_value(m.value, m.key),
-                    "timestamp": v.to_timestamp(m.timestamp, m.key),
-                    "step": v.to_step(m.step, m.key),
-                }
-                for m in metrics
+                {"key": key, "value": value, "timestamp": timestamp, "step": step}
+                for _, key, step, timestamp, value in rows
             ],
             "params": [{"key": k, "value": val} for p in params for k, val in _pair(p, "param")],
             "tags": [{"key": k, "value": val} for t in tags for k, val in _pair(t, "tag")],
