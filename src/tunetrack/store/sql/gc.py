@@ -160,15 +160,25 @@ def delete_rows(conn: Connection, todo: Plan) -> dict[str, int]:
     rows deleted per table."""
     counts: dict[str, int] = {}
 
-    def remove(table: Table, column: str, keys: Sequence[object]) -> None:
+    def remove(
+        table: Table,
+        column: str,
+        keys: Sequence[object],
+        of: Callable[[Sequence[object]], Any] = lambda chunk: chunk,
+    ) -> None:
+        """Delete the rows whose ``column`` is in ``of(chunk)`` for each chunk of ``keys``."""
         counts[table.name] = sum(
-            conn.execute(delete(table).where(table.c[column].in_(c))).rowcount for c in chunks(keys)
+            conn.execute(delete(table).where(table.c[column].in_(of(c)))).rowcount
+            for c in chunks(keys)
         )
 
     run_ids = [run.run_id for run in todo.runs]  # children first
     latest = m.latest_metrics.c
-    of_runs = [select(latest.series_id).where(latest.run_id.in_(c)) for c in chunks(run_ids)]
-    remove(m.metrics, "series_id", [s for q in of_runs for s in conn.execute(q).scalars()])
+
+    def series_of_runs(runs: Sequence[object]) -> Select[Any]:
+        return select(latest.series_id).where(latest.run_id.in_(runs))
+
+    remove(m.metrics, "series_id", run_ids, of=series_of_runs)  # no ids fetched into Python
     for table in RUN_TABLES:
         remove(table, "run_id", run_ids)
     remove(m.runs, "run_id", run_ids)
